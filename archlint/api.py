@@ -1,0 +1,49 @@
+"""The library entry points: load a model with shapes resolved, analyze it for targets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from archlint.graph import Model
+from archlint.model_cost import ModelCost, ProgressCallback, compute_costs
+from archlint.profiles import HardwareProfile
+from archlint.roofline import Prediction, predict
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A model's costs and, per target, the roofline prediction: what rules and reports read."""
+
+    cost: ModelCost
+    predictions: tuple[Prediction, ...]
+
+    @property
+    def model(self) -> Model:
+        return self.cost.model
+
+
+def load_model(
+    path: str | Path,
+    inputs: Mapping[str, tuple[int, ...]] | None = None,
+    dims: Mapping[str, int] | None = None,
+) -> Model:
+    """Read an ONNX model, bind its input shapes and resolve every shape it can."""
+    from archlint import onnx_loader, shapes
+
+    proto = onnx_loader.read_proto(path)
+    shapes.bind_inputs(proto, inputs or {}, dims or {})
+    inferred = shapes.infer(proto)
+    return onnx_loader.to_model(inferred, path)
+
+
+def analyze(
+    path: str | Path,
+    targets: Sequence[HardwareProfile] = (),
+    inputs: Mapping[str, tuple[int, ...]] | None = None,
+    dims: Mapping[str, int] | None = None,
+    progress: ProgressCallback | None = None,
+) -> Analysis:
+    cost = compute_costs(load_model(path, inputs, dims), progress)
+    return Analysis(cost, tuple(predict(cost, profile) for profile in targets))

@@ -1,0 +1,1 @@
+"""Per-operator cost model: a table of pure handlers from op type to FLOPs and data volume."""

@@ -1,0 +1,40 @@
+"""Read-only access to tensor shapes and small constant values for cost handlers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from archlint.costs.record import UnknownShapeError
+from archlint.dtypes import DType
+from archlint.graph import Graph, Node
+
+
+class CostContext:
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """Static shape of ``name``; raises UnknownShapeError when it is not resolved."""
+        tensor = self._graph.tensors.get(name) if name else None
+        shape = tensor.static_shape if tensor is not None else None
+        if shape is None:
+            raise UnknownShapeError(name)
+        return shape
+
+    def numel(self, name: str) -> int:
+        return math.prod(self.shape(name))
+
+    def out_numel(self, node: Node, index: int = 0) -> int:
+        return self.numel(node.outputs[index])
+
+    def has(self, node: Node, index: int) -> bool:
+        return bool(node.input(index))
+
+    def dtype(self, name: str) -> DType | None:
+        tensor = self._graph.tensors.get(name)
+        return tensor.dtype if tensor is not None else None
+
+    def value(self, name: str) -> Any:
+        """The numpy value of a small constant tensor, or None."""
+        return self._graph.small_values.get(name)

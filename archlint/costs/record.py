@@ -1,0 +1,51 @@
+"""What a cost handler returns for one operator, and the classes operators fall into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class OpClass(str, Enum):
+    """The kind of work an operator does; profiles and rules key their behaviour on it."""
+
+    CONV = "conv"
+    DEPTHWISE_CONV = "depthwise_conv"
+    MATMUL = "matmul"
+    ATTENTION = "attention"
+    RECURRENT = "recurrent"
+    ELEMENTWISE = "elementwise"
+    REDUCTION = "reduction"
+    POOLING = "pooling"
+    NORMALIZATION = "normalization"
+    RESAMPLE = "resample"
+    DATA_MOVEMENT = "data_movement"
+    VIEW = "view"  # aliases its input: no bytes move, no memory is allocated
+    QUANTIZE = "quantize"
+    SIGNAL = "signal"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class OpCost:
+    """The arithmetic of one execution of an operator.
+
+    ``flops`` counts a multiply-add as 2 (MACs = FLOPs / 2). Bytes are not set by handlers: the
+    analysis derives them from the tensors (all inputs + all outputs) unless ``bytes_read``
+    overrides the input side for an operator that reads only part of an input (Gather, Slice).
+    """
+
+    flops: int
+    op_class: OpClass
+    # Channel-like dimensions engines round up to the device's alignment (Conv IC/OC, GEMM K/N).
+    padded_dims: tuple[int, ...] = ()
+    bytes_read: int | None = None
+    compute_dtype: str | None = None  # a peak_flops key; default: the first input's dtype
+
+
+class UnknownShapeError(Exception):
+    """A handler needed a tensor whose shape is not resolved; the node goes to unknown_ops."""
+
+    def __init__(self, tensor: str) -> None:
+        super().__init__(f"shape of {tensor!r} is unknown")
+        self.tensor = tensor

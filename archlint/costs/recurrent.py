@@ -1,0 +1,34 @@
+"""LSTM, GRU and RNN over every time step and direction.
+
+Per step, direction and batch row, with H the hidden size and I the input size:
+  gate matrix products: 2 * G * H * (I + H) FLOPs (G = 4 gates for LSTM, 3 for GRU, 1 for RNN)
+  pointwise work per hidden unit: LSTM 17 (8 bias adds, 3 sigmoid, 2 tanh, 4 products/sums),
+  GRU 13 (6 bias adds, 2 sigmoid, 1 tanh, 4 products/sums), RNN 3 (2 bias adds, 1 tanh).
+"""
+
+from __future__ import annotations
+
+from archlint.costs.context import CostContext
+from archlint.costs.families import Handler
+from archlint.costs.record import OpClass, OpCost
+from archlint.graph import Node
+
+
+def recurrent(gates: int, pointwise_per_unit: int) -> Handler:
+    def handler(node: Node, ctx: CostContext) -> OpCost:
+        x_shape = ctx.shape(node.inputs[0])
+        w_shape = ctx.shape(node.inputs[1])  # (directions, G*H, I)
+        batch_first = int(node.attr("layout", 0)) == 1
+        steps, batch = (x_shape[1], x_shape[0]) if batch_first else (x_shape[0], x_shape[1])
+        directions, hidden, inputs = w_shape[0], w_shape[1] // gates, w_shape[2]
+        per_row = 2 * gates * hidden * (inputs + hidden) + pointwise_per_unit * hidden
+        return OpCost(
+            directions * steps * batch * per_row, OpClass.RECURRENT, (inputs, gates * hidden)
+        )
+
+    return handler
+
+
+lstm = recurrent(gates=4, pointwise_per_unit=17)
+gru = recurrent(gates=3, pointwise_per_unit=13)
+rnn = recurrent(gates=1, pointwise_per_unit=3)

@@ -1,0 +1,25 @@
+"""The error hierarchy: everything archlint reports to a user derives from ArchlintError.
+
+The CLI turns an ArchlintError into one line on stderr and exit code 2; anything else is a bug
+and keeps its traceback.
+"""
+
+
+class ArchlintError(Exception):
+    """Root of every error archlint reports to the user as one line."""
+
+
+class ModelLoadError(ArchlintError):
+    """The model file is missing, unreadable, not ONNX, or references data it may not read."""
+
+
+class ShapeError(ArchlintError):
+    """A tensor shape cannot be resolved without more input from the user."""
+
+
+class ProfileError(ArchlintError):
+    """A hardware profile is unknown or invalid."""
+
+
+class UsageError(ArchlintError):
+    """A command-line or configuration value is malformed."""

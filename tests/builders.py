@@ -1,0 +1,91 @@
+"""Tiny ONNX graphs built in code for the tests (no model files are committed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+
+
+def value(
+    name: str, shape: list[Any] | None, dtype: int = TensorProto.FLOAT
+) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def weight(
+    name: str, shape: tuple[int, ...], fill: float = 0.01, dtype: Any = np.float32
+) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.full(shape, fill, dtype=dtype), name)
+
+
+def model(
+    nodes: list[onnx.NodeProto],
+    inputs: list[onnx.ValueInfoProto],
+    outputs: list[onnx.ValueInfoProto],
+    initializers: list[onnx.TensorProto] = (),  # type: ignore[assignment]
+    opset: int = OPSET,
+    extra_opsets: dict[str, int] | None = None,
+) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "test", inputs, outputs, list(initializers))
+    opsets = [helper.make_opsetid("", opset)]
+    opsets += [helper.make_opsetid(d, v) for d, v in (extra_opsets or {}).items()]
+    return helper.make_model(graph, opset_imports=opsets)
+
+
+def save(proto: onnx.ModelProto, path: Path) -> Path:
+    onnx.save(proto, str(path))
+    return path
+
+
+def conv_model(
+    ic: int,
+    oc: int,
+    size: int,
+    kernel: int,
+    group: int = 1,
+    pad: int | None = None,
+    stride: int = 1,
+    bias: bool = False,
+    dilation: int = 1,
+) -> onnx.ModelProto:
+    """One Conv on a 1 x ic x size x size input; pad defaults to 'same' for odd kernels."""
+    pad = kernel // 2 if pad is None else pad
+    inputs = ["x", "w", "b"] if bias else ["x", "w"]
+    node = helper.make_node(
+        "Conv",
+        inputs,
+        ["y"],
+        kernel_shape=[kernel, kernel],
+        pads=[pad] * 4,
+        strides=[stride] * 2,
+        group=group,
+        dilations=[dilation] * 2,
+    )
+    inits = [weight("w", (oc, ic // group, kernel, kernel))]
+    if bias:
+        inits.append(weight("b", (oc,)))
+    return model([node], [value("x", [1, ic, size, size])], [value("y", None)], inits)
+
+
+def minimal_profile_yaml(
+    path: Path, peak: float = 2.86e12, bandwidth: float = 98.3e9, **extra: Any
+) -> Path:
+    import yaml
+
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "minimal",
+                "peak_flops": {"fp32": peak},
+                "memory_bandwidth": bandwidth,
+                **extra,
+            }
+        )
+    )
+    return path

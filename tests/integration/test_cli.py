@@ -1,0 +1,152 @@
+"""The archlint command line: analyze reports, JSON against its schema, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from archlint.cli import main
+from tests.builders import conv_model, minimal_profile_yaml, save
+from tests.integration.test_light_models import LIGHT
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "docs" / "schemas" / "archlint.analysis.schema.json").read_text())
+RESNET = str(LIGHT / "light_resnet50.onnx")
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> str:
+    return str(minimal_profile_yaml(tmp_path / "minimal.yaml"))
+
+
+def test_analyze_json_validates_and_carries_the_totals(
+    profile: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["analyze", RESNET, "--target", profile, "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    jsonschema.validate(document, SCHEMA)
+    assert document["target"] == "minimal"
+    totals = document["totals"]
+    assert totals["macs"] == totals["flops"] // 2
+    assert totals["predicted_latency_s"] == pytest.approx(
+        sum(n["predicted_time_s"] for n in document["nodes"])
+    )
+    assert document["unknown_ops"] == []
+
+
+def test_several_targets_give_one_document_each(
+    profile: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = minimal_profile_yaml(tmp_path / "fast.yaml", peak=1e15, bandwidth=1e12)
+    other.write_text(other.read_text().replace("name: minimal", "name: fast"))
+    assert main(["analyze", RESNET, "--target", f"{profile},{other}", "--format", "json"]) == 0
+    documents = json.loads(capsys.readouterr().out)
+    assert [d["target"] for d in documents] == ["minimal", "fast"]
+    for document in documents:
+        jsonschema.validate(document, SCHEMA)
+    assert (
+        documents[1]["totals"]["predicted_latency_s"]
+        < documents[0]["totals"]["predicted_latency_s"]
+    )
+
+
+def test_analyze_table_to_a_file(profile: str, tmp_path: Path) -> None:
+    out = tmp_path / "report.txt"
+    assert (
+        main(["analyze", RESNET, "--target", profile, "--output-file", str(out), "--top", "3"]) == 0
+    )
+    text = out.read_text()
+    assert "Top 3 operators by predicted time" in text
+    assert "By op type" in text
+    assert "predicted latency, batch 1" in text
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "archlint", *args], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["analyze", "missing.onnx"], "missing.onnx: no such model file"),
+        (["analyze", RESNET, "--target", "no-such-device"], "unknown target 'no-such-device'"),
+        (["analyze", RESNET, "--input", "gpu_0/data_0=1x3xabc"], "bad shape '1x3xabc'"),
+        (["analyze", RESNET, "--input", "nope=1x3x8x8"], "the model has no input 'nope'"),
+        (["analyze", RESNET, "--dim", "batch"], "bad --dim 'batch': expected NAME=VALUE"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = _run(*args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_not_an_onnx_file(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.onnx"
+    bogus.write_bytes(b"\x00\xff definitely not protobuf" * 10)
+    result = _run("analyze", str(bogus))
+    assert result.returncode == 2
+    assert "not a readable ONNX model" in result.stderr or "holds no ONNX graph" in result.stderr
+
+
+def test_invalid_profile_names_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\npeak_flops: {fp32: 1.0e12}\nmemory_bandwith: 1.0e11\n")
+    result = _run("analyze", RESNET, "--target", str(bad))
+    assert result.returncode == 2
+    assert "memory_bandwith" in result.stderr or "memory_bandwidth" in result.stderr
+
+
+def test_version_and_help_do_not_import_onnx() -> None:
+    code = (
+        "import sys; from archlint.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "print('onnx' in sys.modules, 'torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().endswith("False False")
+
+
+def test_analyzing_does_not_import_torch_or_onnxruntime(profile: str, tmp_path: Path) -> None:
+    model = save(conv_model(8, 8, 16, 3), tmp_path / "small.onnx")
+    code = (
+        "import sys; from archlint.cli import main\n"
+        f"main(['analyze', {str(model)!r}, '--target', {profile!r}, '--format', 'json'])\n"
+        "print('torch' in sys.modules, 'onnxruntime' in sys.modules, file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stderr.strip() == "False False"
+
+
+def test_the_input_model_is_never_modified(profile: str, tmp_path: Path) -> None:
+    model = save(conv_model(8, 8, 16, 3), tmp_path / "small.onnx")
+    before = model.read_bytes()
+    assert (
+        main(
+            [
+                "analyze",
+                str(model),
+                "--target",
+                profile,
+                "--input",
+                "x=2x8x16x16",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    assert model.read_bytes() == before

@@ -1,0 +1,107 @@
+"""Roofline prediction: padding to the alignment, efficiencies, overhead, batch and throughput."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from onnx import helper
+
+from archlint.api import analyze
+from archlint.costs.record import OpClass
+from archlint.profiles import HardwareProfile
+from archlint.roofline import MAX_BATCH, max_batch, node_time, padded_flops
+from tests.builders import conv_model, model, save, value, weight
+
+
+def _profile(**extra: Any) -> HardwareProfile:
+    return HardwareProfile.model_validate(
+        {"name": "t", "peak_flops": {"fp32": 1e12}, "memory_bandwidth": 1e11, **extra}
+    )
+
+
+def _analyze(tmp_path: Path, proto: object, profile: HardwareProfile) -> Any:
+    return analyze(save(proto, tmp_path / "m.onnx"), [profile])  # type: ignore[arg-type]
+
+
+def test_thirty_channels_pay_for_thirty_two(tmp_path: Path) -> None:
+    profile = _profile(channel_alignment={"fp32": 8})
+    analysis = _analyze(tmp_path, conv_model(30, 30, 56, 3), profile)
+    (cost,) = analysis.cost.nodes
+    assert padded_flops(cost, profile) == pytest.approx(cost.flops * (32 / 30) ** 2)
+    aligned = _analyze(tmp_path, conv_model(32, 32, 56, 3), profile).cost.nodes[0]
+    assert padded_flops(aligned, profile) == aligned.flops
+
+
+def test_overhead_bound_for_tiny_ops(tmp_path: Path) -> None:
+    node = helper.make_node("Relu", ["x"], ["y"])
+    profile = _profile(op_overhead_s=5e-6)
+    (timed,) = (
+        _analyze(tmp_path, model([node], [value("x", [1, 16])], [value("y", None)]), profile)
+        .predictions[0]
+        .nodes
+    )
+    assert timed.bound == "overhead"
+    assert timed.time_s == pytest.approx(5e-6 + 128 / 1e11)
+
+
+def test_class_efficiency_and_small_ops_slow_the_roofline(tmp_path: Path) -> None:
+    cost = _analyze(tmp_path, conv_model(64, 64, 28, 3, group=64), _profile()).cost.nodes[0]
+    assert cost.op_class is OpClass.DEPTHWISE_CONV
+    pure = node_time(cost, _profile()).time_s
+    assert node_time(cost, _profile(efficiency={"depthwise_conv": 0.25})).time_s == pytest.approx(
+        4 * pure
+    )
+    small = _profile(small_ops={"flops_below": 1e9, "efficiency": 0.5})
+    assert node_time(cost, small).time_s == pytest.approx(2 * pure)
+
+
+def test_compute_and_bandwidth_efficiency(tmp_path: Path) -> None:
+    cost = _analyze(tmp_path, conv_model(256, 256, 56, 3), _profile()).cost.nodes[0]
+    base = node_time(cost, _profile())
+    assert base.bound == "compute"
+    assert node_time(cost, _profile(compute_efficiency=0.5)).compute_s == pytest.approx(
+        2 * base.compute_s
+    )
+    assert node_time(cost, _profile(bandwidth_efficiency=0.5)).memory_s == pytest.approx(
+        2 * base.memory_s
+    )
+
+
+def test_int8_ops_use_the_int8_peak_and_unlisted_dtypes_fall_back_to_fp32(tmp_path: Path) -> None:
+    cost = _analyze(tmp_path, conv_model(256, 256, 56, 3), _profile()).cost.nodes[0]
+    profile = _profile(peak_flops={"fp32": 1e12, "int8": 4e12})
+    assert profile.peak_for("int8") == 4e12
+    assert profile.peak_for("fp16") == 1e12
+    assert node_time(cost, profile).compute_s == pytest.approx(cost.flops / 1e12)
+
+
+def test_batch_scales_activations_but_reads_weights_once(tmp_path: Path) -> None:
+    node = helper.make_node("MatMul", ["x", "w"], ["y"])
+    proto = model([node], [value("x", [1, 1024])], [value("y", None)], [weight("w", (1024, 1024))])
+    cost = _analyze(tmp_path, proto, _profile()).cost.nodes[0]
+    one, eight = node_time(cost, _profile(), 1), node_time(cost, _profile(), 8)
+    weights = 1024 * 1024 * 4
+    assert one.memory_s == pytest.approx((weights + 2 * 1024 * 4) / 1e11)
+    assert eight.memory_s == pytest.approx((weights + 8 * 2 * 1024 * 4) / 1e11)
+
+
+def test_largest_batch_that_fits_device_memory(tmp_path: Path) -> None:
+    analysis = _analyze(tmp_path, conv_model(64, 64, 56, 3), _profile())
+    cost = analysis.cost
+    memory = cost.weight_bytes + 10.5 * cost.peak_activation_bytes
+    assert max_batch(cost, _profile(device_memory_bytes=memory)) == 10
+    assert max_batch(cost, _profile(device_memory_bytes=1e15)) == MAX_BATCH
+    assert max_batch(cost, _profile(device_memory_bytes=cost.weight_bytes / 2)) == 0
+    assert max_batch(cost, _profile()) == 1
+
+
+def test_throughput_at_full_device_beats_batch_one(tmp_path: Path) -> None:
+    node = helper.make_node("MatMul", ["x", "w"], ["y"])
+    proto = model([node], [value("x", [1, 1024])], [value("y", None)], [weight("w", (1024, 1024))])
+    prediction = _analyze(tmp_path, proto, _profile(device_memory_bytes=1e9)).predictions[0]
+    assert prediction.max_batch == MAX_BATCH
+    assert (
+        prediction.throughput_qps > 10 / prediction.latency_s
+    )  # weight traffic amortized over the batch
