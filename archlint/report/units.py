@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def count(value: float) -> str:
     """4.109e9 -> '4.11 G'."""
-    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+    for scale, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= scale:
             return f"{value / scale:.3g} {suffix}"
     return f"{value:.3g}"
