@@ -6,16 +6,10 @@ import sys
 import threading
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+if TYPE_CHECKING:  # rich is imported only once a bar is shown: most runs never need it
+    from rich.progress import Progress, TaskID
 
 DELAY_S = 1.0
 
@@ -48,6 +42,15 @@ class DelayedProgress:
                 self._bar.stop()
 
     def _show(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         with self._lock:
             self._bar = Progress(
                 TextColumn("{task.description}"),
