@@ -31,8 +31,11 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="path to an .onnx file")
     parser.add_argument(
         "--target",
-        default=DEFAULT_TARGET,
-        help="hardware profile name, alias or .yaml path; several joined by ',' (default: cpu)",
+        help="hardware profile name, alias or .yaml path; several joined by ',' "
+        "(default: the config's target, else cpu)",
+    )
+    parser.add_argument(
+        "--config", metavar="F", help="archlint.yaml or pyproject.toml to read settings from"
     )
     parser.add_argument(
         "--input",
@@ -106,11 +109,15 @@ def _shapes(args: argparse.Namespace) -> tuple[dict[str, tuple[int, ...]], dict[
 
 def _analyze(args: argparse.Namespace) -> int:
     from archlint.api import analyze
+    from archlint.config import load_config
     from archlint.hardware_registry import resolve_many
     from archlint.progress import DelayedProgress
 
-    profiles = resolve_many(args.target)
-    inputs, dims = _shapes(args)
+    config = load_config(args.config)
+    profiles = resolve_many(args.target or ",".join(config.target) or DEFAULT_TARGET)
+    inputs, dims = config.shapes_for(args.model)
+    given_inputs, given_dims = _shapes(args)  # the command line wins over the config
+    inputs, dims = inputs | given_inputs, dims | given_dims
     with DelayedProgress(f"analyzing {args.model}") as progress:
         analysis = analyze(args.model, profiles, inputs, dims, progress)
     out = Path(args.output_file).open("w", encoding="utf-8") if args.output_file else sys.stdout  # noqa: SIM115

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class OpClass(str, Enum):
+class OpClass(StrEnum):
     """The kind of work an operator does; profiles and rules key their behaviour on it."""
 
     CONV = "conv"

@@ -1,0 +1,118 @@
+"""Project configuration: ``[tool.archlint]`` in pyproject.toml, or an archlint.yaml.
+
+Found like ruff finds its settings: ``--config F`` if given, else the nearest archlint.yaml or
+pyproject.toml with a ``[tool.archlint]`` table in the current folder or its parents. Keys are
+checked (``extra="forbid"``): a misspelt key stops archlint with exit 2 and names the key.
+
+    [tool.archlint]
+    target = ["gpu", "cpu"]
+
+    [[tool.archlint.shapes]]
+    models = "models/detector*.onnx"     # a glob, relative to the config file's folder
+    inputs = { images = "1x3x640x640" }
+    dims = { seq = 128 }
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from archlint.errors import UsageError
+from archlint.profiles import describe_validation_error
+from archlint.shapes import parse_shape
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ShapeBinding(_Strict):
+    """Input shapes and symbol values for the models matching ``models``."""
+
+    models: str = "*"
+    inputs: dict[str, str] = Field(default_factory=dict)
+    dims: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("inputs")
+    @classmethod
+    def _parseable(cls, inputs: dict[str, str]) -> dict[str, str]:
+        for text in inputs.values():
+            parse_shape(text)
+        return inputs
+
+
+class Config(_Strict):
+    target: list[str] = Field(default_factory=list)
+    shapes: list[ShapeBinding] = Field(default_factory=list)
+    root: Path = Path()  # the folder the config file is in; model globs are relative to it
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    def shapes_for(self, model: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+        """Inputs and dims of every binding whose glob matches ``model``, later ones winning."""
+        inputs: dict[str, tuple[int, ...]] = {}
+        dims: dict[str, int] = {}
+        relative = _relative(Path(model), self.root)
+        for binding in self.shapes:
+            if fnmatch.fnmatch(relative, binding.models):
+                inputs |= {name: parse_shape(text) for name, text in binding.inputs.items()}
+                dims |= binding.dims
+        return inputs, dims
+
+
+def _relative(model: Path, root: Path) -> str:
+    try:
+        return model.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return model.as_posix()
+
+
+def find_config(start: Path) -> Path | None:
+    for folder in [start.resolve(), *start.resolve().parents]:
+        if (folder / "archlint.yaml").is_file():
+            return folder / "archlint.yaml"
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and _archlint_table(_read_toml(pyproject)) is not None:
+            return pyproject
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read configuration: {exc}") from None
+
+
+def _archlint_table(document: dict[str, object]) -> object | None:
+    tool = document.get("tool")
+    return tool.get("archlint") if isinstance(tool, dict) else None
+
+
+def load_config(explicit: str | None = None, start: Path | None = None) -> Config:
+    path = Path(explicit) if explicit else find_config(start or Path.cwd())
+    if path is None:
+        return Config()
+    if not path.is_file():
+        raise UsageError(f"--config {path}: no such file")
+    if path.suffix == ".toml":
+        data = _archlint_table(_read_toml(path)) or {}
+    else:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise UsageError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: the archlint configuration must be a table of keys")
+    try:
+        return Config.model_validate({**data, "root": path.parent})
+    except ValidationError as exc:
+        raise UsageError(f"{path}: {describe_validation_error(exc, Config)}") from None
