@@ -35,7 +35,10 @@ def load_model(
     proto = onnx_loader.read_proto(path)
     shapes.bind_inputs(proto, inputs or {}, dims or {})
     inferred = shapes.infer(proto)
-    return onnx_loader.to_model(inferred, path)
+    model = onnx_loader.to_model(inferred, path)
+    if model.graph.has_unresolved_shapes():  # checked on our graph, where it is cheap
+        model = onnx_loader.to_model(shapes.fold_and_infer(inferred), path)
+    return model
 
 
 def analyze(

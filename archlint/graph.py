@@ -6,6 +6,7 @@ dimension is an ``int`` once resolved and a ``str`` (the symbol or ``"?"``) when
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,28 +21,19 @@ class Tensor:
     name: str
     dtype: DType
     shape: tuple[Dim, ...] | None  # None: rank unknown
+    # Derived once here: every cost handler and the liveness walk read them, often repeatedly.
+    static_shape: tuple[int, ...] | None = field(init=False, repr=False, compare=False)
+    numel: int | None = field(init=False, repr=False, compare=False)
+    nbytes: int | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def static_shape(self) -> tuple[int, ...] | None:
-        """The shape when every dimension is a known integer, else None."""
-        if self.shape is None or not all(isinstance(d, int) for d in self.shape):
-            return None
-        return tuple(int(d) for d in self.shape)
-
-    @property
-    def numel(self) -> int | None:
-        shape = self.static_shape
-        if shape is None:
-            return None
-        count = 1
-        for d in shape:
-            count *= d
-        return count
-
-    @property
-    def nbytes(self) -> int | None:
-        count = self.numel
-        return None if count is None else self.dtype.nbytes(count)
+    def __post_init__(self) -> None:
+        static = None
+        if self.shape is not None and all(isinstance(d, int) for d in self.shape):
+            static = tuple(int(d) for d in self.shape)
+        numel = math.prod(static) if static is not None else None
+        object.__setattr__(self, "static_shape", static)
+        object.__setattr__(self, "numel", numel)
+        object.__setattr__(self, "nbytes", None if numel is None else self.dtype.nbytes(numel))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +68,16 @@ class Graph:
 
     def tensor(self, name: str) -> Tensor | None:
         return self.tensors.get(name)
+
+    def has_unresolved_shapes(self) -> bool:
+        """Whether a node output that something reads has no static shape (main graph)."""
+        read = {name for node in self.nodes for name in node.inputs} | set(self.outputs)
+        for node in self.nodes:
+            for name in node.outputs:
+                tensor = self.tensors.get(name)
+                if name in read and (tensor is None or tensor.static_shape is None):
+                    return True
+        return False
 
 
 @dataclass(frozen=True)

@@ -183,26 +183,20 @@ def _record(
     repeats: int,
     walk: _Walk,
 ) -> NodeCost:
-    weights = dict(constants.weight_slots(node, graph))
+    weights = {tensor_name for _, tensor_name in constants.weight_slots(node, graph)}
     weight_bytes = params = 0
-    for tensor_name in set(weights.values()):
+    for tensor_name in weights:
         count = ctx.numel(tensor_name)
         dtype = constants.stored_dtype.get(tensor_name) or ctx.dtype(tensor_name)
         size = dtype.nbytes(count) if dtype is not None else 0
         walk.weights[tensor_name] = (count, size)
         weight_bytes, params = weight_bytes + size, params + count
-    activation_read = sum(
-        _tensor_bytes(ctx, t) for t in set(node.inputs) - set(weights.values()) if t
-    )
+    activation_read = sum(ctx.nbytes(t) for t in set(node.inputs) - weights if t)
     if cost.bytes_read is not None:
         bytes_read, weight_bytes = cost.bytes_read, 0
     else:
         bytes_read = activation_read + weight_bytes
-    written = (
-        0
-        if cost.op_class is OpClass.VIEW
-        else sum(_tensor_bytes(ctx, t) for t in node.outputs if t)
-    )
+    written = 0 if cost.op_class is OpClass.VIEW else sum(ctx.nbytes(t) for t in node.outputs if t)
     return NodeCost(
         name=name,
         node=node,
@@ -225,13 +219,6 @@ def _unknown_shape_reason(node: Node, graph: Graph, exc: UnknownShapeError) -> s
         if tensor is None or tensor.static_shape is None:
             return f"shape of input {name!r} is unknown"
     return str(exc)
-
-
-def _tensor_bytes(ctx: CostContext, name: str) -> int:
-    dtype = ctx.dtype(name)
-    if dtype is None:
-        return 0  # sequences, maps, optionals: no tensor type, no fixed size
-    return dtype.nbytes(ctx.numel(name))
 
 
 def _compute_dtype(node: Node, ctx: CostContext) -> str:

@@ -7,6 +7,7 @@ outside the model's folder is refused before anything else happens.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -100,19 +101,25 @@ def _tensor_from_type(name: str, type_proto: onnx.TypeProto) -> Tensor | None:
 
 
 def _dim(dim: onnx.TensorShapeProto.Dimension) -> Dim:
-    if dim.HasField("dim_value"):
-        return int(dim.dim_value)
-    return dim.dim_param or "?"
+    kind = dim.WhichOneof("value")
+    if kind == "dim_value":
+        return dim.dim_value
+    return (dim.dim_param or "?") if kind else "?"
 
 
 def _tensor_from_proto(name: str, tensor: onnx.TensorProto) -> Tensor:
-    return Tensor(name, dtypes.from_onnx(tensor.data_type), tuple(int(d) for d in tensor.dims))
+    return Tensor(name, dtypes.from_onnx(tensor.data_type), tuple(tensor.dims))
+
+
+def is_small(tensor: onnx.TensorProto) -> bool:
+    """Stored inline and at most SMALL_VALUE_LIMIT elements: a candidate for decoding."""
+    count = math.prod(tensor.dims)
+    return count <= SMALL_VALUE_LIMIT and tensor.data_location != onnx.TensorProto.EXTERNAL
 
 
 def small_value(tensor: onnx.TensorProto) -> np.ndarray[Any, Any] | None:
     """The value of a small tensor stored inline, else None (weights are never decoded)."""
-    count = int(np.prod(tensor.dims)) if tensor.dims else 1
-    if count > SMALL_VALUE_LIMIT or tensor.data_location == onnx.TensorProto.EXTERNAL:
+    if not is_small(tensor):
         return None
     try:
         return numpy_helper.to_array(tensor)
@@ -120,10 +127,43 @@ def small_value(tensor: onnx.TensorProto) -> np.ndarray[Any, Any] | None:
         return None
 
 
+class LazyValues(Mapping[str, Any]):
+    """Small constant values, decoded on first read: most are never read at all."""
+
+    def __init__(self, outer: Mapping[str, Any] | None = None) -> None:
+        self._outer = outer
+        self._sources: dict[str, onnx.TensorProto | np.ndarray[Any, Any]] = {}
+
+    def add(self, name: str, source: onnx.TensorProto | np.ndarray[Any, Any]) -> None:
+        self._sources[name] = source
+
+    def __getitem__(self, name: str) -> Any:
+        source = self._sources.get(name)
+        if source is None:
+            if self._outer is None:
+                raise KeyError(name)
+            return self._outer[name]
+        if isinstance(source, onnx.TensorProto):
+            decoded = small_value(source)
+            if decoded is None:
+                raise KeyError(name)
+            self._sources[name] = source = decoded
+        return source
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._sources
+        if self._outer is not None:
+            yield from (k for k in self._outer if k not in self._sources)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 def _constant_node_value(node: onnx.NodeProto) -> tuple[Tensor | None, Any]:
     for attr in node.attribute:
         if attr.name == "value" and attr.type == onnx.AttributeProto.TENSOR:
-            return _tensor_from_proto(node.output[0], attr.t), small_value(attr.t)
+            small = attr.t if is_small(attr.t) else None
+            return _tensor_from_proto(node.output[0], attr.t), small
     for attr in node.attribute:  # value_float(s) / value_int(s): tiny scalars or lists
         value = np.array(onnx.helper.get_attribute_value(attr))
         if value.dtype.kind in "iuf":
@@ -159,23 +199,22 @@ def _convert_graph(
     graph: onnx.GraphProto, outer: Mapping[str, Tensor], outer_small: Mapping[str, Any]
 ) -> Graph:
     tensors: dict[str, Tensor] = dict(outer)
-    small: dict[str, Any] = dict(outer_small)
+    small = LazyValues(outer_small)
     for info in [*graph.input, *graph.value_info, *graph.output]:
         tensor = _tensor_from_type(info.name, info.type)
         if tensor is not None:
             tensors[info.name] = tensor
     for init in graph.initializer:
         tensors[init.name] = _tensor_from_proto(init.name, init)
-        value = small_value(init)
-        if value is not None:
-            small[init.name] = value
+        if is_small(init):
+            small.add(init.name, init)
     for proto_node in graph.node:
         if proto_node.op_type == "Constant" and proto_node.domain in ("", "ai.onnx"):
             tensor, value = _constant_node_value(proto_node)
             if tensor is not None:
                 tensors.setdefault(tensor.name, tensor)
             if value is not None:
-                small[proto_node.output[0]] = value
+                small.add(proto_node.output[0], value)
     nodes = []
     for index, proto_node in enumerate(graph.node):
         attrs, subgraphs = _attributes(proto_node, tensors, small)

@@ -88,5 +88,6 @@ def predict(model: ModelCost, profile: HardwareProfile) -> Prediction:
     latency = sum(n.time_s for n in nodes)
     batch = max_batch(model, profile)
     fits = batch >= 1
-    throughput = batch / batch_latency(model, profile, batch) if fits and model.nodes else 0.0
+    batched = latency if batch == 1 else batch_latency(model, profile, batch)
+    throughput = batch / batched if fits and batched > 0 else 0.0
     return Prediction(profile, nodes, latency, batch, throughput, fits)

@@ -112,8 +112,12 @@ def _listing(names: set[str]) -> str:
 
 
 def infer(proto: onnx.ModelProto) -> onnx.ModelProto:
-    """Shape inference with data propagation, then constant folding of shape subgraphs."""
-    inferred = _run_inference(proto)
+    """ONNX shape inference with data propagation."""
+    return _run_inference(proto)
+
+
+def fold_and_infer(inferred: onnx.ModelProto) -> onnx.ModelProto:
+    """The fallback: fold shape subgraphs on constants and infer again, until nothing changes."""
     for _ in range(_MAX_FOLD_ROUNDS):
         if not _has_unknown_shapes(inferred.graph):
             break

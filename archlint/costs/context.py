@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from archlint.costs.record import UnknownShapeError
@@ -23,7 +22,20 @@ class CostContext:
         return shape
 
     def numel(self, name: str) -> int:
-        return math.prod(self.shape(name))
+        tensor = self._graph.tensors.get(name) if name else None
+        numel = tensor.numel if tensor is not None else None
+        if numel is None:
+            raise UnknownShapeError(name)
+        return numel
+
+    def nbytes(self, name: str) -> int:
+        """Storage bytes of a tensor; 0 for values without a tensor type (sequences, maps)."""
+        tensor = self._graph.tensors.get(name)
+        if tensor is None:
+            return 0
+        if tensor.nbytes is None:
+            raise UnknownShapeError(name)
+        return tensor.nbytes
 
     def out_numel(self, node: Node, index: int = 0) -> int:
         return self.numel(node.outputs[index])
@@ -37,4 +49,4 @@ class CostContext:
 
     def value(self, name: str) -> Any:
         """The numpy value of a small constant tensor, or None."""
-        return self._graph.small_values.get(name)
+        return self._graph.small_values.get(name) if name else None

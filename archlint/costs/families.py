@@ -54,7 +54,7 @@ def view(node: Node, ctx: CostContext) -> OpCost:
 
 def partial_read(node: Node, ctx: CostContext) -> OpCost:
     """Gather/Slice-like: only the selected elements (about one per output) are read."""
-    read = sum(_nbytes(ctx, name) for name in node.inputs[1:] if name)
+    read = sum(ctx.nbytes(name) for name in node.inputs[1:] if name)
     data = ctx.dtype(node.inputs[0])
     element_bytes = data.nbytes(ctx.out_numel(node)) if data is not None else 0
     return OpCost(0, OpClass.DATA_MOVEMENT, bytes_read=read + element_bytes)
@@ -63,11 +63,6 @@ def partial_read(node: Node, ctx: CostContext) -> OpCost:
 def shape_only(node: Node, ctx: CostContext) -> OpCost:
     """Shape/Size read metadata, not data."""
     return OpCost(0, OpClass.VIEW, bytes_read=0)
-
-
-def _nbytes(ctx: CostContext, name: str) -> int:
-    dtype = ctx.dtype(name)
-    return dtype.nbytes(ctx.numel(name)) if dtype is not None else 0
 
 
 def log2_at_least_1(value: int) -> float:
