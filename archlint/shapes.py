@@ -126,6 +126,8 @@ def fold_and_infer(inferred: onnx.ModelProto) -> onnx.ModelProto:
             break
         retry = _run_inference(_with_values(inferred, folded))
         before = _known_count(inferred.graph)
+        # The folded tensors are initializers in ``retry``: their shapes come from their values.
+        retry.graph.value_info.extend(_value_infos(folded))
         _copy_value_info(source=retry.graph, target=inferred.graph)
         if _known_count(inferred.graph) == before:
             break
@@ -247,6 +249,17 @@ def _with_values(proto: onnx.ModelProto, values: Mapping[str, Any]) -> onnx.Mode
     for name, value in values.items():
         graph.initializer.append(numpy_helper.from_array(np.asarray(value), name))
     return copy
+
+
+def _value_infos(values: Mapping[str, np.ndarray[Any, Any]]) -> list[onnx.ValueInfoProto]:
+    from onnx import helper
+
+    return [
+        helper.make_tensor_value_info(
+            name, helper.np_dtype_to_tensor_dtype(value.dtype), value.shape
+        )
+        for name, value in values.items()
+    ]
 
 
 def _copy_value_info(source: onnx.GraphProto, target: onnx.GraphProto) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from archlint.costs.context import CostContext
 from archlint.costs.record import OpClass, OpCost
+from archlint.errors import ShapeError
 from archlint.graph import Node
 
 Handler = Callable[[Node, CostContext], OpCost]
@@ -48,7 +49,19 @@ def movement(node: Node, ctx: CostContext) -> OpCost:
 
 
 def view(node: Node, ctx: CostContext) -> OpCost:
-    """Operators engines run as aliases of their input (Reshape, Squeeze, Identity...)."""
+    """Operators engines run as aliases of their input (Reshape, Squeeze, Identity...).
+
+    An alias keeps its element count; when the resolved shapes say otherwise, the model cannot
+    run at the bound input shapes (typically an exporter froze a traced size into a Reshape).
+    """
+    if node.inputs and node.inputs[0] and node.outputs and node.op_type != "Dropout":
+        source, target = ctx.numel(node.inputs[0]), ctx.numel(node.outputs[0])
+        if source != target:
+            raise ShapeError(
+                f"node {node.name!r} ({node.op_type}) cannot turn {ctx.shape(node.inputs[0])} into "
+                f"{ctx.shape(node.outputs[0])}: the model does not run with these input shapes "
+                "(did the exporter freeze a traced size?)"
+            )
     return OpCost(0, OpClass.VIEW, bytes_read=0)
 
 

@@ -85,3 +85,19 @@ def test_model_without_declared_input_shape_asks_for_one(tmp_path: Path) -> None
         ShapeError, match=r"input 'x' has no declared shape: give it with --input x="
     ):
         load_model(save(proto, tmp_path / "m.onnx"))
+
+
+def test_a_reshape_frozen_at_a_traced_size_is_an_error(tmp_path: Path) -> None:
+    """An exporter that baked seq=16 into a Reshape: binding seq=128 cannot run; say so."""
+    target = numpy_helper.from_array(np.array([16, 4, 32], dtype=np.int64), "frozen")
+    nodes = [
+        helper.make_node("Reshape", ["x", "frozen"], ["r"]),
+        helper.make_node("Relu", ["r"], ["y"]),
+    ]
+    proto = model(nodes, [value("x", ["seq", 1, 128])], [value("y", None)], [target])
+    path = save(proto, tmp_path / "frozen.onnx")
+    from archlint.api import analyze
+
+    assert analyze(path, dims={"seq": 16}).cost.nodes  # the traced size works
+    with pytest.raises(ShapeError, match=r"cannot turn \(128, 1, 128\) into \(16, 4, 32\)"):
+        analyze(path, inputs={"x": (128, 1, 128)})
