@@ -4,6 +4,7 @@ Per operator and batch size b (weights are read once per batch, everything else 
   compute_s = FLOPs_padded * b / (peak[dtype] * compute_efficiency)
   memory_s  = (weight_bytes + b * other_bytes) / (bandwidth * bandwidth_efficiency)
   time_s    = max(compute_s, memory_s) / efficiency[op class] + op_overhead_s * repeats
+(views such as Reshape and Flatten alias their input and pay no overhead).
 FLOPs_padded rounds every channel-like dimension up to the profile's alignment for the dtype: a
 30-channel conv on a device that packs channels by 8 pays for 32.
 """
@@ -14,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from archlint.costs.record import OpClass
 from archlint.model_cost import ModelCost, NodeCost
 from archlint.profiles import HardwareProfile
 
@@ -63,7 +65,8 @@ def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeT
     roof_s = max(compute_s, memory_s) / profile.efficiency_for(
         cost.op_class, cost.flops // cost.repeats
     )
-    overhead_s = profile.op_overhead_s * cost.repeats
+    # A view is an alias the engine records without launching a kernel: no dispatch cost.
+    overhead_s = 0.0 if cost.op_class is OpClass.VIEW else profile.op_overhead_s * cost.repeats
     bound: Bound = "compute" if compute_s >= memory_s else "memory"
     if overhead_s > roof_s:
         bound = "overhead"

@@ -46,6 +46,14 @@ def test_overhead_bound_for_tiny_ops(tmp_path: Path) -> None:
     assert timed.time_s == pytest.approx(5e-6 + 128 / 1e11)
 
 
+def test_views_pay_no_dispatch_overhead(tmp_path: Path) -> None:
+    nodes = [helper.make_node("Flatten", ["x"], ["f"]), helper.make_node("Relu", ["f"], ["y"])]
+    proto = model(nodes, [value("x", [1, 4, 4])], [value("y", None)])
+    flatten, relu = _analyze(tmp_path, proto, _profile(op_overhead_s=5e-6)).predictions[0].nodes
+    assert flatten.time_s == 0
+    assert relu.overhead_s == 5e-6
+
+
 def test_class_efficiency_and_small_ops_slow_the_roofline(tmp_path: Path) -> None:
     cost = _analyze(tmp_path, conv_model(64, 64, 28, 3, group=64), _profile()).cost.nodes[0]
     assert cost.op_class is OpClass.DEPTHWISE_CONV
