@@ -6,27 +6,25 @@ from typing import Any
 
 from archlint.costs.record import UnknownShapeError
 from archlint.dtypes import DType
-from archlint.graph import Graph, Node
+from archlint.graph import Graph, Node, Tensor
 
 
 class CostContext:
     def __init__(self, graph: Graph) -> None:
         self._graph = graph
 
+    def _resolved(self, name: str) -> Tensor:
+        tensor = self._graph.tensors.get(name) if name else None
+        if tensor is None or tensor.static_shape is None:
+            raise UnknownShapeError(name)
+        return tensor
+
     def shape(self, name: str) -> tuple[int, ...]:
         """Static shape of ``name``; raises UnknownShapeError when it is not resolved."""
-        tensor = self._graph.tensors.get(name) if name else None
-        shape = tensor.static_shape if tensor is not None else None
-        if shape is None:
-            raise UnknownShapeError(name)
-        return shape
+        return self._resolved(name).static_shape or ()
 
     def numel(self, name: str) -> int:
-        tensor = self._graph.tensors.get(name) if name else None
-        numel = tensor.numel if tensor is not None else None
-        if numel is None:
-            raise UnknownShapeError(name)
-        return numel
+        return self._resolved(name).numel or 0
 
     def nbytes(self, name: str) -> int:
         """Storage bytes of a tensor; 0 for values without a tensor type (sequences, maps)."""
@@ -39,9 +37,6 @@ class CostContext:
 
     def out_numel(self, node: Node, index: int = 0) -> int:
         return self.numel(node.outputs[index])
-
-    def has(self, node: Node, index: int) -> bool:
-        return bool(node.input(index))
 
     def dtype(self, name: str) -> DType | None:
         tensor = self._graph.tensors.get(name)
