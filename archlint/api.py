@@ -31,8 +31,9 @@ def load_model(
 ) -> Model:
     """Read an ONNX model, bind its input shapes and resolve every shape it can."""
     from archlint import onnx_loader, shapes
+    from archlint.loaders import load_proto
 
-    proto = onnx_loader.read_proto(path)
+    proto = load_proto(str(path))
     shapes.bind_inputs(proto, inputs or {}, dims or {})
     inferred = shapes.infer(proto)
     model = onnx_loader.to_model(inferred, path)

@@ -6,11 +6,23 @@ checked (``extra="forbid"``): a misspelt key stops archlint with exit 2 and name
 
     [tool.archlint]
     target = ["gpu", "cpu"]
+    select = ["AL"]                      # codes, prefixes or rule names
+    ignore = ["AL4"]
+    extend-select = ["AL401"]
+    fail-level = "warning"
+    per-file-ignores = { "models/legacy/*.onnx" = ["AL2"] }
 
     [[tool.archlint.shapes]]
     models = "models/detector*.onnx"     # a glob, relative to the config file's folder
     inputs = { images = "1x3x640x640" }
     dims = { seq = 128 }
+
+    [[tool.archlint.ignore-nodes]]
+    nodes = "backbone/stem/*"            # ONNX has no comments: silence findings by node name
+    codes = ["AL101"]
+
+    [tool.archlint.rules.AL301]          # a rule's options, by code or name
+    max-share = 0.2
 """
 
 from __future__ import annotations
@@ -18,17 +30,25 @@ from __future__ import annotations
 import fnmatch
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from archlint.diagnostics import Severity
 from archlint.errors import UsageError
 from archlint.profiles import describe_validation_error
-from archlint.shapes import parse_shape
+from archlint.shape_text import parse_shape
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Keys are kebab-case in files, as in ruff (extend-select, per-file-ignores).
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=lambda name: name.replace("_", "-"),
+        populate_by_name=True,
+    )
 
 
 class ShapeBinding(_Strict):
@@ -46,9 +66,23 @@ class ShapeBinding(_Strict):
         return inputs
 
 
+class NodeIgnore(_Strict):
+    """ONNX has no comments: silence ``codes`` on the nodes whose names match ``nodes``."""
+
+    nodes: str
+    codes: list[str]
+
+
 class Config(_Strict):
     target: list[str] = Field(default_factory=list)
     shapes: list[ShapeBinding] = Field(default_factory=list)
+    select: list[str] | None = None
+    ignore: list[str] = Field(default_factory=list)
+    extend_select: list[str] = Field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = Field(default_factory=dict)
+    ignore_nodes: list[NodeIgnore] = Field(default_factory=list)
+    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)  # options by rule code or name
+    fail_level: Severity = Severity.WARNING
     root: Path = Path()  # the folder the config file is in; model globs are relative to it
 
     @field_validator("target", mode="before")

@@ -65,6 +65,9 @@ class Graph:
     initializers: frozenset[str]
     # Values of small constant tensors (trip counts, axes, shapes); large weights are never read.
     small_values: Mapping[str, Any] = field(default_factory=dict)
+    # The stored form (an onnx.TensorProto) of every initializer and Constant value, read only on
+    # request through archlint.weights: the cost model never needs weight values.
+    stored: Mapping[str, Any] = field(default_factory=dict)
 
     def tensor(self, name: str) -> Tensor | None:
         return self.tensors.get(name)

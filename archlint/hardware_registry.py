@@ -21,8 +21,7 @@ def registered_profiles() -> dict[str, HardwareProfile]:
         clash = sorted(({profile.name, *profile.aliases}) & taken)
         if clash:
             raise ProfileError(
-                f"hardware profile {profile.name!r}: "
-                f"name or alias {clash[0]!r} is already registered"
+                f"hardware profile {profile.name!r}: name or alias {clash[0]!r} is already registered"
             )
         profiles[profile.name] = profile
 
@@ -41,9 +40,7 @@ def resolve(target: str) -> HardwareProfile:
         if target in profile.aliases:
             return profile
     known = ", ".join(sorted([*profiles, *(a for p in profiles.values() for a in p.aliases)]))
-    raise ProfileError(
-        f"unknown target {target!r}; known targets: {known}, or a path to a .yaml profile"
-    )
+    raise ProfileError(f"unknown target {target!r}; known targets: {known}, or a path to a .yaml profile")
 
 
 def resolve_many(targets: str) -> list[HardwareProfile]:

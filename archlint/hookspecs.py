@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from archlint.loaders import Loader
     from archlint.profiles import HardwareProfile
+    from archlint.report.base import Reporter
+    from archlint.rule import Rule
 
 hookspec = pluggy.HookspecMarker("archlint")
 
@@ -25,4 +28,27 @@ def archlint_register_hardware(register: Callable[[HardwareProfile], None]) -> N
 
     Profiles are usually loaded from YAML with ``archlint.profiles.load_profile``; names and
     aliases must be unique across all plugins.
+    """
+
+
+@hookspec
+def archlint_register_rules(register: Callable[[type[Rule]], None]) -> None:
+    """Register rule classes: call ``register(RuleClass)`` once per rule.
+
+    Codes and names must be unique across all plugins; plugin rules use their own code prefix
+    (not ``AL``).
+    """
+
+
+@hookspec
+def archlint_register_reporters(register: Callable[[type[Reporter]], None]) -> None:
+    """Register output formats: call ``register(ReporterClass)``; ``--format NAME`` selects one."""
+
+
+@hookspec
+def archlint_register_loaders(register: Callable[[Loader], None]) -> None:
+    """Register model loaders: call ``register(loader)`` with an ``archlint.loaders.Loader``.
+
+    A loader claims the model references it can read (a file suffix, a ``file.py::factory``)
+    and turns one into an ONNX ModelProto; archlint does the rest.
     """

@@ -37,11 +37,7 @@ def peak_activation_bytes(graph: Graph, constants: Constants) -> int:
         live += sum(_size(graph, o) for o in produced)
         peak = max(peak, live)
         for name in {alias.get(n, n) for n in (*_consumed(node), *produced)}:
-            if (
-                last_use.get(name, step) <= step
-                and name not in constants.tensors
-                and name not in freed
-            ):
+            if last_use.get(name, step) <= step and name not in constants.tensors and name not in freed:
                 live -= _size(graph, name)
                 freed.add(name)
     return peak

@@ -37,6 +37,7 @@ class NodeCost:
     repeats: int
     padded_dims: tuple[int, ...]
     compute_dtype: str
+    padded_roles: tuple[str, ...] = ()
 
     @property
     def op_type(self) -> str:
@@ -120,9 +121,7 @@ def compute_costs(model: Model, progress: ProgressCallback | None = None) -> Mod
     )
 
 
-def _walk_graph(
-    graph: Graph, prefix: str, repeats: int, outer: frozenset[str], walk: _Walk
-) -> Constants:
+def _walk_graph(graph: Graph, prefix: str, repeats: int, outer: frozenset[str], walk: _Walk) -> Constants:
     constants = find_constants(graph, outer)
     ctx = CostContext(graph)
     for index, node in enumerate(graph.nodes):
@@ -153,9 +152,7 @@ def _cost_node(
     if handler is None:
         domain = node.domain or "ai.onnx"
         walk.unknown.append(
-            UnknownOp(
-                name, node.op_type, node.domain, f"no cost model for {domain}::{node.op_type}"
-            )
+            UnknownOp(name, node.op_type, node.domain, f"no cost model for {domain}::{node.op_type}")
         )
         return
     try:
@@ -209,6 +206,7 @@ def _record(
         repeats=repeats,
         padded_dims=cost.padded_dims,
         compute_dtype=cost.compute_dtype or _compute_dtype(node, ctx),
+        padded_roles=cost.padded_roles,
     )
 
 
@@ -283,9 +281,7 @@ def _walk_if(
             sum(n.bytes for n in trials[b].nodes),
         ),
     )
-    walk.notes.append(
-        f"If {label!r}: condition known only at run time; counted the costlier {chosen}"
-    )
+    walk.notes.append(f"If {label!r}: condition known only at run time; counted the costlier {chosen}")
     picked = trials[chosen]
     walk.nodes.extend(picked.nodes)
     walk.unknown.extend(picked.unknown)

@@ -75,9 +75,7 @@ def check_external_data(proto: onnx.ModelProto, base_dir: Path) -> None:
                     f"the model's folder {str(root)!r}; refusing to read it"
                 )
             if not target.is_file():
-                raise ModelLoadError(
-                    f"tensor {tensor.name!r}: external data file {location!r} not found"
-                )
+                raise ModelLoadError(f"tensor {tensor.name!r}: external data file {location!r} not found")
 
 
 def opset_versions(proto: onnx.ModelProto) -> dict[str, int]:
@@ -200,6 +198,7 @@ def _convert_graph(
 ) -> Graph:
     tensors: dict[str, Tensor] = dict(outer)
     small = LazyValues(outer_small)
+    stored: dict[str, onnx.TensorProto] = {init.name: init for init in graph.initializer}
     for info in [*graph.input, *graph.value_info, *graph.output]:
         tensor = _tensor_from_type(info.name, info.type)
         if tensor is not None:
@@ -211,6 +210,9 @@ def _convert_graph(
     for proto_node in graph.node:
         if proto_node.op_type == "Constant" and proto_node.domain in ("", "ai.onnx"):
             tensor, value = _constant_node_value(proto_node)
+            stored.update(
+                (proto_node.output[0], a.t) for a in proto_node.attribute if a.name == "value" and a.t.dims
+            )
             if tensor is not None:
                 tensors.setdefault(tensor.name, tensor)
             if value is not None:
@@ -239,4 +241,5 @@ def _convert_graph(
         tensors=tensors,
         initializers=initializers,
         small_values=small,
+        stored=stored,
     )

@@ -62,9 +62,7 @@ class HardwareProfile(_Strict):
     op_overhead_s: float = Field(0.0, ge=0)  # dispatch cost paid by every operator execution
     compute_efficiency: Fraction = 1.0  # fraction of peak that dense kernels sustain
     bandwidth_efficiency: Fraction = 1.0  # fraction of bandwidth that streaming kernels sustain
-    efficiency: dict[OpClass, Fraction] = Field(
-        default_factory=dict
-    )  # per op class, on the roofline
+    efficiency: dict[OpClass, Fraction] = Field(default_factory=dict)  # per op class, on the roofline
     small_ops: SmallOps = SmallOps()
     # How subnormal floats are handled: "always" flushed (no penalty), "optional" (slow path
     # unless the engine turns on FTZ/DAZ, as on x86), "never" (slow path cannot be avoided).
@@ -130,7 +128,8 @@ def describe_validation_error(exc: ValidationError, schema: type[BaseModel]) -> 
     error = errors[0]
     where = ".".join(str(p) for p in error["loc"]) or "profile"
     if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
-        close = difflib.get_close_matches(str(error["loc"][0]), list(schema.model_fields), n=1)
+        keys = [field.alias or name for name, field in schema.model_fields.items()]
+        close = difflib.get_close_matches(str(error["loc"][0]), keys, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"{where}: unknown key{hint}"
     return f"{where}: {error['msg']}"

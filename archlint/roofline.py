@@ -62,9 +62,7 @@ def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeT
     )
     moved = cost.weight_bytes + batch * (cost.bytes - cost.weight_bytes)
     memory_s = moved / (profile.memory_bandwidth * profile.bandwidth_efficiency)
-    roof_s = max(compute_s, memory_s) / profile.efficiency_for(
-        cost.op_class, cost.flops // cost.repeats
-    )
+    roof_s = max(compute_s, memory_s) / profile.efficiency_for(cost.op_class, cost.flops // cost.repeats)
     # A view is an alias the engine records without launching a kernel: no dispatch cost.
     overhead_s = 0.0 if cost.op_class is OpClass.VIEW else profile.op_overhead_s * cost.repeats
     bound: Bound = "compute" if compute_s >= memory_s else "memory"

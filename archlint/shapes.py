@@ -26,19 +26,6 @@ from archlint.onnx_loader import SMALL_VALUE_LIMIT, iter_graphs, small_value
 _MAX_FOLD_ROUNDS = 4
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"1x3x224x224"`` -> (1, 3, 224, 224)."""
-    try:
-        dims = tuple(int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise UsageError(
-            f"bad shape {text!r}: expected dims joined by 'x', like 1x3x224x224"
-        ) from None
-    if any(d < 0 for d in dims):
-        raise UsageError(f"bad shape {text!r}: dimensions must be >= 0")
-    return dims
-
-
 def bind_inputs(
     proto: onnx.ModelProto,
     inputs: Mapping[str, tuple[int, ...]],
@@ -51,15 +38,11 @@ def bind_inputs(
     names = {i.name for i in runtime}
     for name in inputs:
         if name not in names:
-            raise UsageError(
-                f"--input {name}: the model has no input {name!r} (inputs: {_listing(names)})"
-            )
+            raise UsageError(f"--input {name}: the model has no input {name!r} (inputs: {_listing(names)})")
     symbols = {d.dim_param for i in runtime for d in _dims(i) if d.dim_param}
     for symbol in dims:
         if symbol not in symbols:
-            raise UsageError(
-                f"--dim {symbol}: no input uses that symbol (symbols: {_listing(symbols)})"
-            )
+            raise UsageError(f"--dim {symbol}: no input uses that symbol (symbols: {_listing(symbols)})")
     for value_info in runtime:
         _bind_one(value_info, inputs.get(value_info.name), dims)
 
@@ -79,8 +62,7 @@ def _bind_one(
         current = _dims(value_info)
         if current and len(current) != len(shape):
             raise UsageError(
-                f"--input {value_info.name}: rank {len(shape)} given, "
-                f"the model declares rank {len(current)}"
+                f"--input {value_info.name}: rank {len(shape)} given, the model declares rank {len(current)}"
             )
         tensor_shape.ClearField("dim")
         for d in shape:
@@ -136,9 +118,7 @@ def fold_and_infer(inferred: onnx.ModelProto) -> onnx.ModelProto:
 
 def _run_inference(proto: onnx.ModelProto) -> onnx.ModelProto:
     try:
-        return onnx.shape_inference.infer_shapes(
-            proto, check_type=False, strict_mode=False, data_prop=True
-        )
+        return onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)
     except Exception as exc:  # an inconsistent model: say which check failed, in one line
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise ShapeError(f"shape inference failed: {message}") from exc
@@ -146,9 +126,7 @@ def _run_inference(proto: onnx.ModelProto) -> onnx.ModelProto:
 
 def _static(value_info: onnx.ValueInfoProto) -> bool:
     tensor_type = value_info.type.tensor_type
-    return tensor_type.HasField("shape") and all(
-        d.HasField("dim_value") for d in tensor_type.shape.dim
-    )
+    return tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in tensor_type.shape.dim)
 
 
 def _known_infos(graph: onnx.GraphProto) -> dict[str, onnx.ValueInfoProto]:
@@ -255,9 +233,7 @@ def _value_infos(values: Mapping[str, np.ndarray[Any, Any]]) -> list[onnx.ValueI
     from onnx import helper
 
     return [
-        helper.make_tensor_value_info(
-            name, helper.np_dtype_to_tensor_dtype(value.dtype), value.shape
-        )
+        helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(value.dtype), value.shape)
         for name, value in values.items()
     ]
 

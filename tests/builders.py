@@ -12,9 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 17
 
 
-def value(
-    name: str, shape: list[Any] | None, dtype: int = TensorProto.FLOAT
-) -> onnx.ValueInfoProto:
+def value(name: str, shape: list[Any] | None, dtype: int = TensorProto.FLOAT) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, dtype, shape)
 
 
@@ -73,9 +71,7 @@ def conv_model(
     return model([node], [value("x", [1, ic, size, size])], [value("y", None)], inits)
 
 
-def minimal_profile_yaml(
-    path: Path, peak: float = 2.86e12, bandwidth: float = 98.3e9, **extra: Any
-) -> Path:
+def minimal_profile_yaml(path: Path, peak: float = 2.86e12, bandwidth: float = 98.3e9, **extra: Any) -> Path:
     import yaml
 
     path.write_text(

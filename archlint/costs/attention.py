@@ -18,9 +18,7 @@ SOFTMAX_FLOPS = 5  # max, subtract, exp, sum, divide
 
 
 def _sdpa_flops(query_elems: int, out_elems: int, heads_times_queries: int, keys: int) -> int:
-    return (
-        2 * query_elems * keys + 2 * out_elems * keys + SOFTMAX_FLOPS * heads_times_queries * keys
-    )
+    return 2 * query_elems * keys + 2 * out_elems * keys + SOFTMAX_FLOPS * heads_times_queries * keys
 
 
 def _total_keys(node: Node, ctx: CostContext, present_index: int, key_len: int) -> int:
@@ -43,7 +41,7 @@ def onnx_attention(node: Node, ctx: CostContext) -> OpCost:
     keys = _total_keys(node, ctx, 1, key_len)
     queries = math.prod(q_shape) // head_dim
     flops = _sdpa_flops(math.prod(q_shape), ctx.out_numel(node), queries, keys)
-    return OpCost(flops, OpClass.ATTENTION, (head_dim,))
+    return OpCost(flops, OpClass.ATTENTION, (head_dim,), ("head dim",))
 
 
 def ms_attention(node: Node, ctx: CostContext) -> OpCost:
@@ -54,7 +52,7 @@ def ms_attention(node: Node, ctx: CostContext) -> OpCost:
     out = ctx.shape(node.outputs[0])
     keys = _total_keys(node, ctx, 1, seq)
     flops = projection + _sdpa_flops(math.prod(out), math.prod(out), batch * heads * seq, keys)
-    return OpCost(flops, OpClass.ATTENTION, (out[-1] // heads,))
+    return OpCost(flops, OpClass.ATTENTION, (out[-1] // heads,), ("head dim",))
 
 
 def ms_multihead_attention(node: Node, ctx: CostContext) -> OpCost:
@@ -68,7 +66,7 @@ def ms_multihead_attention(node: Node, ctx: CostContext) -> OpCost:
         key_len = k_shape[2] if len(k_shape) == 4 else k_shape[1]
     keys = _total_keys(node, ctx, 1, key_len)
     flops = _sdpa_flops(math.prod(out), math.prod(out), batch * heads * seq, keys)
-    return OpCost(flops, OpClass.ATTENTION, (out[-1] // heads,))
+    return OpCost(flops, OpClass.ATTENTION, (out[-1] // heads,), ("head dim",))
 
 
 def linear_attention(node: Node, ctx: CostContext) -> OpCost:
@@ -77,4 +75,4 @@ def linear_attention(node: Node, ctx: CostContext) -> OpCost:
     q_shape = ctx.shape(node.inputs[0])
     out = ctx.out_numel(node)
     head_dim = q_shape[-1] // int(node.attr("q_num_heads", 1))
-    return OpCost(4 * out * head_dim, OpClass.ATTENTION, (head_dim,))
+    return OpCost(4 * out * head_dim, OpClass.ATTENTION, (head_dim,), ("head dim",))

@@ -25,22 +25,21 @@ def conv_with(data: int = 0, weight: int = 1, compute_dtype: str | None = None) 
         in_per_group, kernel = weight_shape[1], math.prod(weight_shape[2:])
         out_channels = weight_shape[0]
         macs = math.prod(out_shape) * in_per_group * kernel
-        return OpCost(
-            2 * macs, *_conv_class(group, in_per_group, out_channels), compute_dtype=compute_dtype
-        )
+        op_class, padded, roles = _conv_class(group, in_per_group, out_channels)
+        return OpCost(2 * macs, op_class, padded, roles, compute_dtype=compute_dtype)
 
     return handler
 
 
 def _conv_class(
     group: int, in_per_group: int, out_channels: int
-) -> tuple[OpClass, tuple[int, ...]]:
+) -> tuple[OpClass, tuple[int, ...], tuple[str, ...]]:
     """Depthwise convs vectorise over channels; dense ones pad both IC and OC to the alignment."""
     if group > 1 and in_per_group == 1:
-        return OpClass.DEPTHWISE_CONV, (out_channels,)
+        return OpClass.DEPTHWISE_CONV, (out_channels,), ("channels",)
     if group > 1:
-        return OpClass.CONV, (out_channels // group,)
-    return OpClass.CONV, (in_per_group, out_channels)
+        return OpClass.CONV, (out_channels // group,), ("output channels per group",)
+    return OpClass.CONV, (in_per_group, out_channels), ("input channels", "output channels")
 
 
 conv = conv_with()
@@ -52,8 +51,8 @@ def conv_transpose(node: Node, ctx: CostContext) -> OpCost:
     group = int(node.attr("group", 1))
     macs = math.prod(in_shape) * weight_shape[1] * math.prod(weight_shape[2:])
     in_channels = weight_shape[0]
-    op_class, padded = _conv_class(group, in_channels // group, weight_shape[1] * group)
-    return OpCost(2 * macs, op_class, padded)
+    op_class, padded, roles = _conv_class(group, in_channels // group, weight_shape[1] * group)
+    return OpCost(2 * macs, op_class, padded, padded_roles=roles)
 
 
 def deform_conv(node: Node, ctx: CostContext) -> OpCost:
@@ -64,14 +63,19 @@ def deform_conv(node: Node, ctx: CostContext) -> OpCost:
     group = int(node.attr("group", 1))
     positions = out_shape[0] * math.prod(out_shape[2:])
     sampling_macs = positions * weight_shape[1] * group * math.prod(weight_shape[2:]) * 4
-    return OpCost(base.flops + 2 * sampling_macs, base.op_class, base.padded_dims)
+    return OpCost(
+        base.flops + 2 * sampling_macs,
+        base.op_class,
+        base.padded_dims,
+        padded_roles=base.padded_roles,
+    )
 
 
 def conv_plus_activation(node: Node, ctx: CostContext) -> OpCost:
     """com.microsoft FusedConv / NhwcConv: a Conv with its bias, residual add and activation."""
     base = conv(node, ctx)
     epilogue = ctx.out_numel(node) * (1 + (1 if node.input(3) else 0))
-    return OpCost(base.flops + epilogue, base.op_class, base.padded_dims)
+    return OpCost(base.flops + epilogue, base.op_class, base.padded_dims, padded_roles=base.padded_roles)
 
 
 def causal_conv_with_state(node: Node, ctx: CostContext) -> OpCost:

@@ -14,6 +14,8 @@ from archlint.costs.families import Handler
 from archlint.costs.record import OpClass, OpCost
 from archlint.graph import Node
 
+_KN = ("K (reduction)", "N (output features)")
+
 
 def matmul_with(a: int = 0, b: int = 1, compute_dtype: str | None = None) -> Handler:
     def handler(node: Node, ctx: CostContext) -> OpCost:
@@ -22,7 +24,7 @@ def matmul_with(a: int = 0, b: int = 1, compute_dtype: str | None = None) -> Han
         k = a_shape[-1] if a_shape else 1
         n = b_shape[-1] if len(b_shape) >= 2 else 1
         macs = max(ctx.out_numel(node), 1) * k
-        return OpCost(2 * macs, OpClass.MATMUL, (k, n), compute_dtype=compute_dtype)
+        return OpCost(2 * macs, OpClass.MATMUL, (k, n), _KN, compute_dtype=compute_dtype)
 
     return handler
 
@@ -36,7 +38,7 @@ def gemm(node: Node, ctx: CostContext) -> OpCost:
     k = a_shape[0] if node.attr("transA", 0) else a_shape[-1]
     n = b_shape[0] if node.attr("transB", 0) else b_shape[-1]
     m = a_shape[-1] if node.attr("transA", 0) else a_shape[0]
-    return OpCost(2 * m * n * k, OpClass.MATMUL, (k, n))
+    return OpCost(2 * m * n * k, OpClass.MATMUL, (k, n), _KN)
 
 
 def fused_matmul(node: Node, ctx: CostContext) -> OpCost:
@@ -45,7 +47,7 @@ def fused_matmul(node: Node, ctx: CostContext) -> OpCost:
     b_shape = ctx.shape(node.inputs[1])
     k = a_shape[-2] if node.attr("transA", 0) else a_shape[-1]
     n = b_shape[-2] if node.attr("transB", 0) else b_shape[-1]
-    return OpCost(2 * ctx.out_numel(node) * k, OpClass.MATMUL, (k, n))
+    return OpCost(2 * ctx.out_numel(node) * k, OpClass.MATMUL, (k, n), _KN)
 
 
 def einsum(node: Node, ctx: CostContext) -> OpCost:
@@ -54,9 +56,7 @@ def einsum(node: Node, ctx: CostContext) -> OpCost:
     lhs = equation.split("->")[0].split(",")
     sizes: dict[str, int] = {}
     for term, name in zip(lhs, operands, strict=False):
-        for letter, size in zip(
-            _expand_ellipsis(term, len(ctx.shape(name))), ctx.shape(name), strict=False
-        ):
+        for letter, size in zip(_expand_ellipsis(term, len(ctx.shape(name))), ctx.shape(name), strict=False):
             sizes[letter] = max(sizes.get(letter, 1), size)
     points = math.prod(sizes.values())
     contracted = len(operands) >= 2
@@ -77,4 +77,4 @@ def matmul_nbits(node: Node, ctx: CostContext) -> OpCost:
     """com.microsoft MatMulNBits: activations (..., K) times a block-quantized (N, K) weight."""
     k = int(node.attr("K", ctx.shape(node.inputs[0])[-1]))
     n = int(node.attr("N", ctx.shape(node.outputs[0])[-1]))
-    return OpCost(2 * ctx.out_numel(node) * k, OpClass.MATMUL, (k, n))
+    return OpCost(2 * ctx.out_numel(node) * k, OpClass.MATMUL, (k, n), _KN)

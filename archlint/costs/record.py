@@ -39,6 +39,8 @@ class OpCost:
     op_class: OpClass
     # Channel-like dimensions engines round up to the device's alignment (Conv IC/OC, GEMM K/N).
     padded_dims: tuple[int, ...] = ()
+    # What each padded dimension is ("input channels", "output channels", "K", "N", ...).
+    padded_roles: tuple[str, ...] = ()
     bytes_read: int | None = None
     compute_dtype: str | None = None  # a peak_flops key; default: the first input's dtype
 

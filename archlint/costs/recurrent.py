@@ -22,9 +22,8 @@ def recurrent(gates: int, pointwise_per_unit: int) -> Handler:
         steps, batch = (x_shape[1], x_shape[0]) if batch_first else (x_shape[0], x_shape[1])
         directions, hidden, inputs = w_shape[0], w_shape[1] // gates, w_shape[2]
         per_row = 2 * gates * hidden * (inputs + hidden) + pointwise_per_unit * hidden
-        return OpCost(
-            directions * steps * batch * per_row, OpClass.RECURRENT, (inputs, gates * hidden)
-        )
+        flops = directions * steps * batch * per_row
+        return OpCost(flops, OpClass.RECURRENT, (inputs, gates * hidden), ("input size", "gate width"))
 
     return handler
 

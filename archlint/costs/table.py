@@ -66,13 +66,9 @@ _VIEW = (
     "Reshape Flatten Squeeze Unsqueeze Identity Dropout BitCast Optional OptionalGetElement "
     "OptionalHasElement"
 )
-_REDUCE_ONE = (
-    "ReduceMax ReduceMin ReduceMean ReduceSum ReduceProd ReduceLogSum ArgMax ArgMin CumSum CumProd"
-)
+_REDUCE_ONE = "ReduceMax ReduceMin ReduceMean ReduceSum ReduceProd ReduceLogSum ArgMax ArgMin CumSum CumProd"
 _REDUCE_TWO = "ReduceL1 ReduceL2 ReduceSumSquare ReduceLogSumExp LpNormalization"
-REDUCE_OPS = frozenset(
-    op for op in f"{_REDUCE_ONE} {_REDUCE_TWO}".split() if op.startswith("Reduce")
-)
+REDUCE_OPS = frozenset(op for op in f"{_REDUCE_ONE} {_REDUCE_TWO}".split() if op.startswith("Reduce"))
 _RANDOM = "RandomNormal RandomNormalLike RandomUniform RandomUniformLike Bernoulli Multinomial"
 _WINDOWS = "HannWindow HammingWindow BlackmanWindow MelWeightMatrix"
 

@@ -39,13 +39,9 @@ def _title(prediction: Prediction, what: str) -> str:
 
 
 def _top_operators(prediction: Prediction, top: int) -> Table:
-    table = Table(
-        title=_title(prediction, f"Top {top} operators by predicted time"), title_justify="left"
-    )
+    table = Table(title=_title(prediction, f"Top {top} operators by predicted time"), title_justify="left")
     for column in ("operator", "op type", "FLOPs", "bytes", "FLOP/B", "time", "share", "bound"):
-        table.add_column(
-            column, justify="left" if column in ("operator", "op type", "bound") else "right"
-        )
+        table.add_column(column, justify="left" if column in ("operator", "op type", "bound") else "right")
     ranked = sorted(prediction.nodes, key=lambda t: t.time_s, reverse=True)[:top]
     for timed in ranked:
         cost = timed.cost

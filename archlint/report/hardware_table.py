@@ -51,9 +51,7 @@ def render_one(profile: HardwareProfile, console: Console) -> None:
     table = Table(show_header=False)
     table.add_column("field", no_wrap=True)
     table.add_column("value")
-    for key, value in profile.model_dump(
-        exclude={"name", "kind", "description", "sources"}
-    ).items():
+    for key, value in profile.model_dump(exclude={"name", "kind", "description", "sources"}).items():
         if value not in (None, {}, (), [], ""):
             table.add_row(key, _value(key, value))
     console.print(table)

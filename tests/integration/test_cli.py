@@ -49,17 +49,12 @@ def test_several_targets_give_one_document_each(
     assert [d["target"] for d in documents] == ["minimal", "fast"]
     for document in documents:
         jsonschema.validate(document, SCHEMA)
-    assert (
-        documents[1]["totals"]["predicted_latency_s"]
-        < documents[0]["totals"]["predicted_latency_s"]
-    )
+    assert documents[1]["totals"]["predicted_latency_s"] < documents[0]["totals"]["predicted_latency_s"]
 
 
 def test_analyze_table_to_a_file(profile: str, tmp_path: Path) -> None:
     out = tmp_path / "report.txt"
-    assert (
-        main(["analyze", RESNET, "--target", profile, "--output-file", str(out), "--top", "3"]) == 0
-    )
+    assert main(["analyze", RESNET, "--target", profile, "--output-file", str(out), "--top", "3"]) == 0
     text = out.read_text()
     assert "Top 3 operators by predicted time" in text
     assert "By op type" in text
@@ -112,9 +107,7 @@ def test_version_and_help_do_not_import_onnx() -> None:
         "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
         "print('onnx' in sys.modules, 'torch' in sys.modules)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().endswith("False False")
 
 
@@ -125,9 +118,7 @@ def test_analyzing_does_not_import_torch_or_onnxruntime(profile: str, tmp_path: 
         f"main(['analyze', {str(model)!r}, '--target', {profile!r}, '--format', 'json'])\n"
         "print('torch' in sys.modules, 'onnxruntime' in sys.modules, file=sys.stderr)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stderr.strip() == "False False"
 
 

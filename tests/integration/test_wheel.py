@@ -45,9 +45,7 @@ def test_wheel_in_a_fresh_venv(tmp_path: Path) -> None:
         )
         return result.stdout
 
-    located = run(
-        "-c", "import hardware, rules, archlint; print(hardware.__file__, rules.__file__)"
-    )
+    located = run("-c", "import hardware, rules, archlint; print(hardware.__file__, rules.__file__)")
     assert str(env_dir) in located and str(ROOT) not in located
     listing = run("-m", "archlint", "hardware")
     assert "a100" in listing and "cortex-a53" in listing

@@ -17,9 +17,7 @@ def _encoder(folder: Path) -> Path:
     from onnx import helper
 
     node = helper.make_node("MatMul", ["x", "w"], ["y"])
-    proto = model(
-        [node], [value("x", ["batch", "seq", 64])], [value("y", None)], [weight("w", (64, 32))]
-    )
+    proto = model([node], [value("x", ["batch", "seq", 64])], [value("y", None)], [weight("w", (64, 32))])
     (folder / "models").mkdir(parents=True, exist_ok=True)
     return save(proto, folder / "models" / "encoder.onnx")
 
@@ -62,9 +60,7 @@ def test_cli_takes_shapes_from_config_and_flags_win(
     document = json.loads(capsys.readouterr().out)
     assert document["target"] == "t4"
     assert document["totals"]["flops"] == 2 * 8 * 64 * 32
-    assert (
-        main(["analyze", str(path), "--format", "json", "--dim", "seq=4", "--target", "a100"]) == 0
-    )
+    assert main(["analyze", str(path), "--format", "json", "--dim", "seq=4", "--target", "a100"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert (document["target"], document["totals"]["flops"]) == ("a100", 2 * 4 * 64 * 32)
 

@@ -106,8 +106,22 @@ def test_resnet_block_vectors(cost_of: Callable[..., ModelCost]) -> None:
     assert dense.flops == pytest.approx(3.7e9, rel=0.01)
     assert dense.bytes == pytest.approx(8.8e6, rel=0.01)
     parts = [
-        cost_of(conv_model(i, o, 56, k)).nodes[0]
-        for i, o, k in ((256, 64, 1), (64, 64, 3), (64, 256, 1))
+        cost_of(conv_model(i, o, 56, k)).nodes[0] for i, o, k in ((256, 64, 1), (64, 64, 3), (64, 256, 1))
     ]
     assert sum(p.flops for p in parts) == pytest.approx(0.44e9, rel=0.01)
     assert sum(p.bytes for p in parts) == pytest.approx(9.9e6, rel=0.01)
+
+
+def test_conv_transpose_scatters_each_input_over_the_kernel(
+    cost_of: Callable[..., ModelCost],
+) -> None:
+    from onnx import helper
+
+    from tests.builders import model, value, weight
+
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], kernel_shape=[2, 2], strides=[2, 2])
+    proto = model([node], [value("x", [1, 64, 14, 14])], [value("y", None)], [weight("w", (64, 32, 2, 2))])
+    (deconv,) = cost_of(proto).nodes
+    assert deconv.flops == 2 * 64 * 14 * 14 * 32 * 4
+    assert deconv.padded_roles == ("input channels", "output channels")
+    assert deconv.padded_dims == (64, 32)

@@ -29,9 +29,7 @@ def test_gemm_with_transposed_weight(cost_of: Cost) -> None:
 
 def test_batched_matmul_broadcasts(cost_of: Cost) -> None:
     node = helper.make_node("MatMul", ["a", "b"], ["y"])
-    proto = model(
-        [node], [value("a", [2, 12, 128, 64]), value("b", [2, 12, 64, 128])], [value("y", None)]
-    )
+    proto = model([node], [value("a", [2, 12, 128, 64]), value("b", [2, 12, 64, 128])], [value("y", None)])
     (matmul,) = cost_of(proto).nodes
     assert matmul.flops == 2 * 2 * 12 * 128 * 128 * 64
     assert matmul.params == 0  # both operands are activations
@@ -49,16 +47,12 @@ def test_einsum_contraction_and_ellipsis(cost_of: Cost) -> None:
     assert cost_of(proto).nodes[0].flops == 2 * 3 * 5 * 7 * 11
 
 
-@pytest.mark.parametrize(
-    ("op", "gates", "pointwise"), [("LSTM", 4, 17), ("GRU", 3, 13), ("RNN", 1, 3)]
-)
+@pytest.mark.parametrize(("op", "gates", "pointwise"), [("LSTM", 4, 17), ("GRU", 3, 13), ("RNN", 1, 3)])
 def test_recurrent_counts_every_step_and_direction(
     cost_of: Cost, op: str, gates: int, pointwise: int
 ) -> None:
     seq, batch, inputs, hidden, dirs = 10, 2, 32, 64, 2
-    node = helper.make_node(
-        op, ["x", "W", "R"], ["", "h"], hidden_size=hidden, direction="bidirectional"
-    )
+    node = helper.make_node(op, ["x", "W", "R"], ["", "h"], hidden_size=hidden, direction="bidirectional")
     inits = [
         weight("W", (dirs, gates * hidden, inputs)),
         weight("R", (dirs, gates * hidden, hidden)),
@@ -86,14 +80,10 @@ def test_onnx_attention_4d(cost_of: Cost) -> None:
 
 def test_microsoft_attention_includes_the_qkv_projection(cost_of: Cost) -> None:
     b, s, hidden, heads = 1, 64, 256, 4
-    node = helper.make_node(
-        "Attention", ["x", "w", "bias"], ["y"], domain="com.microsoft", num_heads=heads
-    )
+    node = helper.make_node("Attention", ["x", "w", "bias"], ["y"], domain="com.microsoft", num_heads=heads)
     inits = [weight("w", (hidden, 3 * hidden)), weight("bias", (3 * hidden,))]
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [b, s, hidden])
-    proto = model(
-        [node], [value("x", [b, s, hidden])], [y], inits, extra_opsets={"com.microsoft": 1}
-    )
+    proto = model([node], [value("x", [b, s, hidden])], [y], inits, extra_opsets={"com.microsoft": 1})
     (attention,) = cost_of(proto).nodes
     projection = 2 * b * s * hidden * 3 * hidden
     assert attention.flops == projection + 2 * (2 * b * s * s * hidden) + 5 * b * heads * s * s
@@ -109,9 +99,7 @@ def test_depthwise_is_classified_and_padded_by_channels(cost_of: Cost) -> None:
 
 def test_elementwise_add_intensity_is_one_twelfth(cost_of: Cost) -> None:
     node = helper.make_node("Add", ["a", "b"], ["y"])
-    proto = model(
-        [node], [value("a", [1, 64, 56, 56]), value("b", [1, 64, 56, 56])], [value("y", None)]
-    )
+    proto = model([node], [value("a", [1, 64, 56, 56]), value("b", [1, 64, 56, 56])], [value("y", None)])
     assert cost_of(proto).nodes[0].intensity == pytest.approx(1 / 12)
 
 

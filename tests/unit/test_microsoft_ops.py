@@ -15,9 +15,7 @@ MS = {"com.microsoft": 1}
 
 
 def test_fused_matmul_with_transposed_b(cost_of: Cost) -> None:
-    node = helper.make_node(
-        "FusedMatMul", ["a", "b"], ["y"], domain="com.microsoft", transB=1, alpha=0.5
-    )
+    node = helper.make_node("FusedMatMul", ["a", "b"], ["y"], domain="com.microsoft", transB=1, alpha=0.5)
     proto = model(
         [node],
         [value("a", [2, 8, 64]), value("b", [2, 32, 64])],

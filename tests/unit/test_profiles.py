@@ -34,11 +34,7 @@ def test_at_least_twelve_built_in_profiles_with_every_required_device() -> None:
     kinds = [p.kind for p in profiles.values()]
     assert kinds.count("npu") >= 2
     assert (
-        sum(
-            1
-            for p in profiles.values()
-            if p.kind == "cpu" and "x86" in (p.description + p.name).lower()
-        )
+        sum(1 for p in profiles.values() if p.kind == "cpu" and "x86" in (p.description + p.name).lower())
         >= 2
     )
 

@@ -33,9 +33,7 @@ def test_qlinearconv_counts_uint8_bytes_and_int8_compute(cost_of: Cost) -> None:
         "QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "bias"], ["y"], pads=[1] * 4
     )
     y = value("y", None, TensorProto.UINT8)
-    proto = model(
-        [node], [value("x", [1, ic, size, size], TensorProto.UINT8)], [y], [w, bias, *params]
-    )
+    proto = model([node], [value("x", [1, ic, size, size], TensorProto.UINT8)], [y], [w, bias, *params])
     (conv,) = cost_of(proto).nodes
     assert conv.flops == 2 * oc * size * size * ic * 9
     assert conv.compute_dtype == "int8"
@@ -53,9 +51,7 @@ def test_qlinear_matmul_and_matmul_integer(cost_of: Cost) -> None:
         helper.make_node("MatMulInteger", ["q", "b2"], ["i32"]),
     ]
     out = value("i32", None, TensorProto.INT32)
-    cost = cost_of(
-        model(nodes, [value("a", [4, 64], TensorProto.UINT8)], [out], [b, b2, a_scale, a_zero])
-    )
+    cost = cost_of(model(nodes, [value("a", [4, 64], TensorProto.UINT8)], [out], [b, b2, a_scale, a_zero]))
     qmm, mmi = cost.nodes
     assert qmm.flops == 2 * 4 * 32 * 64
     assert mmi.flops == 2 * 4 * 16 * 32

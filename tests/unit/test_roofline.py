@@ -58,9 +58,7 @@ def test_class_efficiency_and_small_ops_slow_the_roofline(tmp_path: Path) -> Non
     cost = _analyze(tmp_path, conv_model(64, 64, 28, 3, group=64), _profile()).cost.nodes[0]
     assert cost.op_class is OpClass.DEPTHWISE_CONV
     pure = node_time(cost, _profile()).time_s
-    assert node_time(cost, _profile(efficiency={"depthwise_conv": 0.25})).time_s == pytest.approx(
-        4 * pure
-    )
+    assert node_time(cost, _profile(efficiency={"depthwise_conv": 0.25})).time_s == pytest.approx(4 * pure)
     small = _profile(small_ops={"flops_below": 1e9, "efficiency": 0.5})
     assert node_time(cost, small).time_s == pytest.approx(2 * pure)
 
@@ -69,12 +67,8 @@ def test_compute_and_bandwidth_efficiency(tmp_path: Path) -> None:
     cost = _analyze(tmp_path, conv_model(256, 256, 56, 3), _profile()).cost.nodes[0]
     base = node_time(cost, _profile())
     assert base.bound == "compute"
-    assert node_time(cost, _profile(compute_efficiency=0.5)).compute_s == pytest.approx(
-        2 * base.compute_s
-    )
-    assert node_time(cost, _profile(bandwidth_efficiency=0.5)).memory_s == pytest.approx(
-        2 * base.memory_s
-    )
+    assert node_time(cost, _profile(compute_efficiency=0.5)).compute_s == pytest.approx(2 * base.compute_s)
+    assert node_time(cost, _profile(bandwidth_efficiency=0.5)).memory_s == pytest.approx(2 * base.memory_s)
 
 
 def test_int8_ops_use_the_int8_peak_and_unlisted_dtypes_fall_back_to_fp32(tmp_path: Path) -> None:
@@ -110,6 +104,4 @@ def test_throughput_at_full_device_beats_batch_one(tmp_path: Path) -> None:
     proto = model([node], [value("x", [1, 1024])], [value("y", None)], [weight("w", (1024, 1024))])
     prediction = _analyze(tmp_path, proto, _profile(device_memory_bytes=1e9)).predictions[0]
     assert prediction.max_batch == MAX_BATCH
-    assert (
-        prediction.throughput_qps > 10 / prediction.latency_s
-    )  # weight traffic amortized over the batch
+    assert prediction.throughput_qps > 10 / prediction.latency_s  # weight traffic amortized over the batch

@@ -20,9 +20,7 @@ Cost = Callable[..., ModelCost]
 def _encoder(tmp_path: Path) -> Path:
     """MatMul on x: (batch, seq, 64), both symbolic."""
     node = helper.make_node("MatMul", ["x", "w"], ["y"])
-    proto = model(
-        [node], [value("x", ["batch", "seq", 64])], [value("y", None)], [weight("w", (64, 32))]
-    )
+    proto = model([node], [value("x", ["batch", "seq", 64])], [value("y", None)], [weight("w", (64, 32))])
     return save(proto, tmp_path / "encoder.onnx")
 
 
@@ -78,12 +76,8 @@ def test_shape_subgraph_is_folded_when_inference_cannot_propagate(cost_of: Cost)
 
 def test_model_without_declared_input_shape_asks_for_one(tmp_path: Path) -> None:
     node = helper.make_node("Relu", ["x"], ["y"])
-    proto = model(
-        [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)], [value("y", None)]
-    )
-    with pytest.raises(
-        ShapeError, match=r"input 'x' has no declared shape: give it with --input x="
-    ):
+    proto = model([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)], [value("y", None)])
+    with pytest.raises(ShapeError, match=r"input 'x' has no declared shape: give it with --input x="):
         load_model(save(proto, tmp_path / "m.onnx"))
 
 

@@ -38,9 +38,7 @@ def test_ops_downstream_of_an_unknown_shape_are_reported_with_the_tensor(cost_of
         helper.make_node("FancyActivation", ["x"], ["a"], domain="com.example"),
         helper.make_node("Relu", ["a"], ["y"]),
     ]
-    cost = cost_of(
-        model(nodes, [value("x", [1, 32])], [value("y", None)], extra_opsets={"com.example": 1})
-    )
+    cost = cost_of(model(nodes, [value("x", [1, 32])], [value("y", None)], extra_opsets={"com.example": 1}))
     assert {(u.op_type, u.reason) for u in cost.unknown_ops} == {
         ("FancyActivation", "no cost model for com.example::FancyActivation"),
         ("Relu", "shape of input 'a' is unknown"),
@@ -52,9 +50,7 @@ def test_microsoft_fused_ops_are_costed(cost_of: Cost) -> None:
         helper.make_node(
             "FusedConv", ["x", "w"], ["c"], domain="com.microsoft", activation="Relu", pads=[1] * 4
         ),
-        helper.make_node(
-            "SkipLayerNormalization", ["s", "s2", "g", "b"], ["n"], domain="com.microsoft"
-        ),
+        helper.make_node("SkipLayerNormalization", ["s", "s2", "g", "b"], ["n"], domain="com.microsoft"),
     ]
     inits = [weight("w", (8, 4, 3, 3)), weight("g", (16,)), weight("b", (16,))]
     inputs = [value("x", [1, 4, 8, 8]), value("s", [1, 10, 16]), value("s2", [1, 10, 16])]

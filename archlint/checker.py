@@ -1,0 +1,94 @@
+"""Run the selected rules over an analysis, once per target, and collect Diagnostics.
+
+A rule runs on a target only if it declares a severity for that target's kind. A rule that
+raises is reported as one line naming the rule, the plugin that brought it, and the model.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from archlint.api import Analysis
+from archlint.diagnostics import Diagnostic
+from archlint.errors import ArchlintError
+from archlint.rule import RuleContext, RuleOptions
+from archlint.rule_registry import RegisteredRule
+from archlint.selection import Selection, _longest
+
+
+@dataclass(frozen=True)
+class NodeIgnore:
+    """Silence ``codes`` (prefixes) on the nodes whose names match the glob ``nodes``."""
+
+    nodes: str
+    codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    selection: Selection = field(default_factory=Selection)
+    rule_options: Mapping[str, RuleOptions] = field(default_factory=dict)  # by code
+    per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # glob -> codes
+    node_ignores: tuple[NodeIgnore, ...] = ()
+
+
+def check(analysis: Analysis, rules: Mapping[str, RegisteredRule], options: CheckOptions) -> list[Diagnostic]:
+    path = analysis.model.path
+    file_ignores = [codes for glob, codes in options.per_file_ignores.items() if fnmatch.fnmatch(path, glob)]
+    diagnostics: list[Diagnostic] = []
+    for prediction in analysis.predictions:
+        context = RuleContext(analysis, prediction)
+        for code, registered in rules.items():
+            severity = registered.rule.severity.get(prediction.profile.kind)
+            if severity is None or not options.selection.is_selected(code):
+                continue
+            if any(_longest(codes, code) >= 0 for codes in file_ignores):
+                continue
+            diagnostics.extend(
+                d for d in _run(registered, context, options.rule_options.get(code), severity)
+                if not _node_ignored(d, options.node_ignores)
+            )  # fmt: skip
+    return diagnostics
+
+
+def _run(
+    registered: RegisteredRule,
+    context: RuleContext,
+    rule_options: RuleOptions | None,
+    severity: object,
+) -> Sequence[Diagnostic]:
+    rule_type = registered.rule
+    try:
+        findings = list(rule_type(rule_options).check(context))
+    except ArchlintError:
+        raise
+    except Exception as exc:
+        raise ArchlintError(
+            f"rule {rule_type.code} ({rule_type.name}) from {registered.plugin!r} failed on "
+            f"{context.analysis.model.path}: {type(exc).__name__}: {exc}"
+        ) from exc
+    return [
+        Diagnostic(
+            code=rule_type.code,
+            name=rule_type.name,
+            severity=finding.severity or rule_type.severity[context.profile.kind],
+            target=context.profile.name,
+            path=context.analysis.model.path,
+            node=finding.node,
+            message=finding.message,
+            fix=finding.fix,
+            saving_s=finding.saving_s,
+        )
+        for finding in findings
+    ]
+
+
+def _node_ignored(diagnostic: Diagnostic, ignores: Sequence[NodeIgnore]) -> bool:
+    if diagnostic.node is None:
+        return False
+    return any(
+        fnmatch.fnmatchcase(diagnostic.node, ignore.nodes) and _longest(ignore.codes, diagnostic.code) >= 0
+        for ignore in ignores
+    )

@@ -1,0 +1,1 @@
+"""One module per command; ``archlint.cli`` parses arguments and dispatches here."""

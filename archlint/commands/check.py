@@ -1,0 +1,113 @@
+"""``archlint check MODEL...``: run the rules on every model for every target and report.
+
+Exit code 1 when any finding is at or above the fail level, 0 otherwise (2 is for bad input and
+is raised as an ArchlintError before anything is reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from archlint.checker import CheckOptions, NodeIgnore, check
+from archlint.commands.common import model_shapes, output, targets
+from archlint.config import Config, load_config
+from archlint.diagnostics import Severity
+from archlint.errors import UsageError
+from archlint.rule import RuleOptions
+from archlint.rule_registry import RegisteredRule, find_rule, registered_rules
+from archlint.selection import DEFAULT_SELECT, Selection, normalize
+
+if TYPE_CHECKING:
+    from archlint.report.base import CheckReport
+
+
+def _codes(text: str | None) -> list[str]:
+    return [part for part in (text or "").split(",") if part.strip()]
+
+
+def selection(args: argparse.Namespace, config: Config, rules: Mapping[str, RegisteredRule]) -> Selection:
+    names = {r.rule.name: code for code, r in rules.items()}
+    select = _codes(args.select) or config.select or list(DEFAULT_SELECT)
+    extend = [*config.extend_select, *_codes(args.extend_select)]
+    ignore = [*config.ignore, *_codes(args.ignore)]
+    return Selection(
+        select=normalize([*select, *extend], names, rules),
+        ignore=normalize(ignore, names, rules),
+    )
+
+
+def rule_options(config: Config) -> dict[str, RuleOptions]:
+    from pydantic import ValidationError
+
+    from archlint.profiles import describe_validation_error
+
+    options: dict[str, RuleOptions] = {}
+    for key, values in config.rules.items():
+        registered = find_rule(key)
+        if registered is None:
+            raise UsageError(f"configuration rules.{key}: unknown rule (see `archlint rules`)")
+        model = registered.rule.options_type
+        try:
+            options[registered.rule.code] = model.model_validate(_snake(values))
+        except ValidationError as exc:
+            raise UsageError(f"configuration rules.{key}: {describe_validation_error(exc, model)}") from None
+    return options
+
+
+def _snake(values: Mapping[str, object]) -> dict[str, object]:
+    """Option keys may be written kebab-case in configuration files, as in ruff."""
+    return {key.replace("-", "_"): value for key, value in values.items()}
+
+
+def check_options(args: argparse.Namespace, config: Config) -> CheckOptions:
+    rules = registered_rules()
+    names = {r.rule.name: code for code, r in rules.items()}
+    file_ignores = {glob: normalize(codes, names, rules) for glob, codes in config.per_file_ignores.items()}
+    node_ignores = tuple(NodeIgnore(i.nodes, normalize(i.codes, names, rules)) for i in config.ignore_nodes)
+    return CheckOptions(selection(args, config, rules), rule_options(config), file_ignores, node_ignores)
+
+
+def run(args: argparse.Namespace) -> int:
+    from archlint.api import analyze
+    from archlint.progress import DelayedProgress
+    from archlint.report.base import CheckReport
+    from archlint.reporter_registry import reporter_for
+
+    config = load_config(args.config)
+    reporter_type = reporter_for(args.format or "full")
+    profiles = targets(args, config)
+    options = check_options(args, config)
+    fail_level = Severity(args.fail_level) if args.fail_level else config.fail_level
+    analyses, diagnostics = [], []
+    for model in args.models:
+        inputs, dims = model_shapes(args, config, model)
+        with DelayedProgress(f"analyzing {model}") as progress:
+            analysis = analyze(model, profiles, inputs, dims, progress)
+        analyses.append(analysis)
+        diagnostics.extend(check(analysis, registered_rules(), options))
+    report = CheckReport(
+        tuple(analyses), tuple(diagnostics), registered_rules(), tuple(p.name for p in profiles), fail_level
+    )
+    with output(args.output_file) as out:
+        if args.statistics:
+            out.write(statistics(report))
+        else:
+            terminal = out is sys.stdout and sys.stdout.isatty()
+            out.write(reporter_type(color=terminal, width=None).render(report))
+    return 1 if report.failing else 0
+
+
+def statistics(report: CheckReport) -> str:
+    """``--statistics``: one line per rule with its count, most frequent first (as ruff does)."""
+    counts = Counter((d.code, d.name) for d in report.diagnostics)
+    fixable = {code: r.rule.fix_applicability for code, r in report.rules.items()}
+    lines = [
+        f"{n:>5}  {code}  {name}{'  [' + str(fixable[code]) + ' fix]' if fixable.get(code) else ''}"
+        for (code, name), n in counts.most_common()
+    ]
+    lines.append(f"Found {sum(counts.values())} finding{'s' if sum(counts.values()) != 1 else ''}.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,78 @@
+"""What several commands share: shapes from flags and config, targets, output files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from archlint.errors import UsageError
+
+if TYPE_CHECKING:
+    from archlint.config import Config
+    from archlint.profiles import HardwareProfile
+
+DEFAULT_TARGET = "cpu"
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        help="hardware profile name, alias or .yaml path; several joined by ',' "
+        "(default: the config's target, else cpu)",
+    )
+    parser.add_argument("--input", action="append", default=[], metavar="NAME=1x3x224x224",
+                        help="static shape of a model input (repeatable)")  # fmt: skip
+    parser.add_argument("--dim", action="append", default=[], metavar="SYMBOL=N",
+                        help="value of a symbolic dimension (repeatable)")  # fmt: skip
+    parser.add_argument("--config", metavar="F", help="archlint.yaml or pyproject.toml to read settings from")
+    parser.add_argument("--output-file", metavar="F", help="write the report to F instead of stdout")
+
+
+def _key_value(text: str, what: str) -> tuple[str, str]:
+    name, sep, value = text.rpartition("=")
+    if not sep or not name or not value:
+        raise UsageError(f"bad {what} {text!r}: expected NAME=VALUE")
+    return name, value
+
+
+def flag_shapes(args: argparse.Namespace) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+    from archlint.shape_text import parse_shape
+
+    inputs = {name: parse_shape(value) for name, value in (_key_value(t, "--input") for t in args.input)}
+    dims: dict[str, int] = {}
+    for name, value in (_key_value(t, "--dim") for t in args.dim):
+        if not value.isdigit():
+            raise UsageError(f"bad --dim {name}={value}: the value must be a non-negative integer")
+        dims[name] = int(value)
+    return inputs, dims
+
+
+def model_shapes(
+    args: argparse.Namespace, config: Config, model: str
+) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+    """The config's shapes for this model, overridden by the command line's."""
+    inputs, dims = config.shapes_for(model)
+    given_inputs, given_dims = flag_shapes(args)
+    return inputs | given_inputs, dims | given_dims
+
+
+def targets(args: argparse.Namespace, config: Config) -> list[HardwareProfile]:
+    from archlint.hardware_registry import resolve_many
+
+    return resolve_many(args.target or ",".join(config.target) or DEFAULT_TARGET)
+
+
+@contextmanager
+def output(path: str | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        with Path(path).open("w", encoding="utf-8") as handle:
+            yield handle
+    except OSError as exc:
+        raise UsageError(f"--output-file {path}: {exc.strerror}") from None

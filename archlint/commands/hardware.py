@@ -1,0 +1,19 @@
+"""``archlint hardware [NAME]``: the profile list, or one profile with its sources."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from archlint.hardware_registry import registered_profiles, resolve
+    from archlint.report import hardware_table
+
+    console = Console()
+    if args.name:
+        hardware_table.render_one(resolve(args.name), console)
+    else:
+        hardware_table.render_all(list(registered_profiles().values()), console)
+    return 0

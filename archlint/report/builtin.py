@@ -1,0 +1,17 @@
+"""archlint's built-in output formats, registered like any plugin's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from archlint import hookimpl
+from archlint.report.base import Reporter
+from archlint.report.check_json import JsonReporter
+from archlint.report.concise import ConciseReporter
+from archlint.report.full import FullReporter
+
+
+@hookimpl
+def archlint_register_reporters(register: Callable[[type[Reporter]], None]) -> None:
+    for reporter in (FullReporter, ConciseReporter, JsonReporter):
+        register(reporter)

@@ -1,0 +1,123 @@
+"""AL101 channel-alignment."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from archlint.diagnostics import Finding, Severity
+from archlint.model_cost import NodeCost
+from archlint.report.units import count, seconds
+from archlint.roofline import padded_flops
+from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from rules._graph import fed_by_model_input, feeds_model_output
+
+# Dimensions the data fixes rather than the designer: RGB channels, the number of classes.
+_INPUT_ROLES = frozenset({"input channels", "K (reduction)", "input size"})
+_OUTPUT_ROLES = frozenset({"output channels", "N (output features)"})
+
+
+class ChannelAlignmentOptions(RuleOptions):
+    min_padding_share: float = Field(
+        0.02,
+        ge=0,
+        lt=1,
+        description="Report only when padding is at least this share of the operator's FLOPs.",
+    )
+
+
+class ChannelAlignment(Rule):
+    """## What it does
+    Finds convolutions, matrix products and attention heads whose channel counts (Conv input
+    and output channels, GEMM K and N, the attention head width) are not a multiple of the
+    channel block the target's engines use for the operator's dtype.
+
+    ## Why is this bad?
+    Inference engines pack channels in blocks and round every channel count up: N8CHW for fp16
+    on Arm and for x86 AVX2, N16CHW for AVX-512, multiples of 8 (fp16) or 16 (int8) for NVIDIA
+    tensor cores, 16 output channels on HiSilicon NNIE. A 30-channel conv runs as a 32-channel
+    one (or 48 with 16-blocks): the padding is computed in full and wasted. The numbers in the
+    finding are the target profile's `channel_alignment` and the FLOPs the padding costs.
+    Channels the data fixes (the 3 RGB channels of an image input, the number of classes of a
+    classifier's output) are not the designer's choice and are not reported.
+
+    ## Example
+    ```python
+    nn.Conv2d(64, 30, 3, padding=1)  # 30 output channels: padded to 32 on GPUs and AVX-512 CPUs
+    ```
+
+    ## Use instead
+    ```python
+    nn.Conv2d(64, 32, 3, padding=1)  # the padding becomes useful capacity at the same cost
+    ```
+    or round down (`24`) to save the time the padding costs.
+
+    ## Options
+    - `min_padding_share` (default `0.02`): report only when the padding is at least this share
+      of the operator's FLOPs.
+
+    ## References
+    - NVIDIA, Deep Learning Performance Guide: channels as multiples of 8 (fp16) / 16 (int8)
+      for tensor-core convolutions and GEMMs.
+    - Inference-engine layouts N4CHW / N8CHW / N16CHW (archlint domain brief, "Layout and
+      alignment").
+    """
+
+    code = "AL101"
+    name = "channel-alignment"
+    summary = "channel counts that are not a multiple of the target's channel block"
+    severity = severity_by_kind(
+        gpu=Severity.WARNING, npu=Severity.WARNING, cpu=Severity.INFO, other=Severity.INFO
+    )
+    options_type = ChannelAlignmentOptions
+    fix_applicability = "unsafe"
+    options: ChannelAlignmentOptions
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        for node in ctx.cost.nodes:
+            alignment = ctx.profile.alignment_for(node.compute_dtype)
+            if alignment <= 1 or not node.padded_dims or node.flops == 0:
+                continue
+            unaligned = [(role, dim) for role, dim in _designer_chosen(ctx, node) if dim % alignment]
+            padded_share = 1 - math.prod(dim / _round_up(dim, alignment) for _, dim in unaligned)
+            if unaligned and padded_share >= self.options.min_padding_share:
+                yield _finding(ctx, node, unaligned, alignment, padded_share)
+
+
+def _round_up(dim: int, alignment: int) -> int:
+    return math.ceil(dim / alignment) * alignment
+
+
+def _designer_chosen(ctx: RuleContext, node: NodeCost) -> list[tuple[str, int]]:
+    roles = node.padded_roles or ("dimension",) * len(node.padded_dims)
+    pairs = list(zip(roles, node.padded_dims, strict=False))
+    if fed_by_model_input(ctx, node):
+        pairs = [(r, d) for r, d in pairs if r not in _INPUT_ROLES]
+    if feeds_model_output(ctx, node):
+        pairs = [(r, d) for r, d in pairs if r not in _OUTPUT_ROLES]
+    return pairs
+
+
+def _finding(
+    ctx: RuleContext, node: NodeCost, unaligned: list[tuple[str, int]], alignment: int, padded_share: float
+) -> Finding:
+    described = ", ".join(f"{dim} {role}" for role, dim in unaligned)
+    up = ", ".join(f"{role} {_round_up(dim, alignment)}" for role, dim in unaligned)
+    down = {dim: (dim // alignment) * alignment for _, dim in unaligned}
+    runs = padded_flops(node, ctx.profile)
+    message = (
+        f"{node.op_type} {node.name!r} has {described}; {ctx.profile.name} packs {node.compute_dtype} "
+        f"channels in blocks of {alignment}, so {count(runs * padded_share)} of the {count(runs)} "
+        f"FLOPs it runs ({100 * padded_share:.1f}%) are padding."
+    )
+    fix = f"use {up}: the padding becomes useful capacity at the same predicted time"
+    saving = 0.0
+    if all(down.values()):
+        scale = math.prod(down[d] / d for d in down)
+        rounded = tuple(down.get(d, d) for d in node.padded_dims)
+        saving = ctx.saving(node, flops=round(node.flops * scale), padded_dims=rounded)
+        if saving > 0:
+            fix += f"; or round down to {', '.join(map(str, down.values()))} to save {seconds(saving)}"
+    return Finding(node=node.name, message=message, fix=fix + ".", saving_s=saving)
