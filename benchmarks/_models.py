@@ -40,14 +40,9 @@ class ExternalData:
         self.alignment = alignment  # what onnx's own writer uses, so offsets look familiar
         self.size = 0
 
-    def tensor(
-        self, name: str, shape: Sequence[int], elem_type: int = TensorProto.FLOAT
-    ) -> TensorProto:
+    def tensor(self, name: str, shape: Sequence[int], elem_type: int = TensorProto.FLOAT) -> TensorProto:
         tensor = TensorProto(name=name, data_type=elem_type, dims=list(shape))
-        length = (
-            int(np.prod(shape, dtype=np.int64))
-            * helper.tensor_dtype_to_np_dtype(elem_type).itemsize
-        )
+        length = int(np.prod(shape, dtype=np.int64)) * helper.tensor_dtype_to_np_dtype(elem_type).itemsize
         offset = -(-self.size // self.alignment) * self.alignment
         tensor.data_location = TensorProto.EXTERNAL
         for key, value in (
@@ -86,9 +81,7 @@ class GraphBuilder:
         self._counter += 1
         return f"{prefix}_{self._counter}"
 
-    def input(
-        self, name: str, shape: Sequence[int | str], elem_type: int = TensorProto.FLOAT
-    ) -> str:
+    def input(self, name: str, shape: Sequence[int | str], elem_type: int = TensorProto.FLOAT) -> str:
         self.inputs.append(helper.make_tensor_value_info(name, elem_type, list(shape)))
         return name
 
@@ -133,9 +126,7 @@ class GraphBuilder:
         return output
 
     def build(self) -> onnx.ModelProto:
-        graph = helper.make_graph(
-            self.nodes, self.name, self.inputs, self.outputs, self.initializers
-        )
+        graph = helper.make_graph(self.nodes, self.name, self.inputs, self.outputs, self.initializers)
         model = helper.make_model(
             graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="archlint-bench"
         )
@@ -175,9 +166,7 @@ def conv(
 
 def batch_norm(b: GraphBuilder, x: str, channels: int) -> str:
     c = (channels,)
-    return b.op(
-        "BatchNormalization", [x, b.weight(c, 1.0), b.weight(c), b.weight(c), b.positive(c)]
-    )
+    return b.op("BatchNormalization", [x, b.weight(c, 1.0), b.weight(c), b.weight(c), b.positive(c)])
 
 
 def conv_bn(
@@ -194,9 +183,7 @@ def conv_bn(
     if act == "Relu":
         return b.op("Relu", [y])
     if act == "Relu6":
-        return b.op(
-            "Clip", [y, b.const(np.array(0.0, np.float32)), b.const(np.array(6.0, np.float32))]
-        )
+        return b.op("Clip", [y, b.const(np.array(0.0, np.float32)), b.const(np.array(6.0, np.float32))])
     return y
 
 
@@ -236,9 +223,7 @@ def gelu(b: GraphBuilder, x: str) -> str:
 # --- whole models -------------------------------------------------------------------------------
 
 
-def _residual_block(
-    b: GraphBuilder, x: str, cin: int, cout: int, stride: int, bottleneck: bool
-) -> str:
+def _residual_block(b: GraphBuilder, x: str, cin: int, cout: int, stride: int, bottleneck: bool) -> str:
     if bottleneck:
         mid = cout // 4
         y = conv_bn(b, x, cin, mid, 1)
@@ -329,9 +314,7 @@ def mlp(widths: Sequence[int]) -> onnx.ModelProto:
     return b.build()
 
 
-def _attention(
-    b: GraphBuilder, x: str, width: int, heads: int, causal: tuple[str, str] | None = None
-) -> str:
+def _attention(b: GraphBuilder, x: str, width: int, heads: int, causal: tuple[str, str] | None = None) -> str:
     """Multi-head self-attention; ``causal`` is (bool keep-mask, fill value) for the scores."""
     head_dim = width // heads
     split = b.ints([0, 0, heads, head_dim])  # 0 copies batch and seq, so seq may stay symbolic
@@ -343,9 +326,7 @@ def _attention(
     if causal is not None:
         scores = b.op("Where", [causal[0], scores, causal[1]])
     context = b.op("MatMul", [b.op("Softmax", [scores], axis=-1), v])
-    context = b.op(
-        "Reshape", [b.op("Transpose", [context], perm=[0, 2, 1, 3]), b.ints([0, 0, width])]
-    )
+    context = b.op("Reshape", [b.op("Transpose", [context], perm=[0, 2, 1, 3]), b.ints([0, 0, width])])
     return linear(b, context, width, width)
 
 
@@ -370,9 +351,7 @@ def _causal_mask(b: GraphBuilder, ids: str) -> tuple[str, str]:
     """
     seq = b.op("Slice", [b.op("Shape", [ids]), b.ints([1]), b.ints([2])])
     square = b.op("Concat", [seq, seq], axis=0)
-    ones = b.op(
-        "ConstantOfShape", [square], value=helper.make_tensor("one", TensorProto.BOOL, [1], [True])
-    )
+    ones = b.op("ConstantOfShape", [square], value=helper.make_tensor("one", TensorProto.BOOL, [1], [True]))
     mask = b.op("Trilu", [ones], upper=0)
     return mask, b.const(np.array(-1e9, np.float32), "neg")
 
@@ -395,9 +374,7 @@ def decoder(config: DecoderConfig, external: ExternalData | None = None) -> onnx
     x = b.op("Gather", [b.weight((config.vocab, width)), ids])
     for _ in range(config.layers):
         x = b.op("Add", [x, _attention(b, layer_norm(b, x, width), width, config.heads, causal)])
-        ffn = linear(
-            b, gelu(b, linear(b, layer_norm(b, x, width), width, config.ffn)), config.ffn, width
-        )
+        ffn = linear(b, gelu(b, linear(b, layer_norm(b, x, width), width, config.ffn)), config.ffn, width)
         x = b.op("Add", [x, ffn])
     x = layer_norm(b, x, width)
     b.output(b.op("MatMul", [x, b.weight((width, config.vocab))]))
@@ -501,19 +478,13 @@ SPEED_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("mlp", lambda: mlp((784, 2048, 2048, 2048, 10))),
     ModelSpec("resnet18", lambda: resnet("resnet18", (2, 2, 2, 2), (64, 128, 256, 512))),
     ModelSpec("lstm", lambda: lstm_model(seq=64, fan_in=256, hidden=1024, classes=1000)),
-    ModelSpec(
-        "transformer_encoder", lambda: transformer_encoder(6, 512, 8, 8000), dims={"seq": 128}
-    ),
+    ModelSpec("transformer_encoder", lambda: transformer_encoder(6, 512, 8, 8000), dims={"seq": 128}),
     ModelSpec(
         "resnet50",
         lambda: resnet("resnet50", (3, 4, 6, 3), (256, 512, 1024, 2048), bottleneck=True),
     ),
-    ModelSpec(
-        "vgg11", lambda: vgg((64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"), 1024)
-    ),
-    ModelSpec(
-        "wide_resnet18", lambda: resnet("wide_resnet18", (2, 2, 2, 2), (128, 256, 512, 1024))
-    ),
+    ModelSpec("vgg11", lambda: vgg((64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"), 1024)),
+    ModelSpec("wide_resnet18", lambda: resnet("wide_resnet18", (2, 2, 2, 2), (128, 256, 512, 1024))),
 )
 
 SMALL_MODEL = ModelSpec("small_cnn", small_cnn)

@@ -117,9 +117,7 @@ def check_totals(totals: dict[str, Any], built: int, tensors: int) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="analyze runs (default 3)")
-    parser.add_argument(
-        "--seq", type=int, default=2048, help="value bound to the symbolic sequence length"
-    )
+    parser.add_argument("--seq", type=int, default=2048, help="value bound to the symbolic sequence length")
     args = parser.parse_args()
 
     model = _models.ensure_external_decoder(_models.DecoderConfig())
@@ -127,10 +125,7 @@ def main() -> None:
     describe_files(model)
     built, tensors = _models.stored_float_params(model)
 
-    runs = [
-        run_child(analyze_command(model, profile, f"--dim=seq={args.seq}"))
-        for _ in range(args.repeats)
-    ]
+    runs = [run_child(analyze_command(model, profile, f"--dim=seq={args.seq}")) for _ in range(args.repeats)]
     baseline = run_child(analyze_command(_models.ensure(_models.SMALL_MODEL), profile))
     print()
     print_runs(runs, baseline)

@@ -161,9 +161,7 @@ def main() -> None:
         "--repeats", type=int, default=5, help="timed runs per model after one warm-up (default 5)"
     )
     parser.add_argument("--only", help="comma-separated model names")
-    parser.add_argument(
-        "--no-profile", action="store_true", help="skip cProfile of models over target"
-    )
+    parser.add_argument("--no-profile", action="store_true", help="skip cProfile of models over target")
     args = parser.parse_args()
     wanted = set(args.only.split(",")) if args.only else None
     specs = [s for s in _models.SPEED_MODELS if wanted is None or s.name in wanted]
@@ -171,10 +169,7 @@ def main() -> None:
         _models.ensure(spec)
     profile = resolve(str(_models.write_profile()))
     rows = [measure(spec, profile, args.repeats) for spec in specs]
-    print(
-        "archlint analyze vs onnx.load + infer_shapes; "
-        f"median of {args.repeats} runs after 1 warm-up\n"
-    )
+    print(f"archlint analyze vs onnx.load + infer_shapes; median of {args.repeats} runs after 1 warm-up\n")
     print_table(rows)
     if not args.no_profile:
         for row, spec in zip(rows, specs, strict=True):

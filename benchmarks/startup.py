@@ -77,9 +77,7 @@ def print_times(times: dict[str, list[float]]) -> None:
     print(header)
     print("-" * len(header))
     for label, values in times.items():
-        print(
-            f"{label:<28}{statistics.median(values):>10.3f}{min(values):>8.3f}{max(values):>8.3f}"
-        )
+        print(f"{label:<28}{statistics.median(values):>10.3f}{min(values):>8.3f}{max(values):>8.3f}")
     print("-" * len(header))
 
 

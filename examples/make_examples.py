@@ -35,9 +35,7 @@ class _Builder:
         )
         return name
 
-    def conv_bn_relu(
-        self, x: str, ic: int, oc: int, kernel: int, stride: int = 1, group: int = 1
-    ) -> str:
+    def conv_bn_relu(self, x: str, ic: int, oc: int, kernel: int, stride: int = 1, group: int = 1) -> str:
         w = self._weight("conv_w", (oc, ic // group, kernel, kernel))
         conv = self._name("conv")
         self.nodes.append(
