@@ -12,7 +12,7 @@ from archlint.profiles import HardwareProfile, load_profile
 @functools.cache
 def registered_profiles() -> dict[str, HardwareProfile]:
     """Every profile the built-ins and plugins register, by name."""
-    from archlint.plugins import plugin_manager
+    from archlint.plugins import call_register_hook
 
     profiles: dict[str, HardwareProfile] = {}
 
@@ -25,7 +25,7 @@ def registered_profiles() -> dict[str, HardwareProfile]:
             )
         profiles[profile.name] = profile
 
-    plugin_manager().hook.archlint_register_hardware(register=register)
+    call_register_hook("archlint_register_hardware", "hardware profiles", lambda _label: register)
     return profiles
 
 

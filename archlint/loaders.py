@@ -35,7 +35,7 @@ ONNX_LOADER = Loader("onnx", lambda reference: reference.lower().endswith(".onnx
 
 @functools.cache
 def registered_loaders() -> tuple[Loader, ...]:
-    from archlint.plugins import plugin_manager
+    from archlint.plugins import call_register_hook
 
     loaders: list[Loader] = []
 
@@ -44,7 +44,7 @@ def registered_loaders() -> tuple[Loader, ...]:
             raise ArchlintError(f"model loader {loader.name!r} is registered twice")
         loaders.append(loader)
 
-    plugin_manager().hook.archlint_register_loaders(register=register)
+    call_register_hook("archlint_register_loaders", "model loaders", lambda _label: register)
     return (*loaders, ONNX_LOADER)  # plugins first: they claim more specific references
 
 

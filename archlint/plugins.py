@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.metadata
+from collections.abc import Callable
 
 import pluggy
 
@@ -24,9 +26,38 @@ def plugin_manager() -> pluggy.PluginManager:
     try:
         manager.load_setuptools_entrypoints("archlint")
     except Exception as exc:
-        raise ArchlintError(f"failed to load an archlint plugin: {type(exc).__name__}: {exc}") from exc
+        raise ArchlintError(
+            f"plugin {_failing_entry_point()} failed to load: {type(exc).__name__}: {exc}"
+        ) from exc
     manager.check_pending()
     return manager
+
+
+def _failing_entry_point() -> str:
+    """Which ``archlint`` entry point does not import (only asked once loading has failed)."""
+    for entry_point in importlib.metadata.entry_points(group="archlint"):
+        try:
+            entry_point.load()
+        except Exception:
+            dist = entry_point.dist
+            return f"{dist.name} {dist.version} ({entry_point.value})" if dist else entry_point.value
+    return "(unknown)"
+
+
+def call_register_hook(hook_name: str, what: str, register_for: Callable[[str], Callable[..., None]]) -> None:
+    """Call every plugin's ``hook_name(register=...)``, giving each the callback
+    ``register_for(plugin label)``; a plugin that raises becomes one error naming it."""
+    manager = plugin_manager()
+    for impl in getattr(manager.hook, hook_name).get_hookimpls():
+        label = plugin_label(manager, impl.plugin)
+        try:
+            impl.function(register=register_for(label))
+        except ArchlintError:
+            raise
+        except Exception as exc:
+            raise ArchlintError(
+                f"plugin {label!r} failed to register its {what}: {type(exc).__name__}: {exc}"
+            ) from exc
 
 
 def plugin_label(manager: pluggy.PluginManager, plugin: object) -> str:

@@ -10,7 +10,7 @@ from archlint.report.base import Reporter
 
 @functools.cache
 def registered_reporters() -> dict[str, type[Reporter]]:
-    from archlint.plugins import plugin_manager
+    from archlint.plugins import call_register_hook
 
     reporters: dict[str, type[Reporter]] = {}
 
@@ -19,7 +19,7 @@ def registered_reporters() -> dict[str, type[Reporter]]:
             raise ArchlintError(f"output format {reporter.name!r} is registered twice")
         reporters[reporter.name] = reporter
 
-    plugin_manager().hook.archlint_register_reporters(register=register)
+    call_register_hook("archlint_register_reporters", "output formats", lambda _label: register)
     return reporters
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from archlint.errors import ArchlintError
@@ -21,25 +22,18 @@ class RegisteredRule:
 
 @functools.cache
 def registered_rules() -> dict[str, RegisteredRule]:
-    from archlint.plugins import plugin_label, plugin_manager
+    from archlint.plugins import call_register_hook
 
-    manager = plugin_manager()
     rules: dict[str, RegisteredRule] = {}
-    for impl in manager.hook.archlint_register_rules.get_hookimpls():
-        label = plugin_label(manager, impl.plugin)
 
-        def register(rule: type[Rule], label: str = label) -> None:
+    def register_for(label: str) -> Callable[[type[Rule]], None]:
+        def register(rule: type[Rule]) -> None:
             _validate(rule, label, rules)
             rules[rule.code] = RegisteredRule(rule, label)
 
-        try:
-            impl.function(register=register)
-        except ArchlintError:
-            raise
-        except Exception as exc:
-            raise ArchlintError(
-                f"plugin {label!r} failed to register its rules: {type(exc).__name__}: {exc}"
-            ) from exc
+        return register
+
+    call_register_hook("archlint_register_rules", "rules", register_for)
     return dict(sorted(rules.items()))
 
 

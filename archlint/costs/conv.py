@@ -25,13 +25,13 @@ def conv_with(data: int = 0, weight: int = 1, compute_dtype: str | None = None) 
         in_per_group, kernel = weight_shape[1], math.prod(weight_shape[2:])
         out_channels = weight_shape[0]
         macs = math.prod(out_shape) * in_per_group * kernel
-        op_class, padded, roles = _conv_class(group, in_per_group, out_channels)
+        op_class, padded, roles = conv_class(group, in_per_group, out_channels)
         return OpCost(2 * macs, op_class, padded, roles, compute_dtype=compute_dtype)
 
     return handler
 
 
-def _conv_class(
+def conv_class(
     group: int, in_per_group: int, out_channels: int
 ) -> tuple[OpClass, tuple[int, ...], tuple[str, ...]]:
     """Depthwise convs vectorise over channels; dense ones pad both IC and OC to the alignment."""
@@ -51,7 +51,7 @@ def conv_transpose(node: Node, ctx: CostContext) -> OpCost:
     group = int(node.attr("group", 1))
     macs = math.prod(in_shape) * weight_shape[1] * math.prod(weight_shape[2:])
     in_channels = weight_shape[0]
-    op_class, padded, roles = _conv_class(group, in_channels // group, weight_shape[1] * group)
+    op_class, padded, roles = conv_class(group, in_channels // group, weight_shape[1] * group)
     return OpCost(2 * macs, op_class, padded, padded_roles=roles)
 
 
