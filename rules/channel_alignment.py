@@ -12,11 +12,7 @@ from archlint.model_cost import NodeCost
 from archlint.report.units import count, seconds
 from archlint.roofline import padded_flops
 from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
-from rules._graph import fed_by_model_input, feeds_model_output
-
-# Dimensions the data fixes rather than the designer: RGB channels, the number of classes.
-_INPUT_ROLES = frozenset({"input channels", "K (reduction)", "input size"})
-_OUTPUT_ROLES = frozenset({"output channels", "N (output features)"})
+from rules._graph import designer_chosen
 
 
 class ChannelAlignmentOptions(RuleOptions):
@@ -80,7 +76,7 @@ class ChannelAlignment(Rule):
             alignment = ctx.profile.alignment_for(node.compute_dtype)
             if alignment <= 1 or not node.padded_dims or node.flops == 0:
                 continue
-            unaligned = [(role, dim) for role, dim in _designer_chosen(ctx, node) if dim % alignment]
+            unaligned = [(role, dim) for role, dim in designer_chosen(ctx, node) if dim % alignment]
             padded_share = 1 - math.prod(dim / _round_up(dim, alignment) for _, dim in unaligned)
             if unaligned and padded_share >= self.options.min_padding_share:
                 yield _finding(ctx, node, unaligned, alignment, padded_share)
@@ -88,16 +84,6 @@ class ChannelAlignment(Rule):
 
 def _round_up(dim: int, alignment: int) -> int:
     return math.ceil(dim / alignment) * alignment
-
-
-def _designer_chosen(ctx: RuleContext, node: NodeCost) -> list[tuple[str, int]]:
-    roles = node.padded_roles or ("dimension",) * len(node.padded_dims)
-    pairs = list(zip(roles, node.padded_dims, strict=False))
-    if fed_by_model_input(ctx, node):
-        pairs = [(r, d) for r, d in pairs if r not in _INPUT_ROLES]
-    if feeds_model_output(ctx, node):
-        pairs = [(r, d) for r, d in pairs if r not in _OUTPUT_ROLES]
-    return pairs
 
 
 def _finding(
