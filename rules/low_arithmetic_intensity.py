@@ -1,0 +1,132 @@
+"""AL501 low-arithmetic-intensity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from archlint.costs.record import OpClass
+from archlint.diagnostics import Finding, Severity
+from archlint.model_cost import NodeCost
+from archlint.report.units import count, percent, seconds, size
+from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+
+# Narrower storage types, preferred first; the first the target computes in is offered.
+_NARROWER = {
+    "fp64": ("fp32",),
+    "fp32": ("fp16", "bf16", "int8"),
+    "tf32": ("fp16", "bf16", "int8"),
+    "fp16": ("int8",),
+    "bf16": ("int8",),
+}
+_BITS = {"fp64": 64, "fp32": 32, "tf32": 32, "fp16": 16, "bf16": 16, "int8": 8}
+_ADVICE = {
+    OpClass.ELEMENTWISE: "fuse it into the operator that writes its input",
+    OpClass.NORMALIZATION: "fold it into the conv before it or fuse it with its neighbours",
+    OpClass.QUANTIZE: "fuse the (de)quantization into the neighbouring operators",
+    OpClass.CONV: "tile it with the conv before or after it so that the tensor between them stays on chip",
+    OpClass.DEPTHWISE_CONV: "fuse it with the 1x1 conv after it, or use a regular conv if channels are few",
+    OpClass.POOLING: "fuse it into the conv before it",
+    OpClass.RESAMPLE: "fuse it into the conv after it",
+    OpClass.DATA_MOVEMENT: "remove it: let memory planning write the producers in place, fold layout changes",
+}
+
+
+class LowArithmeticIntensityOptions(RuleOptions):
+    min_share: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="Report memory-bound operators that take at least this share of the predicted latency.",
+    )
+
+
+class LowArithmeticIntensity(Rule):
+    """## What it does
+    Finds operators whose arithmetic intensity (FLOPs per byte moved) is below the target's
+    ridge point for their dtype, that the roofline predicts to be memory-bound, and that take a
+    large share of the predicted latency. The fix depends on the operator's class and always
+    offers a narrower storage type, re-costed.
+
+    ## Why is this bad?
+    The ridge point `peak / bandwidth` is the intensity an operator needs to keep the arithmetic
+    units busy: 9.6 FLOP/B for fp32 and 153 for fp16 tensor cores on the a100, 9.0 on the
+    cortex-a76, 10.7 on the cortex-a53, 30 on the xeon-avx512, 91 on the rk3588-npu. Below it
+    the operator waits on memory, its time is bytes / bandwidth and FLOP counts say nothing
+    about it. A 3x3 depthwise conv on 128 channels at 28x28 does 1.8 MFLOP for 0.77 MiB, 2.2
+    FLOP/B; an fp32 Add does 1/12. Compute-rich GPUs and NPUs waste the most on such operators.
+
+    ## Example
+    ```python
+    nn.Conv2d(128, 128, 3, padding=1, groups=128)  # depthwise: 2.2 FLOP/B in fp32
+    ```
+
+    ## Use instead
+    Fuse the operator with its neighbours (depthwise + pointwise, conv + activation), batch
+    requests where the bytes are weights, or store activations in fp16 / int8: half or a quarter
+    of the bytes for the same FLOPs.
+
+    ## Options
+    - `min_share` (default `0.05`): report memory-bound operators that take at least this share
+      of the predicted latency.
+
+    ## References
+    - S. Williams, A. Waterman, D. Patterson, "Roofline: an insightful visual performance model
+      for multicore architectures", CACM 2009.
+    - archlint domain brief, "Roofline" and "Why depthwise / efficient nets can be slow on GPUs
+      and NPUs".
+    """
+
+    code = "AL501"
+    name = "low-arithmetic-intensity"
+    summary = "memory-bound operators below the target's ridge point that take a large share of latency"
+    severity = severity_by_kind(
+        gpu=Severity.WARNING, npu=Severity.WARNING, cpu=Severity.INFO, other=Severity.INFO
+    )
+    options_type = LowArithmeticIntensityOptions
+    options: LowArithmeticIntensityOptions
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        for timed in ctx.prediction.nodes:
+            node = timed.cost
+            ridge = ctx.profile.peak_for(node.compute_dtype) / ctx.profile.memory_bandwidth
+            if timed.bound != "memory" or node.intensity >= ridge:
+                continue
+            if ctx.share(node) >= self.options.min_share:
+                yield _finding(ctx, node, ridge)
+
+
+def _finding(ctx: RuleContext, node: NodeCost, ridge: float) -> Finding:
+    spent = ctx.time(node)
+    message = (
+        f"{node.op_type} {node.name!r} does {node.intensity:.2f} FLOP per byte ({count(node.flops)} FLOPs "
+        f"for {size(node.bytes)}), below {ctx.profile.name}'s ridge point of {ridge:.1f} FLOP/B for "
+        f"{node.compute_dtype}: memory-bound, {seconds(spent)}, {percent(spent, ctx.latency_s)} of the "
+        "predicted latency."
+    )
+    advice = _ADVICE.get(node.op_class, "fuse it with its neighbours")
+    if 2 * node.weight_bytes > node.bytes:
+        advice = "batch requests so that its weights are read once per batch (AL502)"
+    narrow = _narrower(ctx, node.compute_dtype)
+    if narrow is None:
+        return Finding(node=node.name, message=message, fix=advice + ".", saving_s=0.0)
+    scale = _BITS[narrow] / _BITS[node.compute_dtype]
+    narrowed = ctx.recost(
+        node,
+        bytes_read=round(node.bytes_read * scale),
+        bytes_written=round(node.bytes_written * scale),
+        weight_bytes=round(node.weight_bytes * scale),
+        compute_dtype=narrow,
+    )
+    saving = max(0.0, spent - narrowed)
+    fix = (
+        f"{advice}; or store its tensors in {narrow}, {_BITS[node.compute_dtype] // _BITS[narrow]}x fewer "
+        f"bytes: {seconds(narrowed)} instead of {seconds(spent)}, saving {seconds(saving)}."
+    )
+    return Finding(node=node.name, message=message, fix=fix, saving_s=saving)
+
+
+def _narrower(ctx: RuleContext, dtype: str) -> str | None:
+    options = _NARROWER.get(dtype, ())
+    return next((d for d in options if d in ctx.profile.peak_flops), options[0] if options else None)

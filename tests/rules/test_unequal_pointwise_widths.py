@@ -1,0 +1,57 @@
+"""AL304 unequal-pointwise-widths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+
+from archlint.diagnostics import Severity
+from rules.unequal_pointwise_widths import UnequalPointwiseWidths, UnequalPointwiseWidthsOptions
+from tests.builders import conv_model, minimal_profile_yaml
+from tests.rules.helpers import findings
+
+
+def _profile(tmp_path: Path, bandwidth: float = 1e10) -> str:
+    return str(minimal_profile_yaml(tmp_path / "p.yaml", peak=1e12, bandwidth=bandwidth))
+
+
+def test_64_to_16_pointwise_conv_fires_with_the_g1_numbers(tmp_path: Path) -> None:
+    [found] = findings(UnequalPointwiseWidths, conv_model(64, 16, 56, 1), tmp_path, _profile(tmp_path))
+    assert found.node is not None
+    assert "from 64 to 16 channels on hw = 3,136 positions" in found.message
+    assert "MAC = hw(c1 + c2) + c1*c2 = 251,904 elements is 24.9% above" in found.message  # 3136*80 + 1024
+    assert "2*sqrt(hw*B) + B/hw = 201,728" in found.message  # 3136 * 2 * 32 + 1024
+    assert "B = hw*c1*c2 = 3,211,264 multiply-adds" in found.message
+    assert "memory-bound" in found.message and found.severity is Severity.WARNING
+    assert "32 -> 32" in found.fix and "19.9% less traffic" in found.fix
+    # 32 -> 32 reads and writes 32 channels instead of 64 and 16; the 64x16 weights stay.
+    assert found.saving_s == pytest.approx(((64 + 16) - (32 + 32)) * 3136 * 4 / 1e10)
+
+
+@pytest.mark.parametrize(
+    "proto",
+    [
+        conv_model(64, 64, 56, 1),  # equal widths
+        conv_model(64, 16, 56, 3),  # not a 1x1 conv
+        conv_model(64, 16, 56, 1, stride=2),  # the spatial size changes too
+        conv_model(64, 48, 56, 1),  # MAC only 1% above the minimum
+    ],
+)
+def test_other_convs_stay_quiet(tmp_path: Path, proto: onnx.ModelProto) -> None:
+    assert findings(UnequalPointwiseWidths, proto, tmp_path, _profile(tmp_path)) == []
+
+
+def test_compute_bound_pointwise_conv_stays_quiet(tmp_path: Path) -> None:
+    # At 1 PB/s the conv is compute-bound: equal widths would move less but take as long.
+    target = _profile(tmp_path, bandwidth=1e15)
+    assert findings(UnequalPointwiseWidths, conv_model(64, 16, 56, 1), tmp_path, target) == []
+
+
+def test_min_excess_traffic_option(tmp_path: Path) -> None:
+    options = UnequalPointwiseWidthsOptions(min_excess_traffic=0.3)
+    assert (
+        findings(UnequalPointwiseWidths, conv_model(64, 16, 56, 1), tmp_path, _profile(tmp_path), options)
+        == []
+    )

@@ -1,0 +1,55 @@
+"""AL502 weight-bound-gemm."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import helper
+
+from archlint.report.units import seconds
+from rules.weight_bound_gemm import WeightBoundGemm, WeightBoundGemmOptions
+from tests.builders import model, value, weight
+from tests.rules.helpers import findings
+
+K, N = 1024, 2048
+WEIGHTS = K * N * 4  # 8 MiB of fp32
+A100_BANDWIDTH, A100_FP32, LAUNCH = 2.039e12, 19.5e12, 4e-6
+
+
+def _fully_connected(batch: int = 1) -> onnx.ModelProto:
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")
+    return model([node], [value("x", [batch, K])], [value("y", None)], [weight("w", (K, N))])
+
+
+def _a100_time(weights: int, batch: int) -> float:
+    """The a100 profile's roofline for the layer: a small op, so both roofs run at half rate."""
+    memory = (weights + batch * (K + N) * 4) / A100_BANDWIDTH
+    compute = batch * 2 * K * N / A100_FP32
+    return max(memory, compute) / 0.5 + LAUNCH
+
+
+def test_batch_one_fully_connected_layer_fires_with_batching_and_int8(tmp_path: Path) -> None:
+    [found] = findings(WeightBoundGemm, _fully_connected(), tmp_path, "gpu")
+    assert found.node == "fc"
+    assert "reads 8 MiB of weights and 12 KiB of activations per inference (99.9% weights)" in found.message
+    assert "0.50 FLOP/B, memory-bound on weight traffic" in found.message
+    assert f"at batch 8 it takes {seconds(_a100_time(WEIGHTS, 8) / 8)} an inference" in found.fix
+    assert f"not {seconds(_a100_time(WEIGHTS, 1))}" in found.fix
+    assert "int8 (2 MiB)" in found.fix
+    assert found.saving_s == pytest.approx(_a100_time(WEIGHTS, 1) - _a100_time(WEIGHTS // 4, 1))
+
+
+def test_a_large_batch_or_runtime_weights_stay_quiet(tmp_path: Path) -> None:
+    assert findings(WeightBoundGemm, _fully_connected(batch=512), tmp_path, "gpu") == []  # 57% weights
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")
+    runtime = model([node], [value("x", [1, K]), value("w", [K, N])], [value("y", None)])
+    assert findings(WeightBoundGemm, runtime, tmp_path, "gpu") == []
+
+
+def test_options(tmp_path: Path) -> None:
+    at_16 = findings(WeightBoundGemm, _fully_connected(), tmp_path, "gpu", WeightBoundGemmOptions(batch=16))
+    assert f"at batch 16 it takes {seconds(_a100_time(WEIGHTS, 16) / 16)}" in at_16[0].fix
+    strict = WeightBoundGemmOptions(min_weight_share=0.9995)
+    assert findings(WeightBoundGemm, _fully_connected(), tmp_path, "gpu", strict) == []
