@@ -16,7 +16,7 @@ from archlint.commands.common import add_model_options
 from archlint.errors import ArchlintError
 
 EXIT_ERROR = 2
-COMMANDS = ("check", "analyze", "rule", "rules", "hardware", "plugins")
+COMMANDS = ("check", "analyze", "fix", "rule", "rules", "hardware", "plugins")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +50,21 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--format", choices=("table", "json"), default="table")
     analyze.add_argument("--top", type=int, default=15, help="operators listed in the table (default: 15)")
 
+    fix = commands.add_parser("fix", help="write a copy of a model with fixes applied and verified")
+    fix.add_argument("model", metavar="MODEL", help="an ONNX file (never modified)")
+    fix.add_argument("-o", "--output", required=True, metavar="OUT", help="the fixed model to write")
+    fix.add_argument("--select", metavar="CODES", help="fixes to run: names or rule codes, comma-joined")
+    fix.add_argument("--unsafe-fixes", action="store_true", help="also run unsafe fixes (pad-channels)")
+    fix.add_argument(
+        "--target",
+        help="profile(s) whose channel block pad-channels rounds to, joined by ',' (default: cpu)",
+    )
+    fix.add_argument("--input", action="append", default=[], metavar="NAME=1x3x224x224",
+                     help="static shape of a model input (repeatable)")  # fmt: skip
+    fix.add_argument("--dim", action="append", default=[], metavar="SYMBOL=N",
+                     help="value of a symbolic dimension (repeatable)")  # fmt: skip
+    fix.add_argument("--config", metavar="F", help="archlint.yaml or pyproject.toml to read settings from")
+
     rule = commands.add_parser("rule", help="explain a rule")
     rule.add_argument("code", metavar="CODE", help="rule code or name, e.g. AL101 or channel-alignment")
     commands.add_parser("rules", help="list every rule")
@@ -81,11 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from archlint.commands import analyze, check, hardware, plugins, rules
+    from archlint.commands import analyze, check, fix, hardware, plugins, rules
 
     runners = {
         "check": check.run,
         "analyze": analyze.run,
+        "fix": fix.run,
         "rule": rules.run_explain,
         "rules": rules.run_list,
         "hardware": hardware.run,

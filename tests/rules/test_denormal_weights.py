@@ -1,0 +1,150 @@
+"""AL401 denormal-weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pydantic
+import pytest
+from onnx import helper, numpy_helper
+
+from archlint.api import analyze
+from archlint.diagnostics import Severity
+from archlint.hardware_registry import resolve
+from archlint.rule import RuleContext
+from rules.denormal_weights import DenormalWeights, DenormalWeightsOptions
+from tests.builders import minimal_profile_yaml, model, value
+from tests.rules.helpers import findings
+
+SUBNORMAL = np.float32(1e-39)  # below float32's smallest normal, 1.1755e-38
+SHAPE = (16, 16, 3, 3)  # 2,304 weights
+
+
+def _conv(w: np.ndarray[Any, Any], batchnorm: tuple[float, ...] | None = None) -> onnx.ModelProto:
+    """x (1x16x28x28) -> Conv(w) [-> BatchNormalization(gamma, beta, mean, var)] -> y."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c" if batchnorm else "y"], pads=[1] * 4)]
+    inits = [numpy_helper.from_array(w, "w")]
+    if batchnorm is not None:
+        for name, fill in zip(("gamma", "beta", "mean", "var"), batchnorm, strict=True):
+            inits.append(numpy_helper.from_array(np.full(16, fill, np.float32), name))
+        nodes.append(helper.make_node("BatchNormalization", ["c", "gamma", "beta", "mean", "var"], ["y"]))
+    return model(nodes, [value("x", [1, 16, 28, 28])], [value("y", None)], inits)
+
+
+def _half_subnormal() -> np.ndarray[Any, Any]:
+    w = np.full(SHAPE, 0.05, np.float32)
+    w.reshape(-1)[::2] = -SUBNORMAL
+    return w
+
+
+def _profile(tmp_path: Path, flush: str) -> str:
+    return str(minimal_profile_yaml(tmp_path / f"cpu-{flush}.yaml", kind="cpu", flush_to_zero=flush))
+
+
+def test_subnormal_weights_warn_on_a_cpu_with_counts_share_and_node(tmp_path: Path) -> None:
+    [finding] = findings(DenormalWeights, _conv(_half_subnormal()), tmp_path, "cpu")
+    assert finding.node == "Conv_0"
+    assert finding.severity is Severity.WARNING
+    assert "Conv 'Conv_0' reads weight 'w'" in finding.message
+    assert "1,152 subnormal (50%" in finding.message and "2,304 values" in finding.message
+    assert "archlint fix" in finding.fix
+    assert finding.saving_s > 0
+
+
+def test_normal_weights_stay_quiet(tmp_path: Path) -> None:
+    w = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
+    assert findings(DenormalWeights, _conv(w), tmp_path, "cpu") == []
+
+
+@pytest.mark.parametrize("target", ["gpu", "t4", "npu"])
+def test_targets_that_flush_to_zero_stay_quiet(tmp_path: Path, target: str) -> None:
+    assert findings(DenormalWeights, _conv(_half_subnormal()), tmp_path, target) == []
+
+
+def test_a_cpu_profile_that_always_flushes_stays_quiet(tmp_path: Path) -> None:
+    target = _profile(tmp_path, "always")
+    assert findings(DenormalWeights, _conv(_half_subnormal()), tmp_path, target) == []
+
+
+def test_a_cpu_that_can_never_flush_makes_it_an_error(tmp_path: Path) -> None:
+    target = _profile(tmp_path, "never")
+    [finding] = findings(DenormalWeights, _conv(_half_subnormal()), tmp_path, target)
+    assert finding.severity is Severity.ERROR
+
+
+def test_tiny_normal_weights_are_only_a_risk(tmp_path: Path) -> None:
+    w = np.full(SHAPE, 0.05, np.float32)
+    w[0] = 1e-20  # 144 normal floats whose products with small activations underflow
+    [finding] = findings(DenormalWeights, _conv(w), tmp_path, "cpu")
+    assert finding.severity is Severity.INFO
+    assert "144 tiny (6.25%, |w| <= 1e-15)" in finding.message
+    assert finding.saving_s == 0
+
+
+def test_tiny_threshold_option(tmp_path: Path) -> None:
+    w = np.full(SHAPE, 0.05, np.float32)
+    w[0] = 1e-12
+    assert findings(DenormalWeights, _conv(w), tmp_path, "cpu") == []
+    options = DenormalWeightsOptions(tiny_threshold=1e-10)
+    assert len(findings(DenormalWeights, _conv(w), tmp_path, "cpu", options)) == 1
+
+
+def test_folding_batchnorm_would_underflow(tmp_path: Path) -> None:
+    """Stored weights are normal; w * gamma / sqrt(var + eps) with gamma = 1e-37 is not."""
+    proto = _conv(np.full(SHAPE, 0.05, np.float32), batchnorm=(1e-37, 0.1, 0.0, 1.0))
+    finding, gamma = findings(DenormalWeights, proto, tmp_path, "cpu")
+    assert "reads weight 'gamma': 16 tiny" in gamma.message and gamma.severity is Severity.INFO
+    assert finding.node == "Conv_0"
+    assert "folding BatchNormalization 'BatchNormalization_1' into Conv 'Conv_0'" in finding.message
+    assert "2,304 of its 2,304 weights (100%) subnormal" in finding.message
+    assert finding.severity is Severity.WARNING
+    assert finding.saving_s > 0
+
+
+def test_a_harmless_batchnorm_stays_quiet(tmp_path: Path) -> None:
+    proto = _conv(np.full(SHAPE, 0.05, np.float32), batchnorm=(1.0, 0.1, 0.0, 1.0))
+    assert findings(DenormalWeights, proto, tmp_path, "cpu") == []
+
+
+def test_saving_is_the_measured_factor_applied_to_the_predicted_conv_time(tmp_path: Path) -> None:
+    """All weights subnormal, a single measured point (100%, 3x): the saving is 2x the conv's time."""
+    w = np.full(SHAPE, SUBNORMAL, np.float32)
+    options = DenormalWeightsOptions(measured_slowdown=((1.0, 3.0),))
+    [finding] = findings(DenormalWeights, _conv(w), tmp_path, "cpu", options)
+    conv_time = analyze(tmp_path / "model.onnx", [resolve("cpu")]).predictions[0].nodes[0].time_s
+    assert finding.saving_s == pytest.approx(2 * conv_time)
+
+
+def test_the_estimate_interpolates_between_measured_points(tmp_path: Path) -> None:
+    """Half the weights subnormal between points (0, 1x) and (1.0, 3x): factor 2, saving 1x the time."""
+    options = DenormalWeightsOptions(measured_slowdown=((1.0, 3.0),))
+    [finding] = findings(DenormalWeights, _conv(_half_subnormal()), tmp_path, "cpu", options)
+    conv_time = analyze(tmp_path / "model.onnx", [resolve("cpu")]).predictions[0].nodes[0].time_s
+    assert finding.saving_s == pytest.approx(conv_time)
+
+
+@pytest.mark.parametrize("points", [((0.5, 2.0), (0.1, 3.0)), ((0.5, 0.5),), ((1.5, 2.0),), ()])
+def test_measured_slowdown_must_be_increasing_shares_and_factors_of_at_least_one(
+    points: tuple[tuple[float, float], ...],
+) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        DenormalWeightsOptions(measured_slowdown=points)
+
+
+def test_external_data_weights_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "external.onnx"
+    onnx.save(_conv(_half_subnormal()), str(path), save_as_external_data=True, location="external.onnx.data")
+    assert (tmp_path / "external.onnx.data").is_file()
+    analysis = analyze(path, [resolve("cpu")])
+    found = list(DenormalWeights().check(RuleContext(analysis, analysis.predictions[0])))
+    assert len(found) == 1 and "1,152 subnormal" in found[0].message
+
+
+def test_a_target_of_unknown_kind_gets_information_only(tmp_path: Path) -> None:
+    target = str(minimal_profile_yaml(tmp_path / "minimal.yaml"))  # kind "other", flush_to_zero unset
+    [finding] = findings(DenormalWeights, _conv(_half_subnormal()), tmp_path, target)
+    assert finding.severity is Severity.INFO
+    assert "flush_to_zero: not stated in the profile" in finding.message
