@@ -9,9 +9,19 @@ from archlint.report.base import Reporter
 from archlint.report.check_json import JsonReporter
 from archlint.report.concise import ConciseReporter
 from archlint.report.full import FullReporter
+from archlint.report.github import GithubReporter
+from archlint.report.markdown import MarkdownReporter
+from archlint.report.sarif import SarifReporter
 
 
 @hookimpl
 def archlint_register_reporters(register: Callable[[type[Reporter]], None]) -> None:
-    for reporter in (FullReporter, ConciseReporter, JsonReporter):
+    for reporter in (
+        FullReporter,
+        ConciseReporter,
+        JsonReporter,
+        SarifReporter,
+        GithubReporter,
+        MarkdownReporter,
+    ):
         register(reporter)
