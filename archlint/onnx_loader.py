@@ -52,30 +52,31 @@ def iter_graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
                     yield from iter_graphs(sub)
 
 
-def _stored_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
-    yield from graph.initializer
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.TENSOR:
-                yield attr.t
+def stored_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """Every initializer and Constant value, in the main graph and in every subgraph."""
+    for graph in iter_graphs(proto.graph):
+        yield from graph.initializer
+        for node in graph.node:
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.TENSOR:
+                    yield attr.t
 
 
 def check_external_data(proto: onnx.ModelProto, base_dir: Path) -> None:
     """Refuse external-data locations that leave the model's folder or do not exist."""
     root = base_dir.resolve()
-    for graph in iter_graphs(proto.graph):
-        for tensor in _stored_tensors(graph):
-            if tensor.data_location != onnx.TensorProto.EXTERNAL:
-                continue
-            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-            target = (root / location).resolve()
-            if not location or Path(location).is_absolute() or not target.is_relative_to(root):
-                raise ModelLoadError(
-                    f"tensor {tensor.name!r}: external data location {location!r} is outside "
-                    f"the model's folder {str(root)!r}; refusing to read it"
-                )
-            if not target.is_file():
-                raise ModelLoadError(f"tensor {tensor.name!r}: external data file {location!r} not found")
+    for tensor in stored_tensors(proto):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = (root / location).resolve()
+        if not location or Path(location).is_absolute() or not target.is_relative_to(root):
+            raise ModelLoadError(
+                f"tensor {tensor.name!r}: external data location {location!r} is outside "
+                f"the model's folder {str(root)!r}; refusing to read it"
+            )
+        if not target.is_file():
+            raise ModelLoadError(f"tensor {tensor.name!r}: external data file {location!r} not found")
 
 
 def opset_versions(proto: onnx.ModelProto) -> dict[str, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -12,16 +11,6 @@ from onnx import numpy_helper
 from archlint.onnx_loader import iter_graphs
 
 Array = np.ndarray[Any, Any]
-
-
-def stored_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
-    """Every initializer and Constant value, in the main graph and in every subgraph."""
-    for graph in iter_graphs(proto.graph):
-        yield from graph.initializer
-        for node in graph.node:
-            for attr in node.attribute:
-                if attr.type == onnx.AttributeProto.TENSOR:
-                    yield attr.t
 
 
 def set_values(tensor: onnx.TensorProto, values: Array) -> None:
