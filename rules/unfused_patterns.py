@@ -57,7 +57,9 @@ class UnfusedPatterns(Rule):
     conv = torch.nn.utils.fusion.fuse_conv_bn_eval(conv, bn)  # before export
     y = F.silu(x)  # exported as one Swish (opset 24) where the engine has it
     ```
-    or fold the exported graph with `onnxslim` / onnxsim.
+    or fold the exported graph with `onnxslim` / onnxsim. `archlint fix` folds a
+    BatchNormalization into the Conv before it (a safe fix, verified with onnxruntime); the other
+    patterns are fixed in the model definition or by those tools.
 
     ## Options
     - `min_saving_share` (default `0.0`): report only patterns whose fusion saves at least this
@@ -147,6 +149,8 @@ def _folding_finding(ctx: RuleContext, host: NodeCost, run: list[NodeCost], bias
         fix = f"replace the MatMul and its bias Add {folded} by one Gemm (or a fused bias epilogue)"
     else:
         fix = f"fold {folded} into {host.name!r}: W' = W * scale, b' = b * scale + shift per output channel"
+        if host.op_type == "Conv" and [n.op_type for n in run] == ["BatchNormalization"]:
+            fix += " (`archlint fix` does this)"
     return Finding(
         node=run[0].name, message=message, fix=f"{fix}, saving {seconds(saving)}.", saving_s=saving
     )
