@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from archlint.graph import Model
 from archlint.model_cost import ModelCost, ProgressCallback, compute_costs
@@ -18,6 +19,9 @@ class Analysis:
 
     cost: ModelCost
     predictions: tuple[Prediction, ...]
+    # Target-independent results rules compute once per model and reuse for every target (AL401's
+    # scan of weight values, say); keyed by rule code and options.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def model(self) -> Model:

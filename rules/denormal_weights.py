@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,16 @@ from archlint.weights import float_weights, weight_array
 # CPU, one thread, default session options, Intel Xeon Cascade Lake, median of 20 runs; see
 # docs/fix.md): time with that share of the weights subnormal over time with normal weights.
 MEASURED_SLOWDOWN: tuple[tuple[float, float], ...] = ((0.001, 3.3), (0.01, 21.8), (0.1, 117.1), (1.0, 140.1))
+
+
+@dataclass(frozen=True)
+class _Scanned:
+    """A weight with subnormal or tiny values, or whose BatchNorm folding would create some."""
+
+    name: str
+    dtype: str
+    counts: Counts
+    folds: tuple[tuple[NodeCost, NodeCost, Counts], ...]  # (Conv, BatchNormalization, folded counts)
 
 
 class DenormalWeightsOptions(RuleOptions):
@@ -113,20 +124,44 @@ class DenormalWeights(Rule):
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         if ctx.profile.flush_to_zero == "always":
             return  # the target flushes subnormals in hardware: no slow path to report
-        model = ctx.cost.model
-        for name, values in float_weights(model):  # one tensor in memory at a time
+        for scanned in self._scan(ctx):
+            readers = ctx.consumers.get(scanned.name, [])
+            if scanned.counts.subnormal or scanned.counts.tiny:
+                yield self._stored(ctx, scanned.name, readers, scanned.counts, scanned.dtype)
+            for conv, bn, folded in scanned.folds:
+                yield self._after_folding(ctx, conv, bn, folded, scanned.dtype)
+
+    def _scan(self, ctx: RuleContext) -> tuple[_Scanned, ...]:
+        """Weight values are read once per model, not once per target: the counts do not depend
+        on the target, and reading every weight of a large model is the expensive part."""
+        key = (self.code, self.options)
+        if key not in ctx.analysis.memo:
+            ctx.analysis.memo[key] = tuple(self._scan_weights(ctx))
+        scanned: tuple[_Scanned, ...] = ctx.analysis.memo[key]
+        return scanned
+
+    def _scan_weights(self, ctx: RuleContext) -> Iterator[_Scanned]:
+        for name, values in float_weights(ctx.cost.model):  # one tensor in memory at a time
             dtype = str(values.dtype)  # float32, float16, bfloat16, float64; fp8 formats are skipped
             smallest = SMALLEST_NORMAL.get(dtype)
             readers = ctx.consumers.get(name, [])
             if smallest is None or not readers:
                 continue
             counts = Counts.of(values, smallest, self.options.tiny_threshold)
-            if counts.subnormal or counts.tiny:
-                yield self._stored(ctx, name, readers, counts, dtype)
+            folds = []
             for conv, bn in _folded_into(ctx, name, readers):
-                finding = self._after_folding(ctx, conv, bn, values, counts)
-                if finding is not None:
-                    yield finding
+                folded = self._folded_counts(ctx, bn, values)
+                if folded is not None and folded.subnormal > counts.subnormal:
+                    folds.append((conv, bn, folded))
+            if counts.subnormal or counts.tiny or folds:
+                yield _Scanned(name, dtype, counts, tuple(folds))
+
+    def _folded_counts(self, ctx: RuleContext, bn: NodeCost, values: np.ndarray[Any, Any]) -> Counts | None:
+        scale = _batchnorm_scale(ctx, bn, values.dtype)
+        if scale is None or scale.shape[0] != values.shape[0]:
+            return None
+        smallest = SMALLEST_NORMAL[str(values.dtype)]
+        return Counts.of(folded_weight(values, scale), smallest, self.options.tiny_threshold)
 
     def _stored(
         self, ctx: RuleContext, name: str, readers: list[NodeCost], counts: Counts, dtype: str
@@ -157,20 +192,12 @@ class DenormalWeights(Rule):
         )
 
     def _after_folding(
-        self, ctx: RuleContext, conv: NodeCost, bn: NodeCost, values: np.ndarray[Any, Any], counts: Counts
-    ) -> Finding | None:
-        scale = _batchnorm_scale(ctx, bn, values.dtype)
-        if scale is None or scale.shape[0] != values.shape[0]:
-            return None
-        folded = Counts.of(
-            folded_weight(values, scale), SMALLEST_NORMAL[str(values.dtype)], self.options.tiny_threshold
-        )
-        if folded.subnormal <= counts.subnormal:
-            return None
-        saving = self._extra_time(ctx, [conv], folded.share(folded.subnormal), str(values.dtype))
+        self, ctx: RuleContext, conv: NodeCost, bn: NodeCost, folded: Counts, dtype: str
+    ) -> Finding:
+        saving = self._extra_time(ctx, [conv], folded.share(folded.subnormal), dtype)
         message = (
             f"folding {bn.op_type} {bn.name!r} into Conv {conv.name!r} (w * gamma / sqrt(var + eps) in "
-            f"{values.dtype}, as engines do when they fuse them at load time) makes {folded.subnormal:,} of "
+            f"{dtype}, as engines do when they fuse them at load time) makes {folded.subnormal:,} of "
             f"its {folded.total:,} weights ({_pct(folded, folded.subnormal)}) subnormal; "
             f"{_consequence(ctx, True)}"
         )

@@ -148,3 +148,23 @@ def test_a_target_of_unknown_kind_gets_information_only(tmp_path: Path) -> None:
     [finding] = findings(DenormalWeights, _conv(_half_subnormal()), tmp_path, target)
     assert finding.severity is Severity.INFO
     assert "flush_to_zero: not stated in the profile" in finding.message
+
+
+def test_weights_are_read_once_per_model_not_once_per_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rules.denormal_weights as module
+
+    reads: list[str] = []
+    original = module.float_weights
+
+    def counting(model_: Any) -> Any:
+        reads.append(model_.path)
+        return original(model_)
+
+    monkeypatch.setattr(module, "float_weights", counting)
+    path = tmp_path / "m.onnx"
+    onnx.save(_conv(_half_subnormal()), str(path))
+    analysis = analyze(path, [resolve("cpu"), resolve("arm"), resolve("cortex-a53")])
+    found = [list(DenormalWeights().check(RuleContext(analysis, p))) for p in analysis.predictions]
+    assert all(found) and len(reads) == 1
