@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archlint.graph import Model
 from archlint.model_cost import ModelCost, ProgressCallback, compute_costs
 from archlint.profiles import HardwareProfile
 from archlint.roofline import Prediction, predict
+
+if TYPE_CHECKING:
+    from archlint.loaders import ModelRequest
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,14 @@ def load_model(
     path: str | Path,
     inputs: Mapping[str, tuple[int, ...]] | None = None,
     dims: Mapping[str, int] | None = None,
+    request: ModelRequest | None = None,
 ) -> Model:
-    """Read an ONNX model, bind its input shapes and resolve every shape it can."""
+    """Read a model (an ONNX file, or what a loader builds from ``request``), bind its input
+    shapes and resolve every shape it can."""
     from archlint import onnx_loader, shapes
-    from archlint.loaders import load_proto
+    from archlint.loaders import ModelRequest, load_proto
 
-    proto = load_proto(str(path))
+    proto = load_proto(str(path), request or ModelRequest(str(path), inputs or {}))
     shapes.bind_inputs(proto, inputs or {}, dims or {})
     inferred = shapes.infer(proto)
     model = onnx_loader.to_model(inferred, path)
@@ -52,6 +57,7 @@ def analyze(
     inputs: Mapping[str, tuple[int, ...]] | None = None,
     dims: Mapping[str, int] | None = None,
     progress: ProgressCallback | None = None,
+    request: ModelRequest | None = None,
 ) -> Analysis:
-    cost = compute_costs(load_model(path, inputs, dims), progress)
+    cost = compute_costs(load_model(path, inputs, dims, request), progress)
     return Analysis(cost, tuple(predict(cost, profile) for profile in targets))

@@ -2,20 +2,27 @@
 
 A rule runs on a target only if it declares a severity for that target's kind. A rule that
 raises is reported as one line naming the rule, the plugin that brought it, and the model.
+For a model built from source code, each finding is then placed on its source line (with the
+module path in its message) and ``# archlint: noqa`` comments on those lines are applied.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from archlint.api import Analysis
 from archlint.diagnostics import Diagnostic
 from archlint.errors import ArchlintError
+from archlint.graph import Model
 from archlint.rule import RuleContext, RuleOptions
 from archlint.rule_registry import RegisteredRule
 from archlint.selection import Selection, _longest
+
+if TYPE_CHECKING:
+    from archlint.source_locations import NodeSource
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,41 @@ def check(analysis: Analysis, rules: Mapping[str, RegisteredRule], options: Chec
                 d for d in _run(registered, context, options.rule_options.get(code), severity)
                 if not _node_ignored(d, options.node_ignores)
             )  # fmt: skip
-    return diagnostics
+    return _with_sources(analysis, diagnostics, options.selection)
+
+
+def _with_sources(
+    analysis: Analysis, diagnostics: list[Diagnostic], selection: Selection
+) -> list[Diagnostic]:
+    """Place findings on source lines and apply the noqa comments there (ONNX files have none)."""
+    from archlint import source_locations, suppressions
+
+    model = analysis.model
+    places = _node_sources(model)
+    if not places:
+        return diagnostics
+    placed = [_placed(d, places.get(d.node or "")) for d in diagnostics]
+    comments = suppressions.find((p.location for p in places.values()), source_locations.repository_root())
+    kept, used = suppressions.apply(placed, comments)
+    if selection.is_selected(suppressions.UNUSED_CODE):
+        targets = [prediction.profile.name for prediction in analysis.predictions]
+        kept.extend(suppressions.unused(comments, used, model.path, targets))
+    return kept
+
+
+def _node_sources(model: Model) -> dict[str, NodeSource]:
+    from archlint.source_locations import locate, source_map
+
+    modules = source_map(model)
+    sources = ((node.name, locate(model, node, modules)) for node in model.graph.nodes)
+    return {name: source for name, source in sources if source is not None}
+
+
+def _placed(diagnostic: Diagnostic, source: NodeSource | None) -> Diagnostic:
+    if source is None:
+        return diagnostic
+    message = f"{source.module}: {diagnostic.message}" if source.module else diagnostic.message
+    return replace(diagnostic, location=source.location, message=message)
 
 
 def _run(

@@ -23,6 +23,12 @@ checked (``extra="forbid"``): a misspelt key stops archlint with exit 2 and name
 
     [tool.archlint.rules.AL301]          # a rule's options, by code or name
     max-share = 0.2
+
+    [[tool.archlint.models]]             # model definitions a bare `archlint check` lints
+    entry = "models/net.py::resnet50"    # or "package.module:factory"; relative to this folder
+    inputs = { x = "1x3x224x224" }       # "1x128:int64" for token ids
+    kwargs = { width = 0.5 }
+    targets = ["gpu"]
 """
 
 from __future__ import annotations
@@ -66,6 +72,25 @@ class ShapeBinding(_Strict):
         return inputs
 
 
+class ModelEntry(_Strict):
+    """A model definition (or an ONNX file) that ``archlint check`` lints when no MODEL is given."""
+
+    entry: str
+    inputs: dict[str, str] = Field(default_factory=dict)  # "1x3x224x224", or "1x128:int64"
+    dims: dict[str, int] = Field(default_factory=dict)
+    kwargs: dict[str, Any] = Field(default_factory=dict)  # for the factory
+    targets: list[str] = Field(default_factory=list)  # empty: the configured or given targets
+
+    @field_validator("inputs")
+    @classmethod
+    def _parseable(cls, inputs: dict[str, str]) -> dict[str, str]:
+        from archlint.pytorch.reference import split_dtype
+
+        for text in inputs.values():
+            parse_shape(split_dtype(text)[0])
+        return inputs
+
+
 class NodeIgnore(_Strict):
     """ONNX has no comments: silence ``codes`` on the nodes whose names match ``nodes``."""
 
@@ -81,6 +106,7 @@ class Config(_Strict):
     extend_select: list[str] = Field(default_factory=list)
     per_file_ignores: dict[str, list[str]] = Field(default_factory=dict)
     ignore_nodes: list[NodeIgnore] = Field(default_factory=list)
+    models: list[ModelEntry] = Field(default_factory=list)
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)  # options by rule code or name
     fail_level: Severity = Severity.WARNING
     root: Path = Path()  # the folder the config file is in; model globs are relative to it

@@ -89,6 +89,9 @@ class Model:
     graph: Graph
     opsets: Mapping[str, int]
     producer: str
+    # The proto's metadata_props: loaders record facts about the source here (the PyTorch loader
+    # stores its module -> source line map under "archlint.source_map").
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def opset(self) -> int:

@@ -1,15 +1,17 @@
 """Model loaders: turn what the user names (a file, a model definition) into an ONNX proto.
 
 The ONNX loader is built in; others (PyTorch model definitions) register through the
-``archlint_register_loaders`` hook. The first loader that claims a reference reads it.
+``archlint_register_loaders`` hook. The first loader that claims a reference reads it. A file
+holds its graph; a model definition must be run to produce one, so a loader may take the whole
+request (input shapes and dtypes, factory arguments) through ``load_request`` instead.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from archlint.errors import ArchlintError, ModelLoadError
 
@@ -18,10 +20,22 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class ModelRequest:
+    """What the user asked for: a reference and what a model definition needs to be built."""
+
+    reference: str
+    inputs: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    input_dtypes: Mapping[str, str] = field(default_factory=dict)  # by input name; default float32
+    kwargs: Mapping[str, Any] = field(default_factory=dict)  # for a model factory
+
+
+@dataclass(frozen=True)
 class Loader:
     name: str
     claims: Callable[[str], bool]  # whether this loader reads the reference
     load: Callable[[str], onnx.ModelProto]  # the model, never modified on disk
+    # Loaders that build the model (and so need its input shapes) take the request instead.
+    load_request: Callable[[ModelRequest], onnx.ModelProto] | None = None
 
 
 def _read_onnx(reference: str) -> onnx.ModelProto:
@@ -48,10 +62,16 @@ def registered_loaders() -> tuple[Loader, ...]:
     return (*loaders, ONNX_LOADER)  # plugins first: they claim more specific references
 
 
-def load_proto(reference: str) -> onnx.ModelProto:
-    for loader in registered_loaders():
-        if loader.claims(reference):
-            return loader.load(reference)
+def find_loader(reference: str) -> Loader | None:
+    return next((loader for loader in registered_loaders() if loader.claims(reference)), None)
+
+
+def load_proto(reference: str, request: ModelRequest | None = None) -> onnx.ModelProto:
+    loader = find_loader(reference)
+    if loader is not None and loader.load_request is not None:
+        return loader.load_request(request or ModelRequest(reference))
+    if loader is not None:
+        return loader.load(reference)
     if reference.endswith((".pt", ".pth", ".pb", ".tflite", ".h5")):
         raise ModelLoadError(f"{reference}: not an ONNX model; export it to ONNX first")
     return ONNX_LOADER.load(reference)  # an unknown suffix: try it as ONNX and say if it is not

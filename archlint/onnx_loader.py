@@ -86,7 +86,8 @@ def opset_versions(proto: onnx.ModelProto) -> dict[str, int]:
 def to_model(proto: onnx.ModelProto, path: str | Path) -> Model:
     """Build archlint's graph from a proto whose shapes have already been inferred."""
     graph = _convert_graph(proto.graph, outer={}, outer_small={})
-    return Model(str(path), graph, opset_versions(proto), proto.producer_name)
+    metadata = {p.key: p.value for p in proto.metadata_props}
+    return Model(str(path), graph, opset_versions(proto), proto.producer_name, metadata)
 
 
 def _tensor_from_type(name: str, type_proto: onnx.TypeProto) -> Tensor | None:

@@ -14,7 +14,7 @@ from archlint.errors import ArchlintError
 
 # Built-in plugins, registered exactly like third-party ones (by module, not by entry point, so
 # a source checkout works without installing).
-BUILTIN_PLUGINS = ("hardware", "rules", "archlint.report.builtin")
+BUILTIN_PLUGINS = ("hardware", "rules", "archlint.report.builtin", "archlint.pytorch.plugin")
 
 
 @functools.cache

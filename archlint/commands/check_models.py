@@ -1,0 +1,117 @@
+"""Which models ``archlint check`` lints, and what each needs: the MODEL arguments, else every
+``[[tool.archlint.models]]`` entry; with ``--changed FILES`` only the entries whose source files
+(the definition and the repository modules it reaches) are among FILES, for pre-commit.
+
+A MODEL that is also a configured entry takes that entry's inputs, arguments and targets; flags
+override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archlint.commands.common import DEFAULT_TARGET, flag_shapes
+from archlint.config import Config, ModelEntry
+from archlint.errors import UsageError
+from archlint.loaders import ModelRequest
+from archlint.pytorch import reference
+from archlint.shape_text import parse_shape
+
+if TYPE_CHECKING:
+    from archlint.profiles import HardwareProfile
+
+
+@dataclass(frozen=True)
+class Job:
+    request: ModelRequest
+    dims: dict[str, int]
+    profiles: list[HardwareProfile]
+
+
+def jobs(args: argparse.Namespace, config: Config) -> list[Job]:
+    from archlint.hardware_registry import resolve_many
+
+    result = []
+    for model, entry in _entries(args, config):
+        request, dims = _request(args, config, model, entry)
+        names = args.target or ",".join(entry.targets) or ",".join(config.target) or DEFAULT_TARGET
+        result.append(Job(request, dims, resolve_many(names)))
+    return result
+
+
+def _entries(args: argparse.Namespace, config: Config) -> list[tuple[str, ModelEntry]]:
+    configured = {_relative_to_cwd(entry.entry, config.root): entry for entry in config.models}
+    if args.changed is not None:
+        if args.models:
+            raise UsageError("--changed selects among the configured models: give no MODEL with it")
+        changed = {Path(file).resolve() for file in args.changed}
+        return [(model, entry) for model, entry in configured.items() if _touched(model, changed)]
+    if args.models:
+        return [(model, configured.get(model, ModelEntry(entry=model))) for model in args.models]
+    if not configured:
+        raise UsageError("no MODEL given and no [[tool.archlint.models]] in the configuration")
+    return list(configured.items())
+
+
+def _relative_to_cwd(entry: str, root: Path) -> str:
+    """A configured file path is relative to the configuration's folder; name it from here."""
+    file, sep, attr = entry.partition("::")
+    if not sep and not entry.lower().endswith(".onnx"):
+        return entry  # package.module:attr is found on sys.path
+    path = Path(file) if Path(file).is_absolute() else root / file
+    return os.path.relpath(path) + sep + attr
+
+
+def _touched(model: str, changed: set[Path]) -> bool:
+    parsed = reference.parse(model)
+    if parsed is None:  # an ONNX file: its own file is its source
+        return Path(model).resolve() in changed
+    from archlint.pytorch.cache import project_files
+
+    return not changed.isdisjoint(project_files(reference.import_module(parsed)))
+
+
+def _request(
+    args: argparse.Namespace, config: Config, model: str, entry: ModelEntry
+) -> tuple[ModelRequest, dict[str, int]]:
+    inputs, dims = config.shapes_for(model)
+    texts = entry.inputs | dict(_name_value(text) for text in args.input)
+    dtypes: dict[str, str] = {}
+    for name, text in texts.items():
+        shape, dtype = reference.split_dtype(text)
+        inputs[name] = parse_shape(shape)
+        if dtype is not None:
+            dtypes[name] = dtype
+    _, flag_dims = flag_shapes(argparse.Namespace(input=[], dim=args.dim))
+    kwargs = entry.kwargs | _kwargs(args.kwargs)
+    return ModelRequest(model, inputs, dtypes, kwargs), dims | entry.dims | flag_dims
+
+
+def _name_value(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise UsageError(f"bad --input {text!r}: expected NAME=1x3x224x224")
+    return name, value
+
+
+def _kwargs(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--kwargs {text!r}: not JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"--kwargs {text!r}: expected a JSON object of keyword arguments")
+    return value
+
+
+def target_names(jobs: Iterable[Job]) -> tuple[str, ...]:
+    """Every target of every job, in first-seen order."""
+    return tuple(dict.fromkeys(profile.name for job in jobs for profile in job.profiles))

@@ -1,0 +1,44 @@
+"""Model references and input specs, without torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from archlint.errors import UsageError
+from archlint.pytorch.reference import Reference, parse, split_dtype
+from archlint.suppressions import parse as parse_noqa
+
+
+def test_references() -> None:
+    assert parse("models/net.py::resnet50") == Reference(
+        "models/net.py::resnet50", "resnet50", file=Path("models/net.py")
+    )
+    assert parse("pkg.models:Zoo.small") == Reference(
+        "pkg.models:Zoo.small", "Zoo.small", module="pkg.models"
+    )
+    assert parse("model.onnx") is None
+    assert parse("models.py") is None
+    assert parse("C:/models/model.onnx") is None
+
+
+def test_input_dtypes() -> None:
+    assert split_dtype("1x128:int64") == ("1x128", "int64")
+    assert split_dtype("1x3x8x8") == ("1x3x8x8", None)
+    with pytest.raises(UsageError, match="bad input dtype"):
+        split_dtype("1x3:float")
+
+
+@pytest.mark.parametrize(
+    ("line", "codes"),
+    [
+        ("self.c = nn.Conv2d(3, 30, 3)  # archlint: noqa: AL101", ("AL101",)),
+        ("x  # archlint: noqa: AL101, depthwise-on-accelerator", ("AL101", "depthwise-on-accelerator")),
+        ("x  # ARCHLINT: NOQA", ()),
+        ("x  # noqa: E501", None),
+        ("x = 1", None),
+    ],
+)
+def test_noqa_comments(line: str, codes: tuple[str, ...] | None) -> None:
+    assert parse_noqa(line) == codes
