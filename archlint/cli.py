@@ -13,10 +13,11 @@ from collections.abc import Sequence
 
 from archlint import __version__
 from archlint.commands.common import add_model_options
+from archlint.commands.diff import add_parser as add_diff_parser
 from archlint.errors import ArchlintError
 
 EXIT_ERROR = 2
-COMMANDS = ("check", "analyze", "fix", "rule", "rules", "hardware", "plugins")
+COMMANDS = ("check", "analyze", "diff", "fix", "rule", "rules", "hardware", "plugins")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,15 +28,28 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = commands.add_parser("check", help="run the rules (the default command)")
-    check.add_argument("models", nargs="+", metavar="MODEL", help="ONNX files")
+    check.add_argument(
+        "models",
+        nargs="*",
+        metavar="MODEL",
+        help="ONNX files or model definitions (models.py::Net, package.module:factory); "
+        "default: the configured [[tool.archlint.models]]",
+    )
     add_model_options(check)
+    check.add_argument("--kwargs", metavar="JSON", help="keyword arguments for a model factory, as JSON")
+    check.add_argument(
+        "--changed",
+        nargs="*",
+        metavar="FILE",
+        help="lint only the configured models whose source files are among FILE... (pre-commit)",
+    )
     check.add_argument(
         "--select", metavar="CODES", help="rules to run: codes, prefixes or names, comma-joined"
     )
     check.add_argument("--extend-select", metavar="CODES", help="rules to run on top of the selection")
     check.add_argument("--ignore", metavar="CODES", help="rules not to run")
     check.add_argument(
-        "--format", metavar="FORMAT", help="full (default), concise, json, sarif, github, markdown"
+        "--format", metavar="FORMAT", help="full (default), concise, json, sarif, github, markdown, rdjson, review-json"
     )
     check.add_argument(
         "--fail-level",
@@ -43,12 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 on findings at or above this severity (default: warning)",
     )
     check.add_argument("--statistics", action="store_true", help="count findings per rule instead")
+    check.add_argument("--baseline", metavar="F", help="do not report the findings recorded in F")
+    check.add_argument(
+        "--write-baseline", metavar="F", help="record every finding in F (reported: none) and exit 0"
+    )
 
     analyze = commands.add_parser("analyze", help="per-operator cost report and roofline prediction")
     analyze.add_argument("model", metavar="MODEL", help="an ONNX file")
     add_model_options(analyze)
     analyze.add_argument("--format", choices=("table", "json"), default="table")
     analyze.add_argument("--top", type=int, default=15, help="operators listed in the table (default: 15)")
+
+    add_diff_parser(commands)
 
     fix = commands.add_parser("fix", help="write a copy of a model with fixes applied and verified")
     fix.add_argument("model", metavar="MODEL", help="an ONNX file (never modified)")
@@ -96,11 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from archlint.commands import analyze, check, fix, hardware, plugins, rules
+    from archlint.commands import analyze, check, diff, fix, hardware, plugins, rules
 
     runners = {
         "check": check.run,
         "analyze": analyze.run,
+        "diff": diff.run,
         "fix": fix.run,
         "rule": rules.run_explain,
         "rules": rules.run_list,

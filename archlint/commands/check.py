@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from archlint.checker import CheckOptions, NodeIgnore, check
-from archlint.commands.common import model_shapes, output, targets
+from archlint.commands.common import output
 from archlint.config import Config, load_config
 from archlint.diagnostics import Severity
 from archlint.errors import UsageError
@@ -30,13 +30,17 @@ def _codes(text: str | None) -> list[str]:
 
 
 def selection(args: argparse.Namespace, config: Config, rules: Mapping[str, RegisteredRule]) -> Selection:
-    names = {r.rule.name: code for code, r in rules.items()}
+    from archlint.suppressions import UNUSED_CODE, UNUSED_NAME
+
+    # AL001 unused-noqa is reported by the checker, not by a rule, and is selected like one.
+    names = {r.rule.name: code for code, r in rules.items()} | {UNUSED_NAME: UNUSED_CODE}
+    codes = [*rules, UNUSED_CODE]
     select = _codes(args.select) or config.select or list(DEFAULT_SELECT)
     extend = [*config.extend_select, *_codes(args.extend_select)]
     ignore = [*config.ignore, *_codes(args.ignore)]
     return Selection(
-        select=normalize([*select, *extend], names, rules),
-        ignore=normalize(ignore, names, rules),
+        select=normalize([*select, *extend], names, codes),
+        ignore=normalize(ignore, names, codes),
     )
 
 
@@ -72,25 +76,30 @@ def check_options(args: argparse.Namespace, config: Config) -> CheckOptions:
 
 
 def run(args: argparse.Namespace) -> int:
+    from archlint import baseline
     from archlint.api import analyze
+    from archlint.commands.check_models import jobs, target_names
     from archlint.progress import DelayedProgress
     from archlint.report.base import CheckReport
     from archlint.reporter_registry import reporter_for
 
     config = load_config(args.config)
     reporter_type = reporter_for(args.format or "full")
-    profiles = targets(args, config)
     options = check_options(args, config)
     fail_level = Severity(args.fail_level) if args.fail_level else config.fail_level
+    checked = jobs(args, config)
+    if not checked:  # --changed touched no configured model: a pre-commit hook stays silent
+        return 0
     analyses, diagnostics = [], []
-    for model in args.models:
-        inputs, dims = model_shapes(args, config, model)
+    for job in checked:
+        model = job.request.reference
         with DelayedProgress(f"analyzing {model}") as progress:
-            analysis = analyze(model, profiles, inputs, dims, progress)
+            analysis = analyze(model, job.profiles, job.request.inputs, job.dims, progress, job.request)
         analyses.append(analysis)
         diagnostics.extend(check(analysis, registered_rules(), options))
+    diagnostics = baseline.apply(diagnostics, args.baseline, args.write_baseline)
     report = CheckReport(
-        tuple(analyses), tuple(diagnostics), registered_rules(), tuple(p.name for p in profiles), fail_level
+        tuple(analyses), tuple(diagnostics), registered_rules(), target_names(checked), fail_level
     )
     with output(args.output_file) as out:
         if args.statistics:

@@ -11,6 +11,8 @@ from archlint.report.concise import ConciseReporter
 from archlint.report.full import FullReporter
 from archlint.report.github import GithubReporter
 from archlint.report.markdown import MarkdownReporter
+from archlint.report.rdjson import RdjsonReporter
+from archlint.report.review_json import ReviewJsonReporter
 from archlint.report.sarif import SarifReporter
 
 
@@ -23,5 +25,7 @@ def archlint_register_reporters(register: Callable[[type[Reporter]], None]) -> N
         SarifReporter,
         GithubReporter,
         MarkdownReporter,
+        RdjsonReporter,
+        ReviewJsonReporter,
     ):
         register(reporter)

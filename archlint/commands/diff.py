@@ -1,0 +1,81 @@
+"""``archlint diff BASE HEAD``: what a model change costs, layer by layer, and which findings it
+brings or fixes. Informational: exit 0, unless ``--fail-on-new`` and a new finding is at or above
+the fail level (exit 1); 2 for bad input, as everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from archlint.commands.common import add_model_options
+
+if TYPE_CHECKING:
+    from archlint.api import Analysis
+    from archlint.checker import CheckOptions
+    from archlint.config import Config
+    from archlint.diagnostics import Diagnostic
+    from archlint.profiles import HardwareProfile
+
+FORMATS = ("markdown", "json")
+
+
+def add_parser(commands: Any) -> None:
+    """The ``diff`` subcommand (``commands`` is argparse's subparsers action)."""
+    diff: argparse.ArgumentParser = commands.add_parser(
+        "diff", help="compare two versions of a model: cost per layer and target, new and fixed findings"
+    )
+    diff.add_argument("base", metavar="BASE", help="the model before the change (an ONNX file)")
+    diff.add_argument("head", metavar="HEAD", help="the model after the change (an ONNX file)")
+    add_model_options(diff)
+    diff.add_argument(
+        "--select", metavar="CODES", help="rules to run: codes, prefixes or names, comma-joined"
+    )
+    diff.add_argument("--extend-select", metavar="CODES", help="rules to run on top of the selection")
+    diff.add_argument("--ignore", metavar="CODES", help="rules not to run")
+    diff.add_argument("--format", choices=FORMATS, default="markdown", help="markdown (default) or json")
+    diff.add_argument(
+        "--fail-on-new", action="store_true", help="exit 1 when a new finding is at or above the fail level"
+    )
+    diff.add_argument(
+        "--fail-level", choices=("info", "warning", "error"), help="default: the config's, else warning"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from archlint.commands.check import check_options
+    from archlint.commands.common import output, targets
+    from archlint.config import load_config
+    from archlint.diagnostics import Severity
+    from archlint.model_diff import compare
+    from archlint.report import diff_json, diff_markdown
+
+    config = load_config(args.config)
+    profiles = targets(args, config)
+    options = check_options(args, config)
+    base, base_findings = _checked(args, config, args.base, profiles, options)
+    head, head_findings = _checked(args, config, args.head, profiles, options)
+    diff = compare(base, head, base_findings, head_findings)
+    with output(args.output_file) as out:
+        out.write(diff_json.render(diff) if args.format == "json" else diff_markdown.render(diff))
+    fail_level = Severity(args.fail_level) if args.fail_level else config.fail_level
+    return 1 if args.fail_on_new and diff.new_at_or_above(fail_level) else 0
+
+
+def _checked(
+    args: argparse.Namespace,
+    config: Config,
+    model: str,
+    profiles: list[HardwareProfile],
+    options: CheckOptions,
+) -> tuple[Analysis, list[Diagnostic]]:
+    from archlint.api import analyze
+    from archlint.checker import check
+    from archlint.commands.common import model_shapes
+    from archlint.progress import DelayedProgress
+    from archlint.rule_registry import registered_rules
+
+    inputs, dims = model_shapes(args, config, model)
+    with DelayedProgress(f"analyzing {model}") as progress:
+        analysis = analyze(model, profiles, inputs, dims, progress)
+    return analysis, check(analysis, registered_rules(), options)
