@@ -121,3 +121,52 @@ def test_the_hook_fails_on_a_finding_and_passes_a_clean_model(project: Path) -> 
     assert skipped.returncode == 0 and "Skipped" in skipped.stdout
     total = time.monotonic() - started
     print(f"pre-commit: first run (builds the environment) {built_in:.0f} s, {total:.0f} s in all")
+
+
+MODEL_CODE = """import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 32, 3, padding=1)
+        self.narrow = nn.Conv2d(32, 30, 3, padding=1)
+        self.head = nn.Conv2d(30, 32, 3, padding=1)
+
+    def forward(self, x):
+        return self.head(self.narrow(self.stem(x)))
+"""
+
+
+@pytest.fixture(scope="module")
+def models_project(tmp_path_factory: pytest.TempPathFactory, project: Path) -> Path:
+    """A project whose configured PyTorch model has a 30-channel conv on line 8 of models.py."""
+    source = project.parent / "archlint-src"
+    head = git(source, "rev-parse", "HEAD")
+    root = tmp_path_factory.mktemp("models-project")
+    (root / "models.py").write_text(MODEL_CODE)
+    (root / "helpers.py").write_text("VALUE = 1\n")
+    (root / "pyproject.toml").write_text(
+        '[tool.archlint]\ntarget = ["gpu"]\nselect = ["AL101"]\n\n'
+        '[[tool.archlint.models]]\nentry = "models.py::Net"\ninputs = { x = "1x3x32x32" }\n'
+    )
+    # The hook's environment gets the CPU torch build that `pip install torch==2.13.0` finds on
+    # these machines; an unpinned torch would pull gigabytes of CUDA wheels.
+    (root / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {source}\n    rev: {head}\n    hooks:\n      - id: archlint-models\n"
+        '        additional_dependencies: ["torch==2.13.0", "onnxscript"]\n'
+    )
+    git(root, "init", "--quiet")
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "--message", "models")
+    return root
+
+
+@pytest.mark.slow
+def test_the_models_hook_lints_configured_models_whose_source_changed(models_project: Path) -> None:
+    failing = pre_commit(models_project, "models.py")
+    output = failing.stdout + failing.stderr
+    assert failing.returncode == 1, output
+    assert "AL101" in output and "models.py:8" in output  # the line that builds self.narrow
+    unrelated = pre_commit(models_project, "helpers.py")  # not a source file of any model
+    assert unrelated.returncode == 0, unrelated.stdout + unrelated.stderr
