@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--extend-select", metavar="CODES", help="rules to run on top of the selection")
     check.add_argument("--ignore", metavar="CODES", help="rules not to run")
     check.add_argument(
-        "--format", metavar="FORMAT", help="full (default), concise, json, sarif, github, markdown, rdjson, review-json"
+        "--format",
+        metavar="FORMAT",
+        help="full (default), concise, json, sarif, github, markdown, rdjson, review-json",
     )
     check.add_argument(
         "--fail-level",
