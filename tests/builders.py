@@ -85,3 +85,20 @@ def minimal_profile_yaml(path: Path, peak: float = 2.86e12, bandwidth: float = 9
         )
     )
     return path
+
+
+def require_torch() -> Any:
+    """torch, for the tests of PyTorch model definitions: skipped where the `torch` extra is not
+    installed, but never in CI (CI=true), where a missing exporter must fail rather than pass."""
+    import os
+
+    import pytest
+
+    if os.environ.get("CI"):
+        import onnxscript  # noqa: F401  (the dynamo exporter needs it)
+        import torch
+
+        return torch
+    module = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    return module

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("onnxscript")
+from tests.builders import require_torch
+
+require_torch()
 
 
 @pytest.fixture(scope="module")

@@ -44,8 +44,9 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("onnxscript")  # the dynamo exporter needs it
+from tests.builders import require_torch
+
+torch = require_torch()
 
 from archlint.api import Analysis, analyze  # noqa: E402
 from tests.zoo.efficientnet import efficientnet_b0  # noqa: E402
