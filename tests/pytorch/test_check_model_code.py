@@ -137,3 +137,22 @@ def test_bad_references_are_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_github_annotations_and_sarif_alerts_land_on_the_model_code(
+    in_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ARGS[:-2]  # without --format json
+    main(["check", *base, "--select", "AL101,AL201", "--format", "github"])
+    annotations = capsys.readouterr().out.splitlines()
+    assert any(f"file=models.py,line={NARROW_LINE}," in a and "AL101" in a for a in annotations)
+    assert any(f"file=models.py,line={DW_LINE}," in a and "AL201" in a for a in annotations)
+    main(["check", *base, "--select", "AL101,AL201", "--format", "sarif"])
+    results = json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    places = {
+        (r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+         r["locations"][0]["physicalLocation"]["region"]["startLine"])
+        for r in results
+    }  # fmt: skip
+    assert ("AL101", "models.py", NARROW_LINE) in places
+    assert ("AL201", "models.py", DW_LINE) in places
