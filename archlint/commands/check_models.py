@@ -77,6 +77,13 @@ def _touched(model: str, changed: set[Path]) -> bool:
     return not changed.isdisjoint(project_files(reference.import_module(parsed)))
 
 
+def model_request(
+    args: argparse.Namespace, config: Config, model: str
+) -> tuple[ModelRequest, dict[str, int]]:
+    """What loading ``model`` needs, from the flags alone (used for a model outside the config)."""
+    return _request(args, config, model, ModelEntry(entry=model))
+
+
 def _request(
     args: argparse.Namespace, config: Config, model: str, entry: ModelEntry
 ) -> tuple[ModelRequest, dict[str, int]]:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from archlint.checker import CheckOptions
     from archlint.config import Config
     from archlint.diagnostics import Diagnostic
+    from archlint.model_diff import ModelDiff
     from archlint.profiles import HardwareProfile
 
 FORMATS = ("markdown", "json")
@@ -25,8 +26,24 @@ def add_parser(commands: Any) -> None:
     diff: argparse.ArgumentParser = commands.add_parser(
         "diff", help="compare two versions of a model: cost per layer and target, new and fixed findings"
     )
-    diff.add_argument("base", metavar="BASE", help="the model before the change (an ONNX file)")
-    diff.add_argument("head", metavar="HEAD", help="the model after the change (an ONNX file)")
+    diff.add_argument(
+        "base",
+        metavar="BASE",
+        help="the model before the change (an ONNX file), or a git revision with --model",
+    )
+    diff.add_argument(
+        "head",
+        metavar="HEAD",
+        help="the model after the change (an ONNX file), or a git revision with --model",
+    )
+    diff.add_argument(
+        "--model",
+        metavar="FILE.py::NAME",
+        help="a model definition, compared at the git revisions BASE and HEAD",
+    )
+    diff.add_argument(
+        "--kwargs", metavar="JSON", help="keyword arguments for the model's factory (with --model)"
+    )
     add_model_options(diff)
     diff.add_argument(
         "--select", metavar="CODES", help="rules to run: codes, prefixes or names, comma-joined"
@@ -53,9 +70,12 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     profiles = targets(args, config)
     options = check_options(args, config)
-    base, base_findings = _checked(args, config, args.base, profiles, options)
-    head, head_findings = _checked(args, config, args.head, profiles, options)
-    diff = compare(base, head, base_findings, head_findings)
+    if args.model:
+        diff = _compare_revisions(args, config, profiles, options)
+    else:
+        base, base_findings = _checked(args, config, args.base, profiles, options)
+        head, head_findings = _checked(args, config, args.head, profiles, options)
+        diff = compare(base, head, base_findings, head_findings)
     with output(args.output_file) as out:
         out.write(diff_json.render(diff) if args.format == "json" else diff_markdown.render(diff))
     fail_level = Severity(args.fail_level) if args.fail_level else config.fail_level
@@ -75,7 +95,33 @@ def _checked(
     from archlint.progress import DelayedProgress
     from archlint.rule_registry import registered_rules
 
-    inputs, dims = model_shapes(args, config, model)
     with DelayedProgress(f"analyzing {model}") as progress:
-        analysis = analyze(model, profiles, inputs, dims, progress)
+        if args.model:  # a model definition: its inputs may carry dtypes, its factory kwargs
+            from archlint.commands.check_models import model_request
+
+            request, dims = model_request(args, config, model)
+            analysis = analyze(model, profiles, request.inputs, dims, progress, request)
+        else:
+            inputs, dims = model_shapes(args, config, model)
+            analysis = analyze(model, profiles, inputs, dims, progress)
     return analysis, check(analysis, registered_rules(), options)
+
+
+def _compare_revisions(
+    args: argparse.Namespace, config: Config, profiles: list[HardwareProfile], options: CheckOptions
+) -> ModelDiff:
+    """The definition ``--model`` at git revisions BASE and HEAD, each loaded from a snapshot."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from archlint.git_snapshot import reference_in, repository_root, snapshot
+    from archlint.model_diff import compare
+
+    root = repository_root(Path.cwd())
+    checked = []
+    for revision in (args.base, args.head):
+        with snapshot(root, revision) as folder:
+            checked.append(_checked(args, config, reference_in(folder, root, args.model), profiles, options))
+    (base, base_findings), (head, head_findings) = checked
+    diff = compare(base, head, base_findings, head_findings)
+    return replace(diff, base_path=f"{args.model} @ {args.base}", head_path=f"{args.model} @ {args.head}")
