@@ -41,10 +41,28 @@ def snapshot(root: Path, revision: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="archlint-rev-") as folder:
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(folder, filter="data")  # "data": no absolute paths, links out, devices
+        forget_shadowed_modules(Path(folder))
         try:
             yield Path(folder)
         finally:
             forget_modules_under(Path(folder))
+
+
+def forget_shadowed_modules(folder: Path) -> None:
+    """Drop imported project modules that share a name with a module of the snapshot, so that its
+    own modules are imported, as when its files run as a script. Installed packages (anything
+    under the interpreter's prefixes: torch, numpy) are never dropped."""
+    names = {path.stem for path in folder.rglob("*.py")} | {
+        p.parent.name for p in folder.rglob("__init__.py")
+    }
+    installed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name.split(".")[0] not in names or not file:
+            continue
+        path = Path(file).resolve()
+        if not path.is_relative_to(folder.resolve()) and not any(path.is_relative_to(p) for p in installed):
+            del sys.modules[name]
 
 
 def forget_modules_under(folder: Path) -> None:

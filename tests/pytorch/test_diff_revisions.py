@@ -76,3 +76,22 @@ def test_an_unknown_revision_is_one_line_and_exit_2(repo: Path, capsys: pytest.C
     code = main(["diff", "nope", "HEAD", "--model", "models.py::Net", "--input", "x=1x3x32x32"])
     assert code == 2
     assert "git revision 'nope'" in capsys.readouterr().err
+
+
+def test_a_same_named_module_imported_earlier_does_not_shadow_the_revision(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib
+    import sys
+
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "layers.py").write_text("UNRELATED = True\n")  # no WIDTH here
+    sys.path.insert(0, str(elsewhere))
+    try:
+        importlib.import_module("layers")
+        args = ["diff", "before", "HEAD", "--model", "models.py::Net", "--input", "x=1x3x32x32"]
+        assert main([*args, "--target", "gpu", "--select", "AL101"]) == 0
+        assert "2 fixed" in capsys.readouterr().out
+    finally:
+        sys.path.remove(str(elsewhere))
+        sys.modules.pop("layers", None)
