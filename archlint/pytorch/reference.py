@@ -96,7 +96,10 @@ def _guarded_import(reference: Reference, load: Callable[[], ModuleType]) -> Mod
     except ArchlintError:
         raise
     except ImportError as exc:
-        raise ModelLoadError(f"{reference.text}: cannot import: {exc}") from exc
+        hint = ""
+        if getattr(exc, "name", None) in ("torch", "onnxscript"):
+            hint = " (model definitions need torch and onnxscript: pip install 'archlint[torch]')"
+        raise ModelLoadError(f"{reference.text}: cannot import: {exc}{hint}") from exc
     except Exception as exc:  # the user's module raised while importing
         raise ModelLoadError(f"{reference.text}: importing raised {type(exc).__name__}: {exc}") from exc
 

@@ -42,3 +42,20 @@ def test_input_dtypes() -> None:
 )
 def test_noqa_comments(line: str, codes: tuple[str, ...] | None) -> None:
     assert parse_noqa(line) == codes
+
+
+def test_a_missing_torch_says_which_extra_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from archlint.errors import ModelLoadError
+    from archlint.pytorch import reference
+
+    (tmp_path / "needs_missing.py").write_text("import onnxscript_not_here\n")
+    parsed = reference.parse(f"{tmp_path / 'needs_missing.py'}::Net")
+    assert parsed is not None
+    with pytest.raises(ModelLoadError, match="cannot import"):
+        reference.import_module(parsed)
+    monkeypatch.setitem(__import__("sys").modules, "onnxscript", None)  # import onnxscript -> ImportError
+    (tmp_path / "needs_onnxscript.py").write_text("import onnxscript\n")
+    parsed = reference.parse(f"{tmp_path / 'needs_onnxscript.py'}::Net")
+    assert parsed is not None
+    with pytest.raises(ModelLoadError, match=r"pip install 'archlint\[torch\]'"):
+        reference.import_module(parsed)
