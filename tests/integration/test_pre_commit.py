@@ -46,6 +46,14 @@ def git(cwd: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
+def commit_all(folder: Path, message: str) -> str:
+    """A new repository in ``folder`` with everything in it committed; its HEAD."""
+    git(folder, "init", "--quiet")
+    git(folder, "add", "--all")
+    git(folder, "commit", "--quiet", "--message", message)
+    return git(folder, "rev-parse", "HEAD")
+
+
 def snapshot_of_the_working_tree(destination: Path) -> str:
     """Copy what a commit of the working tree would hold into a new repository; its HEAD."""
     listed = git(ROOT, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")
@@ -54,10 +62,7 @@ def snapshot_of_the_working_tree(destination: Path) -> str:
         if source.is_file():  # a tracked file deleted in the working tree is listed too
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
-    git(destination, "init", "--quiet")
-    git(destination, "add", "--all")
-    git(destination, "commit", "--quiet", "--message", "snapshot")
-    return git(destination, "rev-parse", "HEAD")
+    return commit_all(destination, "snapshot")
 
 
 def thirty_channel_model(path: Path) -> Path:
@@ -84,9 +89,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"repos:\n  - repo: {source}\n    rev: {head}\n    hooks:\n      - id: archlint\n"
         "        args: [--target, gpu, --select, AL101]\n"
     )
-    git(project, "init", "--quiet")
-    git(project, "add", "--all")
-    git(project, "commit", "--quiet", "--message", "models")
+    commit_all(project, "models")
     return project
 
 
@@ -156,9 +159,7 @@ def models_project(tmp_path_factory: pytest.TempPathFactory, project: Path) -> P
         f"repos:\n  - repo: {source}\n    rev: {head}\n    hooks:\n      - id: archlint-models\n"
         '        additional_dependencies: ["torch==2.13.0", "onnxscript"]\n'
     )
-    git(root, "init", "--quiet")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "--message", "models")
+    commit_all(root, "models")
     return root
 
 
