@@ -75,6 +75,8 @@ class ModelCost:
     params: int
     peak_activation_bytes: int
     folded_nodes: int
+    # Main-graph tensors fixed before the model runs (initializers and what engines fold from them).
+    constant_tensors: frozenset[str] = frozenset()
 
     @property
     def flops(self) -> int:
@@ -118,6 +120,7 @@ def compute_costs(model: Model, progress: ProgressCallback | None = None) -> Mod
         params=sum(count for count, _ in walk.weights.values()),
         peak_activation_bytes=peak,
         folded_nodes=walk.folded,
+        constant_tensors=constants.tensors,
     )
 
 

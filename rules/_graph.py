@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from archlint.constants import find_constants
 from archlint.costs.conv import conv_class
 from archlint.costs.record import OpClass
 from archlint.dtypes import DType
@@ -65,7 +64,7 @@ _EPILOGUE_HOSTS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.MATMU
 
 def constant_tensors(ctx: RuleContext) -> frozenset[str]:
     """Tensors fixed before the model runs (initializers and what engines fold from them)."""
-    return find_constants(ctx.cost.model.graph).tensors
+    return ctx.cost.constant_tensors
 
 
 def sole_reader(ctx: RuleContext, name: str) -> NodeCost | None:
