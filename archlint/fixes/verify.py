@@ -11,53 +11,26 @@ A fix that changes what the model computes moves outputs by far more than that.
 
 from __future__ import annotations
 
-import importlib.util
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import onnx
 
+from archlint import runtime
 from archlint.fixes.proto import Array
+from archlint.runtime import onnxruntime_version, random_inputs
+
+__all__ = ["Verdict", "Verifier", "compare_outputs", "onnxruntime_version", "random_inputs", "run"]
 
 RTOL = 1e-4
 ATOL = 1e-5
-SEED = 0
-# onnxruntime reads models from bytes only below protobuf's 2 GiB limit.
-_MAX_INLINE_BYTES = 2**31 - 2**20
 
 
 @dataclass(frozen=True)
 class Verdict:
     same: bool
     detail: str  # "max |diff| 3e-07" or why the outputs differ
-
-
-def onnxruntime_version() -> str | None:
-    if importlib.util.find_spec("onnxruntime") is None:
-        return None
-    import onnxruntime
-
-    return str(onnxruntime.__version__)
-
-
-def random_inputs(proto: onnx.ModelProto, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Array]:
-    """Seeded inputs: standard normal floats, zeros for integers (safe as indices), False."""
-    rng = np.random.default_rng(SEED)
-    stored = {t.name for t in proto.graph.initializer}
-    feeds: dict[str, Array] = {}
-    for value in proto.graph.input:
-        if value.name in stored:
-            continue
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)
-        shape = shapes[value.name]
-        if np.issubdtype(dtype, np.floating):
-            feeds[value.name] = rng.standard_normal(shape).astype(dtype)
-        else:
-            feeds[value.name] = np.zeros(shape, dtype)
-    return feeds
 
 
 class Verifier:
@@ -109,42 +82,8 @@ def _max_abs(values: Array) -> float:
 
 
 def run(proto: onnx.ModelProto, feeds: Mapping[str, Array]) -> dict[str, Array]:
-    session = _session(proto)
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, dict(feeds)), strict=True))
-
-
-def _session(proto: onnx.ModelProto) -> Any:
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3  # errors only: warnings about unused initializers are expected
-    try:
-        return _load(proto, options)
-    except Exception as exc:
-        if "Unsupported model IR version" not in str(exc):
-            raise
-    # The writer's default IR version can be newer than the runtime knows (onnx 1.23 writes 14
-    # for any opset); the opsets the model imports say which IR version it really needs.
-    lowered = onnx.ModelProto()
-    lowered.CopyFrom(proto)
-    lowered.ir_version = onnx.helper.find_min_ir_version_for(list(proto.opset_import))
-    return _load(lowered, options)
-
-
-def _load(proto: onnx.ModelProto, options: Any) -> Any:
-    import onnxruntime
-
-    providers = ["CPUExecutionProvider"]
-    if proto.ByteSize() <= _MAX_INLINE_BYTES:
-        return onnxruntime.InferenceSession(proto.SerializeToString(), options, providers=providers)
-    with tempfile.TemporaryDirectory(prefix="archlint-verify-") as folder:
-        copy = onnx.ModelProto()
-        copy.CopyFrom(proto)  # saving as external data rewrites the tensors it saves
-        path = f"{folder}/model.onnx"
-        onnx.save_model(copy, path, save_as_external_data=True, location="model.onnx.data")
-        return onnxruntime.InferenceSession(path, options, providers=providers)
+    # Graph optimizations off: compare the models as written, not the runtime's rewrites of them.
+    return runtime.run(runtime.make_session(proto, optimization="disabled"), feeds)
 
 
 def _first_line(exc: BaseException) -> str:
