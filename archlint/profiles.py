@@ -57,6 +57,9 @@ class HardwareProfile(_Strict):
     memory_bandwidth: Positive  # bytes/s of the main memory
     device_memory_bytes: Positive | None = None
     on_chip_memory_bytes: Positive | None = None  # last-level cache or scratchpad SRAM
+    # bytes/s of on-chip memory, for operators whose bytes fit in on_chip_memory_bytes; unset:
+    # every operator streams at memory_bandwidth.
+    on_chip_bandwidth: Positive | None = None
     channel_alignment: dict[str, int] = Field(default_factory=dict)  # per compute dtype
     layout: str = ""  # the tensor layout the alignment figures assume, e.g. "NHWC, tensor cores"
     op_overhead_s: float = Field(0.0, ge=0)  # dispatch cost paid by every operator execution
@@ -64,6 +67,9 @@ class HardwareProfile(_Strict):
     bandwidth_efficiency: Fraction = 1.0  # fraction of bandwidth that streaming kernels sustain
     efficiency: dict[OpClass, Fraction] = Field(default_factory=dict)  # per op class, on the roofline
     small_ops: SmallOps = SmallOps()
+    # Op types the engine runs inside the kernel of the operator producing their input, keyed by
+    # that producer's op type ({Conv: [BatchNormalization, Relu]}): they cost no time of their own.
+    fusion: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     # How subnormal floats are handled: "always" flushed (no penalty), "optional" (slow path
     # unless the engine turns on FTZ/DAZ, as on x86), "never" (slow path cannot be avoided).
     flush_to_zero: Literal["always", "optional", "never"] | None = None
@@ -98,6 +104,12 @@ class HardwareProfile(_Strict):
     def ridge_point(self) -> float:
         """FLOP per byte above which an fp32 operator is compute-bound on this device."""
         return self.peak_for("fp32") / self.memory_bandwidth
+
+    def bandwidth_for(self, moved_bytes: float) -> float:
+        """The bandwidth an operator moving ``moved_bytes`` streams at, before efficiency."""
+        if self.on_chip_bandwidth and self.on_chip_memory_bytes and moved_bytes <= self.on_chip_memory_bytes:
+            return self.on_chip_bandwidth
+        return self.memory_bandwidth
 
     def efficiency_for(self, op_class: OpClass, flops: int) -> float:
         value = self.efficiency.get(op_class, 1.0)

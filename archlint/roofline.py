@@ -4,7 +4,9 @@ Per operator and batch size b (weights are read once per batch, everything else 
   compute_s = FLOPs_padded * b / (peak[dtype] * compute_efficiency)
   memory_s  = (weight_bytes + b * other_bytes) / (bandwidth * bandwidth_efficiency)
   time_s    = max(compute_s, memory_s) / efficiency[op class] + op_overhead_s * repeats
-(views such as Reshape and Flatten alias their input and pay no overhead).
+(views such as Reshape and Flatten alias their input and pay no overhead). ``bandwidth`` is the
+profile's on-chip bandwidth for an operator whose bytes fit on chip, when the profile gives one.
+An operator the profile's engine fuses into the kernel that produces its input costs nothing.
 FLOPs_padded rounds every channel-like dimension up to the profile's alignment for the dtype: a
 30-channel conv on a device that packs channels by 8 pays for 32.
 """
@@ -19,7 +21,7 @@ from archlint.costs.record import OpClass
 from archlint.model_cost import ModelCost, NodeCost
 from archlint.profiles import HardwareProfile
 
-Bound = Literal["compute", "memory", "overhead"]
+Bound = Literal["compute", "memory", "overhead", "fused"]
 
 #: Throughput is searched up to this batch; past it, predicted QPS is flat on every profile.
 MAX_BATCH = 1024
@@ -48,7 +50,13 @@ class Prediction:
 def padded_flops(cost: NodeCost, profile: HardwareProfile) -> float:
     alignment = profile.alignment_for(cost.compute_dtype)
     factor = 1.0
-    for dim in cost.padded_dims:
+    roles = cost.padded_roles or ("",) * len(cost.padded_dims)
+    for dim, role in zip(cost.padded_dims, roles, strict=True):
+        # A first-layer conv reading fewer channels than one block (RGB) gets a kernel that reads
+        # the plain layout (onnxruntime's NCHWc conv takes NCHW input below the block size):
+        # nothing is padded.
+        if role == "input channels" and dim < alignment:
+            continue
         if dim > 0 and alignment > 1:
             factor *= math.ceil(dim / alignment) * alignment / dim
     return cost.flops * factor
@@ -61,7 +69,7 @@ def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeT
         / (profile.peak_for(cost.compute_dtype) * profile.compute_efficiency)
     )
     moved = cost.weight_bytes + batch * (cost.bytes - cost.weight_bytes)
-    memory_s = moved / (profile.memory_bandwidth * profile.bandwidth_efficiency)
+    memory_s = moved / (profile.bandwidth_for(moved) * profile.bandwidth_efficiency)
     roof_s = max(compute_s, memory_s) / profile.efficiency_for(cost.op_class, cost.flops // cost.repeats)
     # A view is an alias the engine records without launching a kernel: no dispatch cost.
     overhead_s = 0.0 if cost.op_class is OpClass.VIEW else profile.op_overhead_s * cost.repeats
@@ -71,8 +79,56 @@ def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeT
     return NodeTime(cost, compute_s, memory_s, overhead_s, roof_s + overhead_s, bound)
 
 
+def fused_time(time: NodeTime) -> NodeTime:
+    """The same operator run inside its producer's kernel: no time, no dispatch of its own."""
+    return NodeTime(time.cost, time.compute_s, time.memory_s, 0.0, 0.0, "fused")
+
+
+def fused_nodes(model: ModelCost, profile: HardwareProfile) -> frozenset[int]:
+    """Indexes into ``model.nodes`` of the operators the profile's engine fuses away.
+
+    A node fuses when one of its inputs is the only-consumed output of a producer listed in
+    ``profile.fusion`` (or of a node already fused into one), and its op type is listed for that
+    producer: Conv -> BatchNormalization -> Relu is one kernel when both follow Conv.
+    """
+    if not profile.fusion:
+        return frozenset()
+    readers: dict[str, int] = {}
+    for cost in model.nodes:
+        for name in cost.node.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    root_of: dict[str, str] = {}  # tensor -> op type of the kernel that writes it
+    fused: set[int] = set()
+    for index, cost in enumerate(model.nodes):
+        root = next(
+            (
+                root_of[name]
+                for name in cost.node.inputs
+                if name in root_of
+                and readers.get(name) == 1
+                and cost.op_type in profile.fusion.get(root_of[name], ())
+            ),
+            None,
+        )
+        if root is not None:
+            fused.add(index)
+        elif cost.op_type in profile.fusion:
+            root = cost.op_type
+        if root is not None and cost.node.outputs:
+            root_of[cost.node.outputs[0]] = root
+    return frozenset(fused)
+
+
+def node_times(model: ModelCost, profile: HardwareProfile, batch: int = 1) -> tuple[NodeTime, ...]:
+    fused = fused_nodes(model, profile)
+    return tuple(
+        fused_time(node_time(n, profile, batch)) if i in fused else node_time(n, profile, batch)
+        for i, n in enumerate(model.nodes)
+    )
+
+
 def batch_latency(model: ModelCost, profile: HardwareProfile, batch: int) -> float:
-    return sum(node_time(n, profile, batch).time_s for n in model.nodes)
+    return sum(t.time_s for t in node_times(model, profile, batch))
 
 
 def max_batch(model: ModelCost, profile: HardwareProfile) -> int:
@@ -85,7 +141,7 @@ def max_batch(model: ModelCost, profile: HardwareProfile) -> int:
 
 
 def predict(model: ModelCost, profile: HardwareProfile) -> Prediction:
-    nodes = tuple(node_time(n, profile) for n in model.nodes)
+    nodes = node_times(model, profile)
     latency = sum(n.time_s for n in nodes)
     batch = max_batch(model, profile)
     fits = batch >= 1

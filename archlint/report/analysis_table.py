@@ -11,7 +11,7 @@ from archlint.api import Analysis
 from archlint.report import units
 from archlint.roofline import NodeTime, Prediction
 
-_BOUND_STYLE = {"compute": "green", "memory": "yellow", "overhead": "magenta"}
+_BOUND_STYLE = {"compute": "green", "memory": "yellow", "overhead": "magenta", "fused": "dim"}
 
 
 def render(analysis: Analysis, console: Console, top: int = 15) -> None:

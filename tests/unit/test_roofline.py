@@ -105,3 +105,78 @@ def test_throughput_at_full_device_beats_batch_one(tmp_path: Path) -> None:
     prediction = _analyze(tmp_path, proto, _profile(device_memory_bytes=1e9)).predictions[0]
     assert prediction.max_batch == MAX_BATCH
     assert prediction.throughput_qps > 10 / prediction.latency_s  # weight traffic amortized over the batch
+
+
+def test_rgb_input_channels_are_not_padded_but_output_channels_are(tmp_path: Path) -> None:
+    profile = _profile(channel_alignment={"fp32": 16})
+    (cost,) = _analyze(tmp_path, conv_model(3, 30, 56, 3), profile).cost.nodes
+    assert padded_flops(cost, profile) == pytest.approx(cost.flops * 32 / 30)
+
+
+def test_operators_that_fit_on_chip_stream_at_on_chip_bandwidth(tmp_path: Path) -> None:
+    cost = _analyze(tmp_path, conv_model(64, 64, 28, 3, group=64), _profile()).cost.nodes[0]
+    on_chip = {"on_chip_bandwidth": 4e11, "memory_bandwidth": 1e11}
+    fits = _profile(on_chip_memory_bytes=cost.bytes, **on_chip)
+    spills = _profile(on_chip_memory_bytes=cost.bytes - 1, **on_chip)
+    assert node_time(cost, fits).memory_s == pytest.approx(cost.bytes / 4e11)
+    assert node_time(cost, spills).memory_s == pytest.approx(cost.bytes / 1e11)
+
+
+def _conv_bn_relu_add(tmp_path: Path, profile: HardwareProfile) -> Any:
+    """x -> Conv -> BN -> Relu -> Add(+x) -> Relu, and a second reader of the conv's output."""
+    channels = 16
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"]),
+        helper.make_node("Relu", ["n"], ["r"]),
+        helper.make_node("Add", ["r", "x"], ["a"]),
+        helper.make_node("Sigmoid", ["a"], ["y"]),
+        helper.make_node("Relu", ["c"], ["z"]),  # second reader of c: c stays a real tensor
+    ]
+    bn = [weight(name, (channels,)) for name in "sbmv"]
+    proto = model(
+        nodes,
+        [value("x", [1, channels, 8, 8])],
+        [value("y", None), value("z", None)],
+        [weight("w", (channels, channels, 3, 3)), *bn],
+    )
+    return _analyze(tmp_path, proto, profile).predictions[0].nodes
+
+
+def test_fused_operators_cost_nothing_only_behind_a_sole_reader(tmp_path: Path) -> None:
+    fusing = _profile(op_overhead_s=1e-6, fusion={"Conv": ["BatchNormalization", "Relu", "Add"]})
+    conv, bn, relu, add, sigmoid, second_relu = _conv_bn_relu_add(tmp_path, fusing)
+    # c has two readers, so the BatchNorm cannot be fused and neither can what follows it.
+    assert [t.bound == "fused" for t in (bn, relu, add)] == [False, False, False]
+    assert second_relu.bound != "fused"
+
+    single = _profile(op_overhead_s=1e-6, fusion={"Conv": ["Relu"]})
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("Relu", ["r"], ["y"]),
+    ]
+    proto = model(nodes, [value("x", [1, 8, 4, 4])], [value("y", None)], [weight("w", (8, 8, 1, 1))])
+    conv, first, second = _analyze(tmp_path, proto, single).predictions[0].nodes
+    assert (first.bound, first.time_s, first.overhead_s) == ("fused", 0.0, 0.0)
+    assert second.bound == "fused"  # a chain of fused epilogues stays in the same kernel
+    assert conv.bound != "fused"
+    unfused = _analyze(tmp_path, proto, _profile(op_overhead_s=1e-6)).predictions[0]
+    assert all(t.bound != "fused" for t in unfused.nodes)
+    assert unfused.latency_s > _analyze(tmp_path, proto, single).predictions[0].latency_s
+
+
+def test_fusion_follows_the_listed_producer_and_op_types(tmp_path: Path) -> None:
+    fusing = _profile(fusion={"Conv": ["BatchNormalization", "Relu", "Add"]})
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[1, 1]),
+        helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"]),
+        helper.make_node("Relu", ["n"], ["r"]),
+        helper.make_node("Add", ["r", "x"], ["a"]),
+        helper.make_node("Sigmoid", ["a"], ["y"]),
+    ]
+    bn = [weight(name, (8,)) for name in "sbmv"]
+    proto = model(nodes, [value("x", [1, 8, 4, 4])], [value("y", None)], [weight("w", (8, 8, 1, 1)), *bn])
+    bounds = [t.bound for t in _analyze(tmp_path, proto, fusing).predictions[0].nodes]
+    assert bounds[1:4] == ["fused"] * 3
+    assert bounds[0] != "fused" and bounds[4] != "fused"  # Sigmoid is not listed for Conv
