@@ -12,12 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from archlint import __version__
+from archlint.commands.calibrate import add_parser as add_calibrate_parser
 from archlint.commands.common import add_model_options
 from archlint.commands.diff import add_parser as add_diff_parser
 from archlint.errors import ArchlintError
 
 EXIT_ERROR = 2
-COMMANDS = ("check", "analyze", "diff", "fix", "rule", "rules", "hardware", "plugins")
+COMMANDS = ("check", "analyze", "diff", "fix", "calibrate", "rule", "rules", "hardware", "plugins")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--top", type=int, default=15, help="operators listed in the table (default: 15)")
 
     add_diff_parser(commands)
+    add_calibrate_parser(commands)
 
     fix = commands.add_parser("fix", help="write a copy of a model with fixes applied and verified")
     fix.add_argument("model", metavar="MODEL", help="an ONNX file (never modified)")
@@ -118,13 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from archlint.commands import analyze, check, diff, fix, hardware, plugins, rules
+    from archlint.commands import analyze, calibrate, check, diff, fix, hardware, plugins, rules
 
     runners = {
         "check": check.run,
         "analyze": analyze.run,
         "diff": diff.run,
         "fix": fix.run,
+        "calibrate": calibrate.run,
         "rule": rules.run_explain,
         "rules": rules.run_list,
         "hardware": hardware.run,

@@ -1,0 +1,1 @@
+"""Measure this machine with onnxruntime microbenchmarks and write a hardware profile."""

@@ -1,0 +1,75 @@
+"""Turn microbenchmark timings into profile figures. Pure arithmetic: no timing happens here.
+
+Every figure is the plain reading of one or a few measurements:
+- a peak is the best rate of the GEMMs (the fastest kernel the engine has for the dtype);
+- main-memory bandwidth is the rate of a copy far larger than the caches;
+- on-chip bandwidth is the best copy rate among cache-sized copies, and the on-chip capacity the
+  largest copy working set still at least halfway (geometrically) between that and main memory;
+- dispatch overhead is the slope of time over operator count of chains of tiny operators;
+- a class's efficiency is the geometric mean, over its microbenchmarks, of the roofline's time
+  (at efficiency 1) over the measured time less the dispatch overhead, capped at 1;
+- a producer fuses a follower when, in a graph of producer -> follower, onnxruntime's profiler
+  shows no kernel of the follower's op type: it ran inside the producer's kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from archlint.calibration.measure import Measured
+from archlint.profiles import HardwareProfile
+from archlint.roofline import node_time
+
+MIN_EFFICIENCY = 0.01
+
+
+def best_rate(runs: Sequence[Measured]) -> float:
+    """Highest FLOP/s (OP/s) among the runs."""
+    return max(run.flops / run.seconds for run in runs)
+
+
+def copy_bytes(run: Measured) -> int:
+    """What a copy microbenchmark reads plus writes."""
+    return 2 * run.micro.input_bytes
+
+
+def copy_rate(run: Measured) -> float:
+    return copy_bytes(run) / run.seconds
+
+
+def on_chip(copies: Sequence[Measured], main_memory: float) -> tuple[float, int] | None:
+    """(bandwidth, capacity in bytes) of the caches, or None when no copy beat main memory."""
+    best = max(copy_rate(run) for run in copies)
+    if best <= main_memory * 1.1:
+        return None
+    threshold = math.sqrt(best * main_memory)
+    fitting = [copy_bytes(run) for run in copies if copy_rate(run) >= threshold]
+    return best, max(fitting)
+
+
+def dispatch_overhead(short: Measured, long: Measured) -> float:
+    """Seconds per operator: the slope between two chain lengths (fixed per-run costs cancel)."""
+    extra_ops = long.operators - short.operators
+    return max(0.0, (long.seconds - short.seconds) / extra_ops)
+
+
+def efficiency(runs: Sequence[Measured], profile: HardwareProfile) -> float:
+    """Roofline time over measured time, geometric mean over ``runs``; ``profile`` has no
+    efficiency figures yet, only peaks, bandwidths and overhead."""
+    ratios = []
+    for run in runs:
+        times = [node_time(node, profile) for node in run.cost.nodes]
+        roof = sum(t.time_s - t.overhead_s for t in times)
+        busy = run.seconds - sum(t.overhead_s for t in times)
+        ratios.append(min(1.0, max(MIN_EFFICIENCY, roof / busy)) if busy > 0 else 1.0)
+    return math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+
+
+def fusions(executed: Mapping[tuple[str, str], frozenset[str]]) -> dict[str, tuple[str, ...]]:
+    """Per producer op type, the follower op types that never ran as kernels of their own."""
+    fused: dict[str, list[str]] = {}
+    for (producer, follower), op_types in executed.items():
+        if follower not in op_types:
+            fused.setdefault(producer, []).append(follower)
+    return {producer: tuple(sorted(names)) for producer, names in sorted(fused.items())}

@@ -1,0 +1,88 @@
+"""Calibration arithmetic on known timings, and what the microbenchmarks are."""
+
+from __future__ import annotations
+
+import pytest
+
+from archlint.calibration import fit, micro
+from archlint.calibration.host import Host
+from archlint.calibration.measure import Measured, cost_of, executed_op_types
+from archlint.costs.record import OpClass
+from archlint.profiles import HardwareProfile
+from archlint.roofline import node_time
+
+
+def _measured(bench: micro.Micro, seconds: float) -> Measured:
+    return Measured(bench, seconds, cost_of(bench))
+
+
+def test_peak_is_the_best_gemm_rate() -> None:
+    small, large = micro.gemm(64), micro.gemm(128)
+    runs = [_measured(small, 2 * 64**3 / 50e9), _measured(large, 2 * 128**3 / 80e9)]
+    assert fit.best_rate(runs) == pytest.approx(80e9)
+
+
+def test_copy_rate_counts_read_and_write() -> None:
+    run = _measured(micro.copy(2**20), 1e-4)
+    assert fit.copy_rate(run) == pytest.approx(2 * 2**20 / 1e-4)
+
+
+def test_on_chip_capacity_is_the_largest_fast_copy() -> None:
+    sizes = [2**17, 2**19, 2**21, 2**23]
+    rates = [30e9, 32e9, 25e9, 11e9]  # the 8 MiB copy runs at main-memory speed
+    copies = [_measured(micro.copy(n), 2 * n / r) for n, r in zip(sizes, rates, strict=True)]
+    bandwidth, capacity = fit.on_chip(copies, main_memory=10e9) or (0, 0)
+    assert bandwidth == pytest.approx(32e9)
+    assert capacity == 2 * 2**21  # 25 GB/s is above sqrt(32e9 * 10e9) = 17.9 GB/s; 11 GB/s is not
+    assert fit.on_chip(copies, main_memory=40e9) is None
+
+
+def test_dispatch_overhead_is_the_slope_over_chain_length() -> None:
+    short, long = micro.tiny_chain(32), micro.tiny_chain(256)
+    fixed = 20e-6  # per-run cost that the slope cancels
+    overhead = fit.dispatch_overhead(_measured(short, fixed + 32e-6), _measured(long, fixed + 256e-6))
+    assert overhead == pytest.approx(1e-6)
+
+
+def test_efficiency_is_roofline_time_over_measured_time() -> None:
+    profile = HardwareProfile(name="t", peak_flops={"fp32": 1e11}, memory_bandwidth=1e10, op_overhead_s=1e-6)
+    bench = micro.conv_chain(96, 28, 3, groups=96)
+    roof = sum(node_time(n, profile).time_s - 1e-6 for n in cost_of(bench).nodes)
+    overhead = micro.CHAIN * 1e-6
+    run = _measured(bench, roof / 0.4 + overhead)
+    assert fit.efficiency([run], profile) == pytest.approx(0.4)
+    # Two runs: the geometric mean; a run faster than the roofline counts as efficiency 1.
+    fast = _measured(bench, roof / 2 + overhead)
+    assert fit.efficiency([run, fast], profile) == pytest.approx(0.4**0.5)
+
+
+def test_fusions_are_the_followers_that_never_ran() -> None:
+    observed = {
+        ("Conv", "Relu"): frozenset({"Conv", "ReorderInput"}),
+        ("Conv", "Sigmoid"): frozenset({"Conv", "Sigmoid"}),
+        ("MatMul", "Add"): frozenset({"Gemm", "MatMul"}),
+    }
+    assert fit.fusions(observed) == {"Conv": ("Relu",), "MatMul": ("Add",)}
+
+
+def test_onnxruntime_fuses_batchnorm_and_relu_into_conv_but_not_relu_into_matmul() -> None:
+    assert "BatchNormalization" not in executed_op_types(micro.fusion_pair("Conv", "BatchNormalization"), 1)
+    assert "Relu" not in executed_op_types(micro.fusion_pair("Conv", "Relu"), 1)
+    assert "Relu" in executed_op_types(micro.fusion_pair("MatMul", "Relu"), 1)
+
+
+def test_every_class_benchmark_costs_only_its_own_class() -> None:
+    for bench in micro.class_benches():
+        for one in bench.micros:
+            classes = {n.op_class for n in cost_of(one).nodes} - {OpClass.VIEW}
+            assert classes == {bench.op_class}, one.name
+
+
+def test_channel_block_follows_the_vector_isa() -> None:
+    def host(machine: str, *flags: str) -> Host:
+        return Host("cpu", machine, frozenset(flags), None)
+
+    assert host("x86_64", "avx2", "avx512f").fp32_block[0] == 16
+    assert host("x86_64", "avx2").fp32_block[0] == 8
+    assert host("aarch64").fp32_block[0] == 4
+    assert host("x86_64", "sse4_2").fp32_block[0] == 1
