@@ -145,7 +145,7 @@ def _conv_bn_relu_add(tmp_path: Path, profile: HardwareProfile) -> Any:
 
 def test_fused_operators_cost_nothing_only_behind_a_sole_reader(tmp_path: Path) -> None:
     fusing = _profile(op_overhead_s=1e-6, fusion={"Conv": ["BatchNormalization", "Relu", "Add"]})
-    conv, bn, relu, add, sigmoid, second_relu = _conv_bn_relu_add(tmp_path, fusing)
+    _, bn, relu, add, _, second_relu = _conv_bn_relu_add(tmp_path, fusing)
     # c has two readers, so the BatchNorm cannot be fused and neither can what follows it.
     assert [t.bound == "fused" for t in (bn, relu, add)] == [False, False, False]
     assert second_relu.bound != "fused"
