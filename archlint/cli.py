@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--format",
         metavar="FORMAT",
-        help="full (default), concise, json, sarif, github, markdown, rdjson, review-json",
+        help="full (default), concise, json, sarif, github, markdown, rdjson, review-json, html",
     )
     check.add_argument(
         "--fail-level",
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser("analyze", help="per-operator cost report and roofline prediction")
     analyze.add_argument("model", metavar="MODEL", help="an ONNX file")
     add_model_options(analyze)
-    analyze.add_argument("--format", choices=("table", "json"), default="table")
+    analyze.add_argument("--format", choices=("table", "json", "html"), default="table")
     analyze.add_argument("--top", type=int, default=15, help="operators listed in the table (default: 15)")
 
     add_diff_parser(commands)

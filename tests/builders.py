@@ -102,3 +102,25 @@ def require_torch() -> Any:
     module = pytest.importorskip("torch")
     pytest.importorskip("onnxscript")
     return module
+
+
+def require_chromium() -> str:
+    """The chromium that the HTML report's browser tests drive through playwright: skipped where
+    chromium or playwright is missing, but never in CI (CI=true), where it must fail instead.
+    The system's chromium (Debian's package) is used, never a browser `playwright install` fetches."""
+    import os
+    import shutil
+
+    import pytest
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if os.environ.get("CI"):
+        import playwright.sync_api  # noqa: F401
+
+        if path is None:
+            pytest.fail("chromium is not installed (`apt-get install chromium`; .ci/run does it)")
+        return path
+    pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (test extra)")
+    if path is None:
+        pytest.skip("no chromium on PATH (`apt-get install chromium`)")
+    return path

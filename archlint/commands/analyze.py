@@ -23,6 +23,10 @@ def run(args: argparse.Namespace) -> int:
             from archlint.report import analysis_json
 
             out.write(analysis_json.render(analysis))
+        elif args.format == "html":
+            from archlint.report import html_report
+
+            out.write(html_report.render_analysis(analysis))
         else:
             from rich.console import Console
 

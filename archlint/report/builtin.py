@@ -10,6 +10,7 @@ from archlint.report.check_json import JsonReporter
 from archlint.report.concise import ConciseReporter
 from archlint.report.full import FullReporter
 from archlint.report.github import GithubReporter
+from archlint.report.html_report import HtmlReporter
 from archlint.report.markdown import MarkdownReporter
 from archlint.report.rdjson import RdjsonReporter
 from archlint.report.review_json import ReviewJsonReporter
@@ -27,5 +28,6 @@ def archlint_register_reporters(register: Callable[[type[Reporter]], None]) -> N
         MarkdownReporter,
         RdjsonReporter,
         ReviewJsonReporter,
+        HtmlReporter,
     ):
         register(reporter)
