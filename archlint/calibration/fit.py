@@ -1,7 +1,9 @@
 """Turn microbenchmark timings into profile figures. Pure arithmetic: no timing happens here.
 
 Every figure is the plain reading of one or a few measurements:
-- a peak is the best rate of the GEMMs (the fastest kernel the engine has for the dtype);
+- a peak is the best rate of the GEMMs (the fastest kernel the engine has for the dtype), and
+  bandwidths are copy rates, all from the fastest run of each: on a shared machine, other
+  processes only ever slow a run down. Everything else uses the median run;
 - main-memory bandwidth is the rate of a copy far larger than the caches;
 - on-chip bandwidth is the best copy rate among cache-sized copies, and the on-chip capacity the
   largest copy working set still at least halfway (geometrically) between that and main memory;
@@ -26,7 +28,7 @@ MIN_EFFICIENCY = 0.01
 
 def best_rate(runs: Sequence[Measured]) -> float:
     """Highest FLOP/s (OP/s) among the runs."""
-    return max(run.flops / run.seconds for run in runs)
+    return max(run.flops / run.best_seconds for run in runs)
 
 
 def copy_bytes(run: Measured) -> int:
@@ -35,7 +37,7 @@ def copy_bytes(run: Measured) -> int:
 
 
 def copy_rate(run: Measured) -> float:
-    return copy_bytes(run) / run.seconds
+    return copy_bytes(run) / run.best_seconds
 
 
 def on_chip(copies: Sequence[Measured], main_memory: float) -> tuple[float, int] | None:

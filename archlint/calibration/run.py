@@ -133,7 +133,8 @@ def _description(host: Host, threads: int) -> str:
 
 
 def _rate_note(run: Measured) -> str:
-    return f"{run.micro.name}: {units.count(run.flops / run.seconds)}FLOP/s ({units.seconds(run.seconds)})"
+    rate = units.count(run.flops / run.best_seconds)
+    return f"{run.micro.name}: {rate}FLOP/s (fastest run {units.seconds(run.best_seconds)})"
 
 
 def _sources(
@@ -149,7 +150,7 @@ def _sources(
     fusion: dict[str, tuple[str, ...]],
     cache: tuple[float, int] | None,
 ) -> tuple[Source, ...]:
-    how = f"median wall-clock of onnxruntime session.run, {threads} thread(s)"
+    how = f"wall-clock of onnxruntime session.run, {threads} thread(s)"
     notes = [
         Source(figure="peak_flops.fp32", source=f"best of {'; '.join(map(_rate_note, gemms))} ({how})"),
         Source(figure="peak_flops.int8", source=f"{_rate_note(int8)} ({how}); never below fp32's rate"),
