@@ -15,10 +15,11 @@ from archlint import __version__
 from archlint.commands.calibrate import add_parser as add_calibrate_parser
 from archlint.commands.common import add_model_options
 from archlint.commands.diff import add_parser as add_diff_parser
+from archlint.commands.profile import add_parser as add_profile_parser
 from archlint.errors import ArchlintError
 
 EXIT_ERROR = 2
-COMMANDS = ("check", "analyze", "diff", "fix", "calibrate", "rule", "rules", "hardware", "plugins")
+COMMANDS = ("check", "analyze", "diff", "fix", "calibrate", "profile", "rule", "rules", "hardware", "plugins")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_diff_parser(commands)
     add_calibrate_parser(commands)
+    add_profile_parser(commands)
 
     fix = commands.add_parser("fix", help="write a copy of a model with fixes applied and verified")
     fix.add_argument("model", metavar="MODEL", help="an ONNX file (never modified)")
@@ -120,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from archlint.commands import analyze, calibrate, check, diff, fix, hardware, plugins, rules
+    from archlint.commands import analyze, calibrate, check, diff, fix, hardware, plugins, profile, rules
 
     runners = {
         "check": check.run,
@@ -128,6 +130,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "diff": diff.run,
         "fix": fix.run,
         "calibrate": calibrate.run,
+        "profile": profile.run,
         "rule": rules.run_explain,
         "rules": rules.run_list,
         "hardware": hardware.run,

@@ -93,6 +93,9 @@ def make_session(
     if profile_prefix is not None:
         options.enable_profiling = True
         options.profile_file_prefix = profile_prefix
+        # A session that fails to load (an IR version to lower, below) logs from its destructor
+        # that it has no profile to write; the exception already says what failed.
+        options.log_severity_level = 4
     if optimized_model_path is not None:
         options.optimized_model_filepath = optimized_model_path
         # Weights go to a side file so that reading the graph back never loads them.

@@ -1,0 +1,111 @@
+"""``archlint profile MODEL``: run the model with onnxruntime and set what each operator measures
+beside what the roofline predicts for it, and beside the rules' findings on it.
+
+Exit code 0 after a report, 2 for bad input or a model onnxruntime cannot run (raised as an
+ArchlintError before anything is reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from archlint.commands.common import add_model_options
+
+if TYPE_CHECKING:
+    from archlint.api import Analysis
+    from archlint.config import Config
+    from archlint.diagnostics import Diagnostic
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return int(text)
+
+    return parse
+
+
+def _optimization(text: str) -> str:
+    # archlint.runtime imports numpy and onnx: read its levels only when the flag is given.
+    from archlint.runtime import OPTIMIZATIONS
+
+    if text not in OPTIMIZATIONS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(OPTIMIZATIONS)}, got {text!r}")
+    return text
+
+
+def add_parser(commands: Any) -> None:
+    """The ``profile`` subcommand (``commands`` is argparse's subparsers action)."""
+    profile: argparse.ArgumentParser = commands.add_parser(
+        "profile", help="measure every operator with onnxruntime and compare with the roofline"
+    )
+    profile.add_argument("model", metavar="MODEL", help="an ONNX file or a model definition (never modified)")
+    add_model_options(profile)
+    profile.add_argument("--threads", type=_count(1), default=1, help="intra-op threads (default: 1)")
+    profile.add_argument("--runs", type=_count(1), default=10, help="measured runs (default: 10)")
+    profile.add_argument("--warmup", type=_count(0), default=2, help="untimed runs first (default: 2)")
+    profile.add_argument(
+        "--optimization",
+        type=_optimization,
+        default="all",
+        metavar="LEVEL",
+        help="onnxruntime graph optimizations: disabled, basic, extended, all "
+        "(default: all, what a deployment runs)",
+    )
+    profile.add_argument("--format", choices=("table", "json"), default="table")
+    profile.add_argument(
+        "--top", type=_count(1), default=15, help="operators listed in the table (default: 15)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from archlint import profiling
+    from archlint.api import analyze
+    from archlint.commands.common import model_shapes, output, targets
+    from archlint.config import load_config
+    from archlint.errors import UsageError
+    from archlint.loaders import ModelRequest
+    from archlint.profile_result import build
+    from archlint.progress import DelayedProgress
+    from archlint.runtime import require_onnxruntime
+
+    require_onnxruntime("archlint profile")  # before minutes of analysis, not after
+    config = load_config(args.config)
+    profiles = targets(args, config)
+    if len(profiles) != 1:
+        raise UsageError("--target: profile compares with one target at a time")
+    inputs, dims = model_shapes(args, config, args.model)
+    request = ModelRequest(args.model, inputs)
+    with DelayedProgress(f"analyzing {args.model}") as progress:
+        analysis = analyze(args.model, profiles, inputs, dims, progress, request)
+    proto = profiling.runnable_proto(request, analysis.model)
+    settings = profiling.RunSettings(args.threads, args.runs, args.warmup, args.optimization)
+    measurement = profiling.measure(proto, profiling.input_shapes(analysis.model), settings)
+    result = build(analysis, analysis.predictions[0], measurement, _findings(analysis, config))
+    with output(args.output_file) as out:
+        if args.format == "json":
+            from archlint.report import profile_json
+
+            out.write(profile_json.render(result))
+        else:
+            from rich.console import Console
+
+            from archlint.report import profile_table
+
+            width = None if out is sys.stdout else 140
+            profile_table.render(result, Console(file=out, width=width), args.top)
+    return 0
+
+
+def _findings(analysis: Analysis, config: Config) -> list[Diagnostic]:
+    """The rules as ``check`` runs them with this configuration (profile has no selection flags)."""
+    from archlint.checker import check
+    from archlint.commands.check import check_options
+    from archlint.rule_registry import registered_rules
+
+    flags = argparse.Namespace(select=None, extend_select=None, ignore=None)
+    return check(analysis, registered_rules(), check_options(flags, config))
