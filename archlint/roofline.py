@@ -2,10 +2,11 @@
 
 Per operator and batch size b (weights are read once per batch, everything else scales with b):
   compute_s = FLOPs_padded * b / (peak[dtype] * compute_efficiency)
-  memory_s  = (weight_bytes + b * other_bytes) / (bandwidth * bandwidth_efficiency)
+  memory_s  = (weight_bytes / bandwidth + b * other_bytes / bandwidth') / bandwidth_efficiency
   time_s    = max(compute_s, memory_s) / efficiency[op class] + op_overhead_s * repeats
 (views such as Reshape and Flatten alias their input and pay no overhead). ``bandwidth`` is the
-profile's on-chip bandwidth for an operator whose bytes fit on chip, when the profile gives one.
+main memory's; ``bandwidth'`` is the profile's on-chip bandwidth when it gives one and the
+operator's activation bytes fit on chip, else the main memory's too.
 An operator the profile's engine fuses into the kernel that produces its input costs nothing.
 FLOPs_padded rounds every channel-like dimension up to the profile's alignment for the dtype: a
 30-channel conv on a device that packs channels by 8 pays for 32.
@@ -68,8 +69,13 @@ def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeT
         * batch
         / (profile.peak_for(cost.compute_dtype) * profile.compute_efficiency)
     )
-    moved = cost.weight_bytes + batch * (cost.bytes - cost.weight_bytes)
-    memory_s = moved / (profile.bandwidth_for(moved) * profile.bandwidth_efficiency)
+    activations = batch * (cost.bytes - cost.weight_bytes)
+    # Weights come from main memory: a layer's weights were last read a whole inference ago, and
+    # the rest of the model has been through the caches since. Activations were just written
+    # and stream from on-chip memory when they fit there.
+    memory_s = (
+        cost.weight_bytes / profile.memory_bandwidth + activations / profile.bandwidth_for(activations)
+    ) / profile.bandwidth_efficiency
     roof_s = max(compute_s, memory_s) / profile.efficiency_for(cost.op_class, cost.flops // cost.repeats)
     # A view is an alias the engine records without launching a kernel: no dispatch cost.
     overhead_s = 0.0 if cost.op_class is OpClass.VIEW else profile.op_overhead_s * cost.repeats

@@ -113,13 +113,18 @@ def test_rgb_input_channels_are_not_padded_but_output_channels_are(tmp_path: Pat
     assert padded_flops(cost, profile) == pytest.approx(cost.flops * 32 / 30)
 
 
-def test_operators_that_fit_on_chip_stream_at_on_chip_bandwidth(tmp_path: Path) -> None:
+def test_activations_that_fit_on_chip_stream_at_on_chip_bandwidth_weights_do_not(tmp_path: Path) -> None:
     cost = _analyze(tmp_path, conv_model(64, 64, 28, 3, group=64), _profile()).cost.nodes[0]
+    activations = cost.bytes - cost.weight_bytes
+    assert cost.weight_bytes > 0
     on_chip = {"on_chip_bandwidth": 4e11, "memory_bandwidth": 1e11}
-    fits = _profile(on_chip_memory_bytes=cost.bytes, **on_chip)
-    spills = _profile(on_chip_memory_bytes=cost.bytes - 1, **on_chip)
-    assert node_time(cost, fits).memory_s == pytest.approx(cost.bytes / 4e11)
+    fits = _profile(on_chip_memory_bytes=activations, **on_chip)
+    spills = _profile(on_chip_memory_bytes=activations - 1, **on_chip)
+    weights_s = cost.weight_bytes / 1e11
+    assert node_time(cost, fits).memory_s == pytest.approx(weights_s + activations / 4e11)
     assert node_time(cost, spills).memory_s == pytest.approx(cost.bytes / 1e11)
+    # A batch of 8 has 8x the activations: they no longer fit.
+    assert node_time(cost, fits, batch=8).memory_s == pytest.approx(weights_s + 8 * activations / 1e11)
 
 
 def _conv_bn_relu_add(tmp_path: Path, profile: HardwareProfile) -> Any:
