@@ -3,13 +3,14 @@
 Every figure is the plain reading of one or a few measurements:
 - a peak is the best rate of the GEMMs (the fastest kernel the engine has for the dtype), and
   bandwidths are copy rates, all from the fastest run of each: on a shared machine, other
-  processes only ever slow a run down. Everything else uses the median run;
+  processes only ever slow a run down. Efficiencies compare fastest runs with those peaks; the
+  dispatch-overhead slope uses median runs;
 - main-memory bandwidth is the rate of a copy far larger than the caches;
 - on-chip bandwidth is the best copy rate among cache-sized copies, and the on-chip capacity the
   largest copy working set still at least halfway (geometrically) between that and main memory;
 - dispatch overhead is the slope of time over operator count of chains of tiny operators;
-- a class's efficiency is the geometric mean, over its microbenchmarks, of the roofline's time
-  (at efficiency 1) over the measured time less the dispatch overhead, capped at 1;
+- a class's efficiency is the roofline's time (at efficiency 1) over the measured time less the
+  dispatch overhead, both summed over the class's microbenchmarks, capped at 1;
 - a producer fuses a follower when, in a graph of producer -> follower, onnxruntime's profiler
   shows no kernel of the follower's op type: it ran inside the producer's kernel.
 """
@@ -57,15 +58,19 @@ def dispatch_overhead(short: Measured, long: Measured) -> float:
 
 
 def efficiency(runs: Sequence[Measured], profile: HardwareProfile) -> float:
-    """Roofline time over measured time, geometric mean over ``runs``; ``profile`` has no
-    efficiency figures yet, only peaks, bandwidths and overhead."""
-    ratios = []
+    """Roofline time over measured time, summed over ``runs``; ``profile`` has no efficiency
+    figures yet, only peaks, bandwidths and overhead.
+
+    Sums, not a mean of ratios: the longer microbenchmarks weigh more, as the larger operators
+    of a network dominate its time. Fastest runs, like the peaks the roofline is built from.
+    """
+    roof = busy = 0.0
     for run in runs:
         times = [node_time(node, profile) for node in run.cost.nodes]
-        roof = sum(t.time_s - t.overhead_s for t in times)
-        busy = run.seconds - sum(t.overhead_s for t in times)
-        ratios.append(min(1.0, max(MIN_EFFICIENCY, roof / busy)) if busy > 0 else 1.0)
-    return math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        overhead = sum(t.overhead_s for t in times)
+        roof += sum(t.time_s for t in times) - overhead
+        busy += max(run.best_seconds - overhead, 0.0)
+    return min(1.0, max(MIN_EFFICIENCY, roof / busy)) if busy > 0 else 1.0
 
 
 def fusions(executed: Mapping[tuple[str, str], frozenset[str]]) -> dict[str, tuple[str, ...]]:

@@ -18,8 +18,9 @@ from archlint import onnx_loader, runtime, shapes
 from archlint.calibration.micro import Micro
 from archlint.model_cost import ModelCost, compute_costs
 
-#: Measured seconds per microbenchmark: enough repeats that a median is stable on a busy machine.
-MIN_SECONDS = 0.25
+#: Measured seconds per microbenchmark: enough repeats that a median is stable, and that the
+#: fastest run is a clean one, on a machine shared with other processes.
+MIN_SECONDS = 0.4
 MIN_RUNS = 5
 
 
@@ -48,10 +49,12 @@ class Measured:
         return len(self.cost.nodes)
 
 
-def measure(micro: Micro, threads: int, tick: Callable[[], None] | None = None) -> Measured:
+def measure(
+    micro: Micro, threads: int, tick: Callable[[], None] | None = None, min_seconds: float = MIN_SECONDS
+) -> Measured:
     session = runtime.make_session(micro.proto, optimization=micro.optimization, threads=threads)
     feeds = runtime.random_inputs(micro.proto, {"x": micro.shape})
-    times = runtime.time_runs(session, feeds, runs=MIN_RUNS, warmup=2, min_seconds=MIN_SECONDS)
+    times = runtime.time_runs(session, feeds, runs=MIN_RUNS, warmup=2, min_seconds=min_seconds)
     if tick is not None:
         tick()
     return Measured(micro, statistics.median(times), cost_of(micro), min(times))

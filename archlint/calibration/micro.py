@@ -264,6 +264,7 @@ def class_benches() -> tuple[ClassBench, ...]:
                 conv_chain(32, 112, 3),
                 conv_chain(64, 56, 3),
                 conv_chain(256, 14, 3),
+                conv_chain(512, 14, 3),  # late-stage width: weights too large to stay cached
                 pointwise_pair(256, 64, 56),
                 pointwise_pair(1024, 256, 14),
             ),
@@ -271,13 +272,16 @@ def class_benches() -> tuple[ClassBench, ...]:
         ClassBench(
             OpClass.DEPTHWISE_CONV,
             (
-                conv_chain(96, 112, 3, groups=96),
+                conv_chain(96, 112, 3, groups=96, stride=2),
                 conv_chain(192, 28, 3, groups=192),
                 conv_chain(480, 14, 5, groups=480),
                 conv_chain(1152, 7, 3, groups=1152),
             ),
         ),
-        ClassBench(OpClass.MATMUL, (matmul_chain(128, 768), matmul_chain(1, 2048), matmul_chain(64, 256))),
+        ClassBench(
+            OpClass.MATMUL,
+            (matmul_chain(128, 768), matmul_chain(256, 2048), matmul_chain(1, 2048), matmul_chain(64, 256)),
+        ),
         ClassBench(
             OpClass.ELEMENTWISE,
             (
@@ -308,11 +312,12 @@ FUSION_CANDIDATES: dict[str, tuple[str, ...]] = {
     "Conv": ("BatchNormalization", "Relu", "Clip", "LeakyRelu", "HardSigmoid", "HardSwish", "Sigmoid", "Add"),
     "MatMul": ("Add", "Relu"),
     "Gemm": ("Relu", "Sigmoid"),
+    "Sigmoid": ("Mul",),  # x * sigmoid(x): SiLU / Swish, one pass when the engine fuses it
 }
 
 
 def _fusion_shape(producer: str) -> tuple[int, ...]:
-    return (1, 64, 56, 56) if producer == "Conv" else (256, 512)
+    return (256, 512) if producer in ("MatMul", "Gemm") else (1, 64, 56, 56)
 
 
 def _producer(g: _Graph, producer: str, x: str) -> str:
@@ -331,6 +336,10 @@ def fusion_pair(producer: str, follower: str) -> Micro:
     MatMul or Gemm an Add's operand is a bias, the form transformers have.
     """
     g = _Graph(_fusion_shape(producer))
+    if producer == "Sigmoid":  # the gate multiplies the sigmoid's own input
+        return Micro(
+            f"{producer} -> {follower}", g.build(g.op("Mul", ["x", g.op("Sigmoid", ["x"])])), g.shape
+        )
     first = _producer(g, producer, "x")
     y = _producer(g, producer, first)
     other = first if producer == "Conv" else g.const(np.full(512, 0.5, np.float32))
