@@ -63,3 +63,6 @@ def test_wheel_in_a_fresh_venv(tmp_path: Path) -> None:
     )
     assert document["target"] == "a100"
     assert document["totals"]["params"] > 25e6
+    # The HTML report inlines its script and style sheet from package data.
+    page = run("-m", "archlint", "analyze", str(LIGHT / "light_resnet50.onnx"), "--format", "html")
+    assert "function" in page and "</style>" in page
