@@ -38,7 +38,9 @@ def onnxruntime_version() -> str | None:
 
 def require_onnxruntime(command: str) -> None:
     if onnxruntime_version() is None:
-        raise ArchlintError(f"{command} runs the model with onnxruntime: pip install 'archlint[runtime]'")
+        raise ArchlintError(
+            f"{command} measures with onnxruntime, which is not installed: pip install 'archlint[runtime]'"
+        )
 
 
 def random_inputs(proto: onnx.ModelProto, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Array]:

@@ -492,15 +492,20 @@ SMALL_MODEL = ModelSpec("small_cnn", small_cnn)
 
 def ensure(spec: ModelSpec) -> Path:
     """The model's file, built first if it does not exist yet."""
-    if not spec.path.exists():
-        MODELS_DIR.mkdir(parents=True, exist_ok=True)
-        model = spec.build()
+    return ensure_built(spec.path, spec.build)
+
+
+def ensure_built(path: Path, build: Callable[[], onnx.ModelProto]) -> Path:
+    """``path``, written from ``build()`` and checked first if it does not exist yet."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model = build()
         onnx.checker.check_model(model)
         # Write then rename, so an interrupted build never leaves a half file that looks cached.
-        partial = spec.path.with_suffix(".partial")
+        partial = path.with_suffix(".partial")
         onnx.save(model, str(partial))
-        partial.replace(spec.path)
-    return spec.path
+        partial.replace(path)
+    return path
 
 
 def ensure_external_decoder(config: DecoderConfig, name: str = "decoder_1b") -> Path:

@@ -35,6 +35,7 @@ from _models import (
     _attention,
     batch_norm,
     classifier_head,
+    ensure_built,
     gelu,
     gemm,
     layer_norm,
@@ -712,12 +713,4 @@ ZOO: tuple[ZooModel, ...] = (
 
 def ensure_zoo(spec: ZooModel) -> Path:
     """The model's file with random weights, built and checked first if it does not exist yet."""
-    if not spec.path.exists():
-        ZOO_DIR.mkdir(parents=True, exist_ok=True)
-        model = spec.build()
-        onnx.checker.check_model(model)
-        # Write then rename, so an interrupted build never leaves a half file that looks cached.
-        partial = spec.path.with_suffix(".partial")
-        onnx.save(model, str(partial))
-        partial.replace(spec.path)
-    return spec.path
+    return ensure_built(spec.path, spec.build)
