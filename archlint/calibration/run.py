@@ -177,11 +177,12 @@ def _sources(
     )
     notes.append(Source(figure="on_chip_bandwidth, on_chip_memory_bytes", source=on_chip))
     for op_class, runs in class_runs.items():
-        listed = "; ".join(f"{r.micro.name} {units.seconds(r.seconds)}" for r in runs)
+        listed = "; ".join(f"{r.micro.name} {units.seconds(r.best_seconds)}" for r in runs)
         notes.append(
             Source(
                 figure=f"efficiency.{op_class}",
-                source=f"{efficiency[op_class]:.3f} = geometric mean of roofline/measured over: {listed}",
+                source=f"{efficiency[op_class]:.3f} = summed roofline time (at efficiency 1, less dispatch) "
+                f"over summed fastest-run time, less dispatch, of: {listed}",
             )
         )
     fused = "; ".join(f"{p}: {', '.join(f)}" for p, f in fusion.items()) or "none"
