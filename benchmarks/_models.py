@@ -150,8 +150,12 @@ def conv(
     stride: int = 1,
     groups: int = 1,
     bias: bool = False,
+    *,
+    pad: int | None = None,
+    scale: float = 0.02,
 ) -> str:
-    inputs = [x, b.weight((cout, cin // groups, k, k))]
+    """A square Conv, padded k // 2 unless ``pad`` says otherwise; weights scaled by ``scale``."""
+    inputs = [x, b.weight((cout, cin // groups, k, k), scale)]
     if bias:
         inputs.append(b.weight((cout,)))
     return b.op(
@@ -159,7 +163,7 @@ def conv(
         inputs,
         kernel_shape=[k, k],
         strides=[stride, stride],
-        pads=[k // 2] * 4,
+        pads=[k // 2 if pad is None else pad] * 4,
         group=groups,
     )
 
@@ -179,12 +183,18 @@ def conv_bn(
     groups: int = 1,
     act: str | None = "Relu",
 ) -> str:
-    y = batch_norm(b, conv(b, x, cin, cout, k, stride, groups), cout)
-    if act == "Relu":
-        return b.op("Relu", [y])
-    if act == "Relu6":
-        return b.op("Clip", [y, b.const(np.array(0.0, np.float32)), b.const(np.array(6.0, np.float32))])
-    return y
+    return activation(b, batch_norm(b, conv(b, x, cin, cout, k, stride, groups), cout), act)
+
+
+def activation(b: GraphBuilder, x: str, act: str | None) -> str:
+    """``act`` applied to ``x``, spelt as exporters write it; None leaves ``x`` as it is."""
+    if act is None:
+        return x
+    if act == "Relu6":  # how torch.onnx exports nn.ReLU6
+        return b.op("Clip", [x, b.const(np.array(0.0, np.float32)), b.const(np.array(6.0, np.float32))])
+    if act == "SiLU":  # x * sigmoid(x): SiLU has no ONNX op, exporters spell it out
+        return b.op("Mul", [x, b.op("Sigmoid", [x])])
+    return b.op(act, [x])  # Relu, HardSwish, Tanh
 
 
 def gemm(b: GraphBuilder, x: str, fan_in: int, fan_out: int) -> str:

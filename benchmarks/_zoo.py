@@ -33,8 +33,10 @@ from _models import (
     ExternalData,
     GraphBuilder,
     _attention,
+    activation,
     batch_norm,
     classifier_head,
+    conv,
     ensure_built,
     gelu,
     gemm,
@@ -90,23 +92,9 @@ def _conv(
     bias: bool = False,
     pad: int | None = None,
 ) -> str:
-    """A square Conv, padded k // 2 unless ``pad`` says otherwise (torchvision's usual padding)."""
+    """_models.conv with weights scaled by 1/sqrt(fan_in) (see the module docstring)."""
     fan_in = cin // groups * k * k
-    inputs = [x, b.weight((cout, cin // groups, k, k), fan_in**-0.5)]
-    if bias:
-        inputs.append(b.weight((cout,)))
-    p = k // 2 if pad is None else pad
-    return b.op("Conv", inputs, kernel_shape=[k, k], strides=[stride, stride], pads=[p] * 4, group=groups)
-
-
-def _act(b: GraphBuilder, x: str, act: str | None) -> str:
-    if act is None:
-        return x
-    if act == "Relu6":  # how torch.onnx exports nn.ReLU6
-        return b.op("Clip", [x, b.const(np.array(0.0, np.float32)), b.const(np.array(6.0, np.float32))])
-    if act == "SiLU":  # x * sigmoid(x): SiLU has no ONNX op, exporters spell it out
-        return b.op("Mul", [x, b.op("Sigmoid", [x])])
-    return b.op(act, [x])  # Relu, HardSwish, Tanh
+    return conv(b, x, cin, cout, k, stride, groups, bias, pad=pad, scale=fan_in**-0.5)
 
 
 def _cbn(
@@ -121,7 +109,7 @@ def _cbn(
     pad: int | None = None,
 ) -> str:
     """Conv (no bias: the BatchNorm shift replaces it) + BatchNorm + activation."""
-    return _act(b, batch_norm(b, _conv(b, x, cin, cout, k, stride, groups, pad=pad), cout), act)
+    return activation(b, batch_norm(b, _conv(b, x, cin, cout, k, stride, groups, pad=pad), cout), act)
 
 
 def _bn_relu_conv(b: GraphBuilder, x: str, cin: int, cout: int, k: int) -> str:
@@ -140,7 +128,7 @@ def _squeeze_excite(
 ) -> str:
     """Hu et al. 2018: global pool, two 1x1 convs with bias (as torchvision writes the FCs), a gate."""
     s = b.op("GlobalAveragePool", [x])
-    s = _act(b, _conv(b, s, channels, squeezed, 1, bias=True), inner)
+    s = activation(b, _conv(b, s, channels, squeezed, 1, bias=True), inner)
     s = _conv(b, s, squeezed, channels, 1, bias=True)
     if gate == "HardSigmoid":  # torch's hardsigmoid is relu6(x + 3) / 6
         return b.op("Mul", [x, b.op("HardSigmoid", [s], alpha=1.0 / 6.0, beta=0.5)])
