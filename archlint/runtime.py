@@ -7,7 +7,6 @@ so importing this module is free.
 from __future__ import annotations
 
 import importlib.util
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -165,7 +164,3 @@ def time_runs(
         if tick is not None:
             tick()
     return times
-
-
-def median_time(session: Any, feeds: Mapping[str, Array], *, runs: int, warmup: int = 1) -> float:
-    return statistics.median(time_runs(session, feeds, runs=runs, warmup=warmup))

@@ -7,14 +7,13 @@ that uses it computes.
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from archlint import onnx_loader, runtime, shapes
+from archlint import onnx_loader, ort_profile, runtime, shapes
 from archlint.calibration.micro import Micro
 from archlint.model_cost import ModelCost, compute_costs
 
@@ -28,13 +27,9 @@ MIN_RUNS = 5
 class Measured:
     micro: Micro
     seconds: float  # median wall-clock of one run
-    cost: ModelCost
     # The fastest run: other processes only ever slow a run down, so peaks are read off this.
-    best_seconds: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not self.best_seconds:
-            object.__setattr__(self, "best_seconds", self.seconds)
+    best_seconds: float
+    cost: ModelCost
 
     @property
     def flops(self) -> int:
@@ -57,7 +52,7 @@ def measure(
     times = runtime.time_runs(session, feeds, runs=MIN_RUNS, warmup=2, min_seconds=min_seconds)
     if tick is not None:
         tick()
-    return Measured(micro, statistics.median(times), cost_of(micro), min(times))
+    return Measured(micro, statistics.median(times), min(times), cost_of(micro))
 
 
 def executed_op_types(micro: Micro, threads: int) -> frozenset[str]:
@@ -71,12 +66,8 @@ def executed_op_types(micro: Micro, threads: int) -> frozenset[str]:
             micro.proto, optimization=micro.optimization, threads=threads, profile_prefix=f"{folder}/run"
         )
         runtime.run(session, runtime.random_inputs(micro.proto, {"x": micro.shape}))
-        events = json.loads(Path(session.end_profiling()).read_text(encoding="utf-8"))
-    return frozenset(
-        event["args"]["op_name"]
-        for event in events
-        if event.get("cat") == "Node" and str(event.get("name", "")).endswith("_kernel_time")
-    )
+        kernels = ort_profile.read(Path(session.end_profiling()), warmup=0)
+    return frozenset(kernels.op_types.values())
 
 
 def cost_of(micro: Micro) -> ModelCost:

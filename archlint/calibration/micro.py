@@ -35,7 +35,8 @@ class Micro:
 
     @property
     def input_bytes(self) -> int:
-        return math.prod(self.shape) * 4  # every microbenchmark input has 4-byte elements
+        elem_type = self.proto.graph.input[0].type.tensor_type.elem_type
+        return math.prod(self.shape) * helper.tensor_dtype_to_np_dtype(elem_type).itemsize
 
 
 class _Graph:

@@ -7,7 +7,6 @@ efficiencies, which are the measured time set against a roofline built from thos
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from archlint.calibration import fit, micro
 from archlint.calibration.host import Host, read_host
@@ -28,12 +27,6 @@ CHAINS = (32, 256)
 PEAK_SECONDS = 1.5
 
 
-@dataclass(frozen=True)
-class Calibration:
-    profile: HardwareProfile
-    seconds: float  # measured time of all microbenchmarks, for the record
-
-
 class _Runner:
     """Measures microbenchmarks one by one and reports progress."""
 
@@ -42,11 +35,9 @@ class _Runner:
         self.total = total
         self.done = 0
         self.progress = progress
-        self.seconds = 0.0
 
     def __call__(self, bench: micro.Micro, min_seconds: float = MIN_SECONDS) -> Measured:
         result = measure(bench, self.threads, min_seconds=min_seconds)
-        self.seconds += result.seconds
         self._tick()
         return result
 
@@ -65,7 +56,7 @@ class _Runner:
         return [self(bench) for bench in benches]
 
 
-def calibrate(name: str, threads: int, progress: ProgressCallback | None = None) -> Calibration:
+def calibrate(name: str, threads: int, progress: ProgressCallback | None = None) -> HardwareProfile:
     host = read_host()
     classes = micro.class_benches()
     pairs = [(p, f) for p, followers in micro.FUSION_CANDIDATES.items() for f in followers]
@@ -109,7 +100,7 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
     sources = _sources(
         host, threads, gemms, int8, main, copies, (short, long), class_runs, efficiency, fusion, cache
     )
-    profile = roofline.model_copy(
+    return roofline.model_copy(
         update={
             "efficiency": {k: round(v, 3) for k, v in efficiency.items()},
             "fusion": fusion,
@@ -118,7 +109,6 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
             "sources": sources,
         }
     )
-    return Calibration(profile, run.seconds)
 
 
 def _round(value: float) -> float:

@@ -35,12 +35,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {args.output}: no such directory {str(output.parent)!r}")
     name = args.name or (output.stem if output else "host")
     with DelayedProgress("calibrating") as progress:
-        calibration = calibrate(name, args.threads, progress)
+        profile = calibrate(name, args.threads, progress)
     command = f"archlint calibrate --threads {args.threads}"
-    text = to_yaml(calibration.profile, command)
+    text = to_yaml(profile, command)
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-        print(f"wrote {output} ({calibration.profile.name}); use it with --target {output}", file=sys.stderr)
+        print(f"wrote {output} ({profile.name}); use it with --target {output}", file=sys.stderr)
     return 0
