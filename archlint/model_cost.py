@@ -38,6 +38,7 @@ class NodeCost:
     padded_dims: tuple[int, ...]
     compute_dtype: str
     padded_roles: tuple[str, ...] = ()
+    reread_bytes: int = 0  # part of bytes_read: weights read again within one execution
 
     @property
     def op_type(self) -> str:
@@ -195,7 +196,7 @@ def _record(
     if cost.bytes_read is not None:
         bytes_read, weight_bytes = cost.bytes_read, 0
     else:
-        bytes_read = activation_read + weight_bytes
+        bytes_read = activation_read + weight_bytes + cost.reread_bytes
     written = 0 if cost.op_class is OpClass.VIEW else sum(ctx.nbytes(t) for t in node.outputs if t)
     return NodeCost(
         name=name,
@@ -210,6 +211,7 @@ def _record(
         padded_dims=cost.padded_dims,
         compute_dtype=cost.compute_dtype or _compute_dtype(node, ctx),
         padded_roles=cost.padded_roles,
+        reread_bytes=cost.reread_bytes * repeats,
     )
 
 

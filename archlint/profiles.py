@@ -48,6 +48,25 @@ class SmallOps(_Strict):
     efficiency: Fraction = 1.0
 
 
+class ConvShape(_Strict):
+    """How a convolution's shape takes it off its op class's efficiency (measured by calibrate).
+
+    Blocked-layout CPU kernels (onnxruntime's NCHWc) keep a few output channel blocks in
+    registers and stream over the input channels: with few channels per group there is little
+    to reuse, grouped convs run one narrow conv per group, and a channel count the layout
+    cannot take falls back to a generic im2col kernel.
+    """
+
+    # c at which a conv runs at half its class efficiency: efficiency x c / (c + narrow_channels),
+    # c the smaller of its input and output channels per group. 0: no effect.
+    narrow_channels: float = Field(0.0, ge=0)
+    grouped: Fraction = 1.0  # factor for grouped convs that are not depthwise
+    # Convs whose channel counts are not a multiple of this run the engine's fallback kernel, at
+    # the ``fallback`` factor of their op class (conv, depthwise_conv). 1: every count is taken.
+    fallback_multiple: int = Field(1, ge=1)
+    fallback: dict[OpClass, Fraction] = Field(default_factory=dict)
+
+
 class HardwareProfile(_Strict):
     name: str
     kind: Literal["gpu", "cpu", "npu", "other"] = "other"
@@ -67,6 +86,7 @@ class HardwareProfile(_Strict):
     bandwidth_efficiency: Fraction = 1.0  # fraction of bandwidth that streaming kernels sustain
     efficiency: dict[OpClass, Fraction] = Field(default_factory=dict)  # per op class, on the roofline
     small_ops: SmallOps = SmallOps()
+    conv_shape: ConvShape = ConvShape()
     # Op types the engine runs inside the kernel of the operator producing their input, keyed by
     # that producer's op type ({Conv: [BatchNormalization, Relu]}): they cost no time of their own.
     fusion: dict[str, tuple[str, ...]] = Field(default_factory=dict)

@@ -3,10 +3,13 @@
 Per operator and batch size b (weights are read once per batch, everything else scales with b):
   compute_s = FLOPs_padded * b / (peak[dtype] * compute_efficiency)
   memory_s  = (weight_bytes / bandwidth + b * other_bytes / bandwidth') / bandwidth_efficiency
-  time_s    = max(compute_s, memory_s) / efficiency[op class] + op_overhead_s * repeats
+  time_s    = max(compute_s, memory_s) / (efficiency[op class] * conv shape) + op_overhead_s * repeats
 (views such as Reshape and Flatten alias their input and pay no overhead). ``bandwidth`` is the
 main memory's; ``bandwidth'`` is the profile's on-chip bandwidth when it gives one and the
-operator's activation bytes fit on chip, else the main memory's too.
+operator's activation bytes fit on chip, else the main memory's too. Weights an operator reads
+again within one execution (an LSTM's recurrent weights, every step) stream at the bandwidth of
+wherever the weights fit. ``conv shape`` is 1 except for fp32 convs on a profile with a
+``conv_shape`` (few channels per group, grouped, or a channel count the layout cannot take).
 An operator the profile's engine fuses into the kernel that produces its input costs nothing.
 FLOPs_padded rounds every channel-like dimension up to the profile's alignment for the dtype: a
 30-channel conv on a device that packs channels by 8 pays for 32.
@@ -20,7 +23,7 @@ from typing import Literal
 
 from archlint.costs.record import OpClass
 from archlint.model_cost import ModelCost, NodeCost
-from archlint.profiles import HardwareProfile
+from archlint.profiles import ConvShape, HardwareProfile
 
 Bound = Literal["compute", "memory", "overhead", "fused"]
 
@@ -48,19 +51,46 @@ class Prediction:
     fits: bool  # weights plus batch-1 activations fit device memory
 
 
+def _channel_counts(cost: NodeCost, alignment: int) -> list[int]:
+    """The channel-like dimensions a blocked layout takes in blocks of ``alignment``.
+
+    A first-layer conv reading fewer channels than one block (RGB) gets a kernel that reads the
+    plain layout (onnxruntime's NCHWc conv takes NCHW input below the block size): its input
+    channels are left out.
+    """
+    roles = cost.padded_roles or ("",) * len(cost.padded_dims)
+    return [
+        dim
+        for dim, role in zip(cost.padded_dims, roles, strict=True)
+        if dim > 0 and not (role == "input channels" and dim < alignment)
+    ]
+
+
 def padded_flops(cost: NodeCost, profile: HardwareProfile) -> float:
     alignment = profile.alignment_for(cost.compute_dtype)
-    factor = 1.0
-    roles = cost.padded_roles or ("",) * len(cost.padded_dims)
-    for dim, role in zip(cost.padded_dims, roles, strict=True):
-        # A first-layer conv reading fewer channels than one block (RGB) gets a kernel that reads
-        # the plain layout (onnxruntime's NCHWc conv takes NCHW input below the block size):
-        # nothing is padded.
-        if role == "input channels" and dim < alignment:
-            continue
-        if dim > 0 and alignment > 1:
-            factor *= math.ceil(dim / alignment) * alignment / dim
+    if alignment <= 1:
+        return float(cost.flops)
+    factor = math.prod(
+        math.ceil(dim / alignment) * alignment / dim for dim in _channel_counts(cost, alignment)
+    )
     return cost.flops * factor
+
+
+def conv_shape_factor(cost: NodeCost, shape: ConvShape, alignment: int = 1) -> float:
+    """The factor ``shape`` puts on an fp32 conv's class efficiency (1 for anything else)."""
+    if cost.op_class not in (OpClass.CONV, OpClass.DEPTHWISE_CONV) or cost.compute_dtype != "fp32":
+        return 1.0
+    factor = 1.0
+    if any(c % shape.fallback_multiple for c in _channel_counts(cost, alignment)):
+        factor *= shape.fallback.get(cost.op_class, 1.0)
+    if cost.op_class is OpClass.DEPTHWISE_CONV or not cost.padded_dims:
+        return factor  # depthwise convs have a class efficiency of their own
+    if int(cost.node.attr("group", 1)) > 1:
+        factor *= shape.grouped
+    channels = min(cost.padded_dims)
+    if shape.narrow_channels and channels > 0:
+        factor *= channels / (channels + shape.narrow_channels)
+    return factor
 
 
 def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeTime:
@@ -69,14 +99,18 @@ def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeT
         * batch
         / (profile.peak_for(cost.compute_dtype) * profile.compute_efficiency)
     )
-    activations = batch * (cost.bytes - cost.weight_bytes)
+    activations = batch * (cost.bytes - cost.weight_bytes - cost.reread_bytes)
     # Weights come from main memory: a layer's weights were last read a whole inference ago, and
     # the rest of the model has been through the caches since. Activations were just written
-    # and stream from on-chip memory when they fit there.
+    # and stream from on-chip memory when they fit there; so do weights read again right away.
     memory_s = (
-        cost.weight_bytes / profile.memory_bandwidth + activations / profile.bandwidth_for(activations)
+        cost.weight_bytes / profile.memory_bandwidth
+        + cost.reread_bytes / profile.bandwidth_for(cost.weight_bytes // cost.repeats)
+        + activations / profile.bandwidth_for(activations)
     ) / profile.bandwidth_efficiency
-    roof_s = max(compute_s, memory_s) / profile.efficiency_for(cost.op_class, cost.flops // cost.repeats)
+    efficiency = profile.efficiency_for(cost.op_class, cost.flops // cost.repeats)
+    efficiency *= conv_shape_factor(cost, profile.conv_shape, profile.alignment_for(cost.compute_dtype))
+    roof_s = max(compute_s, memory_s) / efficiency
     # A view is an alias the engine records without launching a kernel: no dispatch cost.
     overhead_s = 0.0 if cost.op_class is OpClass.VIEW else profile.op_overhead_s * cost.repeats
     bound: Bound = "compute" if compute_s >= memory_s else "memory"

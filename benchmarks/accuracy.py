@@ -1,6 +1,6 @@
 """How well archlint predicts measured latency, next to a FLOPs-only predictor.
 
-    python benchmarks/accuracy.py [--threads 1] [--rounds 15] [--write docs/accuracy.md]
+    python benchmarks/accuracy.py [--threads 1] [--rounds 30] [--write docs/accuracy.md]
 
 In one run: calibrate this machine (``archlint calibrate``'s microbenchmarks, which never see
 these models), predict every zoo model's batch-1 latency with that profile, measure it with
@@ -222,7 +222,7 @@ def render(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--profile", help="use this profile instead of calibrating now")
     parser.add_argument("--write", metavar="F.md", help="write the report to F (default: print it)")
     parser.add_argument("--only", help="comma-separated model names (default: the whole zoo)")

@@ -11,6 +11,12 @@ Every figure is the plain reading of one or a few measurements:
 - dispatch overhead is the slope of time over operator count of chains of tiny operators;
 - a class's efficiency is the roofline's time (at efficiency 1) over the measured time less the
   dispatch overhead, both summed over the class's microbenchmarks, capped at 1;
+- a conv's narrow-channel constant c is the one under which the conv microbenchmarks' own
+  efficiencies scatter least around the class figure (efficiency x channels / (channels + c));
+- the grouped-conv and layout-fallback factors are efficiencies measured on top of everything
+  before them: the time the roofline with the conv figures predicts over the measured time;
+- the channel multiple of the engine's blocked layout is the smallest step above one block whose
+  conv the engine still put in that layout (it adds reorder kernels), read from its profiler;
 - a producer fuses a follower when, in a graph of producer -> follower, onnxruntime's profiler
   shows no kernel of the follower's op type: it ran inside the producer's kernel.
 """
@@ -21,7 +27,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from archlint.calibration.measure import Measured
-from archlint.profiles import HardwareProfile
+from archlint.profiles import ConvShape, HardwareProfile
 from archlint.roofline import node_time
 
 MIN_EFFICIENCY = 0.01
@@ -57,20 +63,55 @@ def dispatch_overhead(short: Measured, long: Measured) -> float:
     return max(0.0, (long.seconds - short.seconds) / extra_ops)
 
 
+def _roof_and_busy(run: Measured, profile: HardwareProfile) -> tuple[float, float]:
+    """(predicted, measured) seconds of ``run``, both less the dispatch overhead."""
+    times = [node_time(node, profile) for node in run.cost.nodes]
+    overhead = sum(t.overhead_s for t in times)
+    return sum(t.time_s for t in times) - overhead, max(run.best_seconds - overhead, 0.0)
+
+
 def efficiency(runs: Sequence[Measured], profile: HardwareProfile) -> float:
-    """Roofline time over measured time, summed over ``runs``; ``profile`` has no efficiency
-    figures yet, only peaks, bandwidths and overhead.
+    """Roofline time over measured time, summed over ``runs``: the factor ``profile`` is missing.
 
     Sums, not a mean of ratios: the longer microbenchmarks weigh more, as the larger operators
     of a network dominate its time. Fastest runs, like the peaks the roofline is built from.
     """
     roof = busy = 0.0
     for run in runs:
-        times = [node_time(node, profile) for node in run.cost.nodes]
-        overhead = sum(t.overhead_s for t in times)
-        roof += sum(t.time_s for t in times) - overhead
-        busy += max(run.best_seconds - overhead, 0.0)
+        predicted, measured = _roof_and_busy(run, profile)
+        roof, busy = roof + predicted, busy + measured
     return min(1.0, max(MIN_EFFICIENCY, roof / busy)) if busy > 0 else 1.0
+
+
+#: Narrow-channel constants tried: 0 (no effect), then 0.5 to 128 channels in steps of ~19 %.
+NARROW_GRID = (0.0, *(0.5 * 2 ** (k / 4) for k in range(33)))
+
+
+def narrow_channels(runs: Sequence[Measured], profile: HardwareProfile) -> float:
+    """The narrow-channel constant that best explains the conv runs' spread of efficiencies.
+
+    For each candidate, the class efficiency is fitted as usual and scored by the squared log
+    ratios of each run's own efficiency to it; ``profile`` has the peaks and bandwidths only.
+    """
+
+    def scatter(constant: float) -> float:
+        shaped = profile.model_copy(update={"conv_shape": ConvShape(narrow_channels=constant)})
+        fitted = efficiency(runs, shaped)
+        pairs = [_roof_and_busy(run, shaped) for run in runs]
+        return sum(math.log(p / m / fitted) ** 2 for p, m in pairs if p > 0 and m > 0)
+
+    return min(NARROW_GRID, key=scatter)
+
+
+def blocked_multiple(block: int, converted: Mapping[int, bool]) -> int:
+    """The channel multiple the engine's blocked layout takes, from whether a conv of each
+    channel count in ``converted`` ran in it; 1 when every count does or there is no layout."""
+    if block <= 1 or not converted.get(2 * block, False):
+        return 1
+    step = 1
+    while step < block and not converted.get(block + step, False):
+        step *= 2
+    return step
 
 
 def fusions(executed: Mapping[tuple[str, str], frozenset[str]]) -> dict[str, tuple[str, ...]]:

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from archlint import onnx_loader, ort_profile, runtime, shapes
 from archlint.calibration.micro import Micro
 from archlint.model_cost import ModelCost, compute_costs
 
-#: Measured seconds per microbenchmark: enough repeats that a median is stable, and that the
-#: fastest run is a clean one, on a machine shared with other processes.
-MIN_SECONDS = 0.4
-MIN_RUNS = 5
+#: Every microbenchmark is timed in this many rounds, each round running all of them once in
+#: turn: on a shared machine other processes come in bursts of seconds, and rounds spread a
+#: burst over all the figures instead of letting it land on one.
+ROUNDS = 6
+#: Measured seconds per microbenchmark and round (at least one run): over all rounds, enough
+#: repeats that the median is stable and that the fastest run is a clean one.
+SLICE_SECONDS = 0.15
 
 
 @dataclass(frozen=True)
@@ -44,15 +48,42 @@ class Measured:
         return len(self.cost.nodes)
 
 
+@dataclass(frozen=True)
+class Timed:
+    """A microbenchmark to time, and for how long per round."""
+
+    micro: Micro
+    slice_seconds: float = SLICE_SECONDS
+
+
 def measure(
-    micro: Micro, threads: int, tick: Callable[[], None] | None = None, min_seconds: float = MIN_SECONDS
-) -> Measured:
-    session = runtime.make_session(micro.proto, optimization=micro.optimization, threads=threads)
-    feeds = runtime.random_inputs(micro.proto, {"x": micro.shape})
-    times = runtime.time_runs(session, feeds, runs=MIN_RUNS, warmup=2, min_seconds=min_seconds)
-    if tick is not None:
-        tick()
-    return Measured(micro, statistics.median(times), min(times), cost_of(micro))
+    benches: Sequence[Timed],
+    threads: int,
+    rounds: int = ROUNDS,
+    tick: Callable[[], None] | None = None,
+) -> list[Measured]:
+    """Time every bench in ``rounds`` interleaved rounds; one result per bench, in order.
+
+    All sessions are built (and warmed up) first, so a round is nothing but timed runs.
+    """
+    sessions: list[tuple[Any, dict[str, runtime.Array]]] = []
+    for bench in benches:
+        session = runtime.make_session(
+            bench.micro.proto, optimization=bench.micro.optimization, threads=threads
+        )
+        feeds = runtime.random_inputs(bench.micro.proto, {"x": bench.micro.shape})
+        runtime.time_runs(session, feeds, runs=0, warmup=2)
+        sessions.append((session, feeds))
+    times: list[list[float]] = [[] for _ in benches]
+    for _ in range(rounds):
+        for bench, (session, feeds), collected in zip(benches, sessions, times, strict=True):
+            collected += runtime.time_runs(session, feeds, runs=1, warmup=0, min_seconds=bench.slice_seconds)
+            if tick is not None:
+                tick()
+    return [
+        Measured(bench.micro, statistics.median(runs), min(runs), cost_of(bench.micro))
+        for bench, runs in zip(benches, times, strict=True)
+    ]
 
 
 def executed_op_types(micro: Micro, threads: int) -> frozenset[str]:

@@ -138,9 +138,17 @@ def conv_chain(channels: int, size: int, kernel: int, groups: int = 1, stride: i
             strides=[step] * 2,
             group=groups,
         )
-    kind = "depthwise" if groups == channels else "conv"
+    kind = "depthwise" if groups == channels else "conv" if groups == 1 else f"conv {groups} groups"
     label = f"{kind} {kernel}x{kernel} s{stride} {channels}ch {size}x{size}"
     return Micro(label, g.build(y), g.shape)
+
+
+def stem(channels: int = 32, size: int = 224) -> Micro:
+    """One 3x3 stride-2 conv from an RGB image: the first layer of most vision networks."""
+    g = _Graph((1, 3, size, size))
+    w = g.weight((channels, 3, 3, 3), 27)
+    y = g.op("Conv", ["x", w], kernel_shape=[3, 3], pads=[1] * 4, strides=[2, 2])
+    return Micro(f"stem conv 3x3 s2 3->{channels}ch {size}x{size}", g.build(y), g.shape)
 
 
 def pointwise_pair(wide: int, narrow: int, size: int) -> Micro:
@@ -268,6 +276,10 @@ def class_benches() -> tuple[ClassBench, ...]:
                 conv_chain(512, 14, 3),  # late-stage width: weights too large to stay cached
                 pointwise_pair(256, 64, 56),
                 pointwise_pair(1024, 256, 14),
+                # Few channels, where blocked kernels reuse little: what narrow_channels fits.
+                stem(),
+                conv_chain(16, 112, 3),
+                pointwise_pair(96, 16, 112),
             ),
         ),
         ClassBench(
@@ -304,6 +316,34 @@ def class_benches() -> tuple[ClassBench, ...]:
         ClassBench(OpClass.RESAMPLE, (resize(128, 20), resize(64, 80))),
         ClassBench(OpClass.RECURRENT, (lstm(32, 256), lstm(16, 512))),
     )
+
+
+def grouped_benches() -> tuple[Micro, ...]:
+    """Grouped (not depthwise) 3x3 convs with 16 and 32 channels per group (ResNeXt, RegNet)."""
+    return (
+        conv_chain(64, 56, 3, groups=4),
+        conv_chain(160, 28, 3, groups=10),
+        conv_chain(96, 56, 3, groups=3),
+        conv_chain(384, 14, 3, groups=12),
+    )
+
+
+def fallback_channels(multiple: int) -> int:
+    """A channel count that is not a multiple of ``multiple`` (>= 2), near 48."""
+    return 48 + multiple // 2
+
+
+def fallback_benches(channels: int) -> dict[OpClass, tuple[Micro, ...]]:
+    """Convs with a channel count the engine's blocked layout does not take."""
+    return {
+        OpClass.CONV: (conv_chain(channels, 28, 3), pointwise_pair(2 * channels, channels, 28)),
+        OpClass.DEPTHWISE_CONV: (conv_chain(channels, 28, 3, groups=channels),),
+    }
+
+
+def layout_probe(channels: int) -> Micro:
+    """A small conv chain of ``channels`` channels: does the engine put it in its blocked layout?"""
+    return conv_chain(channels, 14, 3)
 
 
 # --- fusions ------------------------------------------------------------------------------------

@@ -7,12 +7,13 @@ efficiencies, which are the measured time set against a roofline built from thos
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from archlint.calibration import fit, micro
 from archlint.calibration.host import Host, read_host
-from archlint.calibration.measure import MIN_SECONDS, Measured, executed_op_types, measure
+from archlint.calibration.measure import ROUNDS, Measured, Timed, executed_op_types, measure
 from archlint.costs.record import OpClass
-from archlint.profiles import HardwareProfile, Source
+from archlint.profiles import ConvShape, HardwareProfile, Source
 from archlint.report import units
 from archlint.runtime import onnxruntime_version
 
@@ -24,61 +25,61 @@ INT8_GEMM_SIZE = 1024
 CACHE_COPIES = tuple(2**k for k in range(17, 25))  # 128 KiB .. 16 MiB
 MAIN_MEMORY_COPY = 256 * 2**20
 CHAINS = (32, 256)
-PEAK_SECONDS = 1.5
-
-
-class _Runner:
-    """Measures microbenchmarks one by one and reports progress."""
-
-    def __init__(self, threads: int, total: int, progress: ProgressCallback | None) -> None:
-        self.threads = threads
-        self.total = total
-        self.done = 0
-        self.progress = progress
-
-    def __call__(self, bench: micro.Micro, min_seconds: float = MIN_SECONDS) -> Measured:
-        result = measure(bench, self.threads, min_seconds=min_seconds)
-        self._tick()
-        return result
-
-    def observe(self, bench: micro.Micro) -> frozenset[str]:
-        """The op types of the kernels a run of ``bench`` executed."""
-        op_types = executed_op_types(bench, self.threads)
-        self._tick()
-        return op_types
-
-    def _tick(self) -> None:
-        self.done += 1
-        if self.progress is not None:
-            self.progress(self.done, self.total)
-
-    def all(self, benches: Sequence[micro.Micro]) -> list[Measured]:
-        return [self(bench) for bench in benches]
+PEAK_SLICE_SECONDS = 0.3  # per round, for the peaks and main-memory bandwidth
 
 
 def calibrate(name: str, threads: int, progress: ProgressCallback | None = None) -> HardwareProfile:
     host = read_host()
+    block, block_reason = host.fp32_block
     classes = micro.class_benches()
     pairs = [(p, f) for p, followers in micro.FUSION_CANDIDATES.items() for f in followers]
-    total = (
-        len(GEMM_SIZES) + 1 + len(CACHE_COPIES) + 1 + len(CHAINS)
-        + sum(len(c.micros) for c in classes) + len(pairs)
-    )  # fmt: skip
-    run = _Runner(threads, total, progress)
+    probes = _probe_channels(block)
 
     # Every later figure is relative to the peaks and bandwidths: give their fastest run more
     # chances to be a clean one.
-    gemms = [run(micro.gemm(size), PEAK_SECONDS) for size in GEMM_SIZES]
-    int8 = run(micro.gemm_int8(INT8_GEMM_SIZE), PEAK_SECONDS)
-    main = run(micro.copy(MAIN_MEMORY_COPY), PEAK_SECONDS)
-    copies = run.all([micro.copy(size) for size in CACHE_COPIES])
-    short, long = run.all([micro.tiny_chain(n) for n in CHAINS])
+    peaks = [micro.gemm(size) for size in GEMM_SIZES] + [micro.gemm_int8(INT8_GEMM_SIZE)]
+    main_copy = micro.copy(MAIN_MEMORY_COPY)
+    machine = [micro.copy(size) for size in CACHE_COPIES] + [micro.tiny_chain(n) for n in CHAINS]
+    class_micros = [bench for group in classes for bench in group.micros]
+    grouped = micro.grouped_benches()
+    timed = [Timed(bench, PEAK_SLICE_SECONDS) for bench in [*peaks, main_copy]]
+    timed += [Timed(bench) for bench in [*machine, *class_micros, *grouped]]
+
+    done = 0
+    fallback_count = sum(len(b) for b in micro.fallback_benches(micro.fallback_channels(block)).values())
+    total = (len(timed) + fallback_count) * ROUNDS + len(pairs) + len(probes)
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    converted = {}
+    for channels in probes:
+        converted[channels] = "ReorderInput" in executed_op_types(micro.layout_probe(channels), threads)
+        tick()
+    multiple = fit.blocked_multiple(block, converted)
+    fallback_micros = micro.fallback_benches(micro.fallback_channels(multiple)) if multiple > 1 else {}
+    if not fallback_micros:
+        total -= fallback_count * ROUNDS
+    timed += [Timed(bench) for benches in fallback_micros.values() for bench in benches]
+
+    results = iter(measure(timed, threads, ROUNDS, tick))
+    gemms = [next(results) for _ in GEMM_SIZES]
+    int8, main = next(results), next(results)
+    copies = [next(results) for _ in CACHE_COPIES]
+    short, long = next(results), next(results)
+    class_runs = {group.op_class: [next(results) for _ in group.micros] for group in classes}
+    grouped_runs = [next(results) for _ in grouped]
+    fallback_runs = {
+        op_class: [next(results) for _ in benches] for op_class, benches in fallback_micros.items()
+    }
 
     peak_fp32, peak_int8 = fit.best_rate(gemms), fit.best_rate([int8])
     bandwidth = fit.copy_rate(main)
     cache = fit.on_chip(copies, bandwidth)
     overhead = fit.dispatch_overhead(short, long)
-    block, block_reason = host.fp32_block
     roofline = HardwareProfile(
         name=name,
         kind="cpu",
@@ -92,23 +93,59 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         flush_to_zero="optional" if host.is_x86 else None,
     )
 
-    class_runs = {bench.op_class: run.all(bench.micros) for bench in classes}
-    efficiency = {op_class: fit.efficiency(runs, roofline) for op_class, runs in class_runs.items()}
+    # Convs first: their efficiency is fitted together with the narrow-channel constant, and
+    # the grouped and fallback factors are what the profile still misses after both.
+    narrow = _round(fit.narrow_channels(class_runs[OpClass.CONV], roofline))
+    shaped = roofline.model_copy(update={"conv_shape": ConvShape(narrow_channels=narrow)})
+    efficiency = {op_class: fit.efficiency(runs, shaped) for op_class, runs in class_runs.items()}
+    shaped = shaped.model_copy(update={"efficiency": efficiency})
+    grouped_factor = round(fit.efficiency(grouped_runs, shaped), 3)
+    conv_shape = ConvShape(narrow_channels=narrow, grouped=grouped_factor)
+    shaped = shaped.model_copy(update={"conv_shape": conv_shape})
+    if fallback_runs:
+        factors = {c: round(fit.efficiency(runs, shaped), 3) for c, runs in fallback_runs.items()}
+        conv_shape = conv_shape.model_copy(update={"fallback_multiple": multiple, "fallback": factors})
 
-    fusion = fit.fusions({pair: run.observe(micro.fusion_pair(*pair)) for pair in pairs})
+    observed = {}
+    for pair in pairs:
+        observed[pair] = executed_op_types(micro.fusion_pair(*pair), threads)
+        tick()
+    fusion = fit.fusions(observed)
 
-    sources = _sources(
-        host, threads, gemms, int8, main, copies, (short, long), class_runs, efficiency, fusion, cache
+    measured = _Measurements(
+        gemms, int8, main, copies, (short, long), class_runs, grouped_runs, fallback_runs
     )
+    sources = _sources(host, threads, measured, efficiency, conv_shape, converted, fusion, cache)
     return roofline.model_copy(
         update={
             "efficiency": {k: round(v, 3) for k, v in efficiency.items()},
+            "conv_shape": conv_shape,
             "fusion": fusion,
             "description": _description(host, threads),
             "layout": f"NCHWc blocks of {block} fp32 channels ({block_reason})" if block > 1 else "",
             "sources": sources,
         }
     )
+
+
+def _probe_channels(block: int) -> list[int]:
+    """Channel counts whose convs show which counts the engine's blocked layout takes."""
+    if block <= 1:
+        return []
+    steps = [1 << k for k in range(block.bit_length()) if 1 << k < block]
+    return [2 * block, *(block + step for step in steps)]
+
+
+@dataclass(frozen=True)
+class _Measurements:
+    gemms: Sequence[Measured]
+    int8: Measured
+    main: Measured
+    copies: Sequence[Measured]
+    chains: tuple[Measured, Measured]
+    classes: dict[OpClass, list[Measured]]
+    grouped: Sequence[Measured]
+    fallback: dict[OpClass, list[Measured]]
 
 
 def _round(value: float) -> float:
@@ -130,23 +167,29 @@ def _rate_note(run: Measured) -> str:
     return f"{run.micro.name}: {rate}FLOP/s (fastest run {units.seconds(run.best_seconds)})"
 
 
+def _listed(runs: Sequence[Measured]) -> str:
+    return "; ".join(f"{r.micro.name} {units.seconds(r.best_seconds)}" for r in runs)
+
+
 def _sources(
     host: Host,
     threads: int,
-    gemms: Sequence[Measured],
-    int8: Measured,
-    main: Measured,
-    copies: Sequence[Measured],
-    chains: tuple[Measured, Measured],
-    class_runs: dict[OpClass, list[Measured]],
+    measured: _Measurements,
     efficiency: dict[OpClass, float],
+    conv_shape: ConvShape,
+    converted: dict[int, bool],
     fusion: dict[str, tuple[str, ...]],
     cache: tuple[float, int] | None,
 ) -> tuple[Source, ...]:
-    how = f"wall-clock of onnxruntime session.run, {threads} thread(s)"
+    how = f"wall-clock of onnxruntime session.run, {threads} thread(s), {ROUNDS} interleaved rounds"
+    chains, main = measured.chains, measured.main
     notes = [
-        Source(figure="peak_flops.fp32", source=f"best of {'; '.join(map(_rate_note, gemms))} ({how})"),
-        Source(figure="peak_flops.int8", source=f"{_rate_note(int8)} ({how}); never below fp32's rate"),
+        Source(
+            figure="peak_flops.fp32", source=f"best of {'; '.join(map(_rate_note, measured.gemms))} ({how})"
+        ),
+        Source(
+            figure="peak_flops.int8", source=f"{_rate_note(measured.int8)} ({how}); never below fp32's rate"
+        ),
         Source(
             figure="memory_bandwidth",
             source=f"{main.micro.name} (Identity, optimizations off): "
@@ -158,7 +201,9 @@ def _sources(
             f"floats: {units.seconds(chains[0].seconds)} and {units.seconds(chains[1].seconds)} ({how})",
         ),
     ]
-    rates = ", ".join(f"{units.size(fit.copy_bytes(c))} {units.count(fit.copy_rate(c))}B/s" for c in copies)
+    rates = ", ".join(
+        f"{units.size(fit.copy_bytes(c))} {units.count(fit.copy_rate(c))}B/s" for c in measured.copies
+    )
     on_chip = (
         f"best copy rate; capacity: largest working set at or above the geometric mean of it and "
         f"main memory. Copies (working set, rate): {rates}"
@@ -166,15 +211,36 @@ def _sources(
         else f"no cache-sized copy beat main memory by 10%: {rates}"
     )
     notes.append(Source(figure="on_chip_bandwidth, on_chip_memory_bytes", source=on_chip))
-    for op_class, runs in class_runs.items():
-        listed = "; ".join(f"{r.micro.name} {units.seconds(r.best_seconds)}" for r in runs)
+    for op_class, runs in measured.classes.items():
+        shaped = " (with conv_shape.narrow_channels)" if op_class is OpClass.CONV else ""
         notes.append(
             Source(
                 figure=f"efficiency.{op_class}",
-                source=f"{efficiency[op_class]:.3f} = summed roofline time (at efficiency 1, less dispatch) "
-                f"over summed fastest-run time, less dispatch, of: {listed}",
+                source=f"{efficiency[op_class]:.3f} = summed roofline time{shaped} (at efficiency 1, less "
+                f"dispatch) over summed fastest-run time, less dispatch, of: {_listed(runs)}",
             )
         )
+    notes += [
+        Source(
+            figure="conv_shape.narrow_channels",
+            source=f"{conv_shape.narrow_channels:.3g}: of the constants tried, the one under which "
+            "the efficiency.conv runs' own efficiencies scatter least (squared log ratio) around "
+            "the class figure",
+        ),
+        Source(
+            figure="conv_shape.grouped",
+            source=f"{conv_shape.grouped:.3f} = predicted (all conv figures above) over fastest-run time of: "
+            f"{_listed(measured.grouped)}",
+        ),
+    ]
+    probes = ", ".join(f"{c}ch {'blocked' if v else 'plain'}" for c, v in converted.items()) or "none"
+    layout = f"convs that onnxruntime put in its blocked layout (it adds ReorderInput): {probes}"
+    for op_class, runs in measured.fallback.items():
+        layout += (
+            f"; fallback.{op_class} {conv_shape.fallback[op_class]:.3f} = predicted over fastest-run "
+            f"time of: {_listed(runs)}"
+        )
+    notes.append(Source(figure="conv_shape.fallback_multiple, conv_shape.fallback", source=layout))
     fused = "; ".join(f"{p}: {', '.join(f)}" for p, f in fusion.items()) or "none"
     notes.append(
         Source(

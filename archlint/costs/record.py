@@ -43,6 +43,9 @@ class OpCost:
     padded_roles: tuple[str, ...] = ()
     bytes_read: int | None = None
     compute_dtype: str | None = None  # a peak_flops key; default: the first input's dtype
+    # Weight bytes read again within one execution, on top of the first read: an LSTM reads its
+    # recurrent weights once per time step. They stream from wherever the weights fit.
+    reread_bytes: int = 0
 
 
 class UnknownShapeError(Exception):

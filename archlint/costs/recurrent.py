@@ -4,6 +4,8 @@ Per step, direction and batch row, with H the hidden size and I the input size:
   gate matrix products: 2 * G * H * (I + H) FLOPs (G = 4 gates for LSTM, 3 for GRU, 1 for RNN)
   pointwise work per hidden unit: LSTM 17 (8 bias adds, 3 sigmoid, 2 tanh, 4 products/sums),
   GRU 13 (6 bias adds, 2 sigmoid, 1 tanh, 4 products/sums), RNN 3 (2 bias adds, 1 tanh).
+The input projection runs for all steps at once, but each step needs the previous step's hidden
+state: the recurrent weights R are read again every step (steps - 1 re-reads of R).
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ def recurrent(gates: int, pointwise_per_unit: int) -> Handler:
         directions, hidden, inputs = w_shape[0], w_shape[1] // gates, w_shape[2]
         per_row = 2 * gates * hidden * (inputs + hidden) + pointwise_per_unit * hidden
         flops = directions * steps * batch * per_row
-        return OpCost(flops, OpClass.RECURRENT, (inputs, gates * hidden), ("input size", "gate width"))
+        reread = max(steps - 1, 0) * ctx.nbytes(node.inputs[2])
+        return OpCost(
+            flops,
+            OpClass.RECURRENT,
+            (inputs, gates * hidden),
+            ("input size", "gate width"),
+            reread_bytes=reread,
+        )
 
     return handler
 

@@ -33,7 +33,14 @@ def test_the_profile_loads_and_every_figure_was_measured(calibrated: Path) -> No
     # onnxruntime's CPU provider folds BatchNorm into a preceding Conv at every optimization level.
     assert "BatchNormalization" in profile.fusion["Conv"]
     figures = " ".join(source.figure for source in profile.sources)
-    for key in ("peak_flops.fp32", "memory_bandwidth", "op_overhead_s", "fusion", "efficiency.conv"):
+    for key in (
+        "peak_flops.fp32",
+        "memory_bandwidth",
+        "op_overhead_s",
+        "fusion",
+        "efficiency.conv",
+        "conv_shape",
+    ):
         assert key in figures
     assert "onnxruntime" in profile.description
 

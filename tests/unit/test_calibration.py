@@ -8,7 +8,7 @@ from archlint.calibration import fit, micro
 from archlint.calibration.host import Host
 from archlint.calibration.measure import Measured, cost_of, executed_op_types
 from archlint.costs.record import OpClass
-from archlint.profiles import HardwareProfile
+from archlint.profiles import ConvShape, HardwareProfile
 from archlint.roofline import node_time
 
 
@@ -89,3 +89,33 @@ def test_channel_block_follows_the_vector_isa() -> None:
     assert host("x86_64", "avx2").fp32_block[0] == 8
     assert host("aarch64").fp32_block[0] == 4
     assert host("x86_64", "sse4_2").fp32_block[0] == 1
+
+
+def test_narrow_channels_is_the_constant_that_explains_the_conv_runs() -> None:
+    profile = HardwareProfile(name="t", peak_flops={"fp32": 1e11}, memory_bandwidth=1e10)
+    truth = profile.model_copy(
+        update={"conv_shape": ConvShape(narrow_channels=8), "efficiency": {OpClass.CONV: 0.8}}
+    )
+    benches = [micro.conv_chain(16, 56, 3), micro.conv_chain(64, 28, 3), micro.pointwise_pair(128, 32, 28)]
+
+    def timed(bench: micro.Micro) -> Measured:
+        return _measured(bench, sum(node_time(n, truth).time_s for n in cost_of(bench).nodes))
+
+    runs = [timed(bench) for bench in benches]
+    constant = fit.narrow_channels(runs, profile)
+    assert constant == pytest.approx(8, rel=0.1)
+    shaped = profile.model_copy(update={"conv_shape": ConvShape(narrow_channels=constant)})
+    assert fit.efficiency(runs, shaped) == pytest.approx(0.8, rel=0.05)
+
+
+def test_blocked_multiple_is_the_smallest_step_the_layout_still_takes() -> None:
+    # onnxruntime with 16-channel blocks: 20 and 24 channels convert, 17 and 18 do not.
+    assert fit.blocked_multiple(16, {32: True, 17: False, 18: False, 20: True, 24: True}) == 4
+    assert fit.blocked_multiple(16, {32: True, 17: True}) == 1  # any count converts: no fallback
+    assert fit.blocked_multiple(16, {32: False, 17: False}) == 1  # no blocked layout at all
+    assert fit.blocked_multiple(8, {16: True, 9: False, 10: False, 12: False}) == 8
+
+
+def test_onnxruntime_runs_convs_of_58_channels_outside_its_blocked_layout() -> None:
+    assert "ReorderInput" in executed_op_types(micro.layout_probe(60), 1)
+    assert "ReorderInput" not in executed_op_types(micro.layout_probe(58), 1)

@@ -62,6 +62,10 @@ def test_recurrent_counts_every_step_and_direction(
     per_row = 2 * gates * hidden * (inputs + hidden) + pointwise * hidden
     assert rnn.flops == dirs * seq * batch * per_row
     assert rnn.params == dirs * gates * hidden * (inputs + hidden)
+    # Every step after the first reads the recurrent weights R again; W is read once.
+    recurrent_bytes = 4 * dirs * gates * hidden * hidden
+    assert rnn.reread_bytes == (seq - 1) * recurrent_bytes
+    assert rnn.bytes_read == rnn.weight_bytes + rnn.reread_bytes + 4 * seq * batch * inputs
 
 
 def test_onnx_attention_4d(cost_of: Cost) -> None:

@@ -10,8 +10,8 @@ from onnx import helper
 
 from archlint.api import analyze
 from archlint.costs.record import OpClass
-from archlint.profiles import HardwareProfile
-from archlint.roofline import MAX_BATCH, max_batch, node_time, padded_flops
+from archlint.profiles import ConvShape, HardwareProfile
+from archlint.roofline import MAX_BATCH, conv_shape_factor, max_batch, node_time, padded_flops
 from tests.builders import conv_model, model, save, value, weight
 
 
@@ -185,3 +185,45 @@ def test_fusion_follows_the_listed_producer_and_op_types(tmp_path: Path) -> None
     bounds = [t.bound for t in _analyze(tmp_path, proto, fusing).predictions[0].nodes]
     assert bounds[1:4] == ["fused"] * 3
     assert bounds[0] != "fused" and bounds[4] != "fused"  # Sigmoid is not listed for Conv
+
+
+def test_conv_shape_slows_narrow_grouped_and_unaligned_convs(tmp_path: Path) -> None:
+    def conv(*args: int, **kwargs: int) -> Any:
+        return _analyze(tmp_path, conv_model(*args, **kwargs), _profile()).cost.nodes[0]
+
+    shape = ConvShape(
+        narrow_channels=16, grouped=0.5, fallback_multiple=4, fallback={OpClass.DEPTHWISE_CONV: 0.1}
+    )
+    # Fewer channels (the smaller of input and output, per group) reuse less: c / (c + 16).
+    assert conv_shape_factor(conv(16, 64, 28, 3), shape, 16) == pytest.approx(16 / 32)
+    assert conv_shape_factor(conv(256, 256, 14, 3), shape, 16) == pytest.approx(256 / 272)
+    # A grouped conv pays the grouped factor on top of its channels per group.
+    assert conv_shape_factor(conv(64, 64, 28, 3, group=4), shape, 16) == pytest.approx(0.5 * 16 / 32)
+    # Depthwise convs keep their class efficiency unless the layout cannot take their channels.
+    assert conv_shape_factor(conv(64, 64, 28, 3, group=64), shape, 16) == 1.0
+    assert conv_shape_factor(conv(58, 58, 28, 3, group=58), shape, 16) == pytest.approx(0.1)
+    # An RGB stem's 3 input channels are read in the plain layout: no fallback for them.
+    assert (
+        conv_shape_factor(
+            conv(3, 32, 56, 3), ConvShape(fallback_multiple=4, fallback={OpClass.CONV: 0.1}), 16
+        )
+        == 1.0
+    )
+    # The default shape changes nothing, and the factor divides the roofline time.
+    narrow = conv(16, 64, 28, 3)
+    assert conv_shape_factor(narrow, ConvShape(), 16) == 1.0
+    plain, shaped = node_time(narrow, _profile()), node_time(narrow, _profile(conv_shape=shape))
+    assert shaped.time_s == pytest.approx(plain.time_s * 2)
+
+
+def test_recurrent_weights_read_every_step_stream_from_where_they_fit(tmp_path: Path) -> None:
+    seq, hidden = 20, 64
+    node = helper.make_node("LSTM", ["x", "W", "R"], ["", "h"], hidden_size=hidden)
+    inits = [weight("W", (1, 4 * hidden, hidden)), weight("R", (1, 4 * hidden, hidden))]
+    proto = model([node], [value("x", [seq, 1, hidden])], [value("h", None)], inits)
+    (cost,) = _analyze(tmp_path, proto, _profile()).cost.nodes
+    activations = cost.bytes - cost.weight_bytes - cost.reread_bytes
+    assert cost.reread_bytes == (seq - 1) * 4 * 4 * hidden * hidden
+    fits = _profile(on_chip_memory_bytes=cost.weight_bytes, on_chip_bandwidth=4e11)
+    expected = cost.weight_bytes / 1e11 + cost.reread_bytes / 4e11 + activations / 4e11
+    assert node_time(cost, fits).memory_s == pytest.approx(expected)
