@@ -39,6 +39,7 @@ class NodeCost:
     compute_dtype: str
     padded_roles: tuple[str, ...] = ()
     reread_bytes: int = 0  # part of bytes_read: weights read again within one execution
+    reread_set_bytes: int = 0  # the weights read again: they stay on chip if they fit there
 
     @property
     def op_type(self) -> str:
@@ -212,6 +213,7 @@ def _record(
         compute_dtype=cost.compute_dtype or _compute_dtype(node, ctx),
         padded_roles=cost.padded_roles,
         reread_bytes=cost.reread_bytes * repeats,
+        reread_set_bytes=cost.reread_set_bytes,
     )
 
 

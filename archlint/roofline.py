@@ -8,7 +8,7 @@ Per operator and batch size b (weights are read once per batch, everything else 
 main memory's; ``bandwidth'`` is the profile's on-chip bandwidth when it gives one and the
 operator's activation bytes fit on chip, else the main memory's too. Weights an operator reads
 again within one execution (an LSTM's recurrent weights, every step) stream at the bandwidth of
-wherever the weights fit. ``conv shape`` is 1 except for fp32 convs on a profile with a
+wherever those weights fit. ``conv shape`` is 1 except for fp32 convs on a profile with a
 ``conv_shape`` (few channels per group, grouped, or a channel count the layout cannot take).
 An operator the profile's engine fuses into the kernel that produces its input costs nothing.
 FLOPs_padded rounds every channel-like dimension up to the profile's alignment for the dtype: a
@@ -105,7 +105,7 @@ def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeT
     # and stream from on-chip memory when they fit there; so do weights read again right away.
     memory_s = (
         cost.weight_bytes / profile.memory_bandwidth
-        + cost.reread_bytes / profile.bandwidth_for(cost.weight_bytes // cost.repeats)
+        + cost.reread_bytes / profile.bandwidth_for(cost.reread_set_bytes)
         + activations / profile.bandwidth_for(activations)
     ) / profile.bandwidth_efficiency
     efficiency = profile.efficiency_for(cost.op_class, cost.flops // cost.repeats)

@@ -147,9 +147,15 @@ READING = """\
 - *spread* is the interquartile range of a model's runs over its median: this machine is a shared
   virtual machine, and a model's runs vary by that much. An error smaller than the spread is
   within the noise of the measurement itself.
-- The profile's per-class efficiencies are single figures per operator class, measured on a few
-  shapes; kernels whose speed depends strongly on shape (a conv's channel count and map size, an
-  LSTM whose recurrent weights fall out of cache) are where the largest errors are."""
+- The profile's efficiencies are single figures per operator class, refined for fp32 convs by
+  their channels per group, grouping and layout fallback (`conv_shape`), and measured on a few
+  generic shapes each. Where a kernel's speed depends on its shape in other ways (a grouped conv
+  on a 7x7 map runs far below the grouped figure), the largest errors are.
+- The *pure roofline* row keeps the calibrated peaks and bandwidths and drops the efficiencies,
+  fusion and dispatch overhead: it shows what those measured refinements add or cost.
+- Figures at a cache boundary move between runs: when another tenant of this machine holds part
+  of the last-level cache, calibration measures a smaller on-chip capacity, and weights that sat
+  just inside it (an LSTM layer's recurrent weights) are predicted from main memory."""
 
 GPU_NOTE = (
     "No GPU machine was lent to the issue this benchmark was written for (the device tool's status "

@@ -44,8 +44,10 @@ class OpCost:
     bytes_read: int | None = None
     compute_dtype: str | None = None  # a peak_flops key; default: the first input's dtype
     # Weight bytes read again within one execution, on top of the first read: an LSTM reads its
-    # recurrent weights once per time step. They stream from wherever the weights fit.
+    # recurrent weights (``reread_set_bytes`` of them) once per time step. They stream from
+    # wherever that set fits.
     reread_bytes: int = 0
+    reread_set_bytes: int = 0
 
 
 class UnknownShapeError(Exception):

@@ -25,13 +25,14 @@ def recurrent(gates: int, pointwise_per_unit: int) -> Handler:
         directions, hidden, inputs = w_shape[0], w_shape[1] // gates, w_shape[2]
         per_row = 2 * gates * hidden * (inputs + hidden) + pointwise_per_unit * hidden
         flops = directions * steps * batch * per_row
-        reread = max(steps - 1, 0) * ctx.nbytes(node.inputs[2])
+        recurrent_weights = ctx.nbytes(node.inputs[2])
         return OpCost(
             flops,
             OpClass.RECURRENT,
             (inputs, gates * hidden),
             ("input size", "gate width"),
-            reread_bytes=reread,
+            reread_bytes=max(steps - 1, 0) * recurrent_weights,
+            reread_set_bytes=recurrent_weights,
         )
 
     return handler

@@ -224,6 +224,9 @@ def test_recurrent_weights_read_every_step_stream_from_where_they_fit(tmp_path: 
     (cost,) = _analyze(tmp_path, proto, _profile()).cost.nodes
     activations = cost.bytes - cost.weight_bytes - cost.reread_bytes
     assert cost.reread_bytes == (seq - 1) * 4 * 4 * hidden * hidden
-    fits = _profile(on_chip_memory_bytes=cost.weight_bytes, on_chip_bandwidth=4e11)
+    assert cost.reread_set_bytes == 4 * 4 * hidden * hidden  # R alone: W is read once, before the steps
+    fits = _profile(on_chip_memory_bytes=cost.reread_set_bytes, on_chip_bandwidth=4e11)
     expected = cost.weight_bytes / 1e11 + cost.reread_bytes / 4e11 + activations / 4e11
     assert node_time(cost, fits).memory_s == pytest.approx(expected)
+    spills = _profile(on_chip_memory_bytes=cost.reread_set_bytes - 1, on_chip_bandwidth=4e11)
+    assert node_time(cost, spills).memory_s > node_time(cost, fits).memory_s
