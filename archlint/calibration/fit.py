@@ -76,10 +76,11 @@ def efficiency(runs: Sequence[Measured], profile: HardwareProfile) -> float:
     Sums, not a mean of ratios: the longer microbenchmarks weigh more, as the larger operators
     of a network dominate its time. Fastest runs, like the peaks the roofline is built from.
     """
-    roof = busy = 0.0
-    for run in runs:
-        predicted, measured = _roof_and_busy(run, profile)
-        roof, busy = roof + predicted, busy + measured
+    return _summed_ratio([_roof_and_busy(run, profile) for run in runs])
+
+
+def _summed_ratio(pairs: Sequence[tuple[float, float]]) -> float:
+    roof, busy = sum(p for p, _ in pairs), sum(m for _, m in pairs)
     return min(1.0, max(MIN_EFFICIENCY, roof / busy)) if busy > 0 else 1.0
 
 
@@ -96,8 +97,8 @@ def narrow_channels(runs: Sequence[Measured], profile: HardwareProfile) -> float
 
     def scatter(constant: float) -> float:
         shaped = profile.model_copy(update={"conv_shape": ConvShape(narrow_channels=constant)})
-        fitted = efficiency(runs, shaped)
         pairs = [_roof_and_busy(run, shaped) for run in runs]
+        fitted = _summed_ratio(pairs)
         return sum(math.log(p / m / fitted) ** 2 for p, m in pairs if p > 0 and m > 0)
 
     return min(NARROW_GRID, key=scatter)

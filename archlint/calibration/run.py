@@ -46,8 +46,7 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
     timed += [Timed(bench) for bench in [*machine, *class_micros, *grouped]]
 
     done = 0
-    fallback_count = sum(len(b) for b in micro.fallback_benches(micro.fallback_channels(block)).values())
-    total = (len(timed) + fallback_count) * ROUNDS + len(pairs) + len(probes)
+    total = len(timed) * ROUNDS + len(pairs) + len(probes)  # grows by the fallback convs, if any
 
     def tick() -> None:
         nonlocal done
@@ -61,9 +60,9 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         tick()
     multiple = fit.blocked_multiple(block, converted)
     fallback_micros = micro.fallback_benches(micro.fallback_channels(multiple)) if multiple > 1 else {}
-    if not fallback_micros:
-        total -= fallback_count * ROUNDS
-    timed += [Timed(bench) for benches in fallback_micros.values() for bench in benches]
+    fallback_timed = [Timed(bench) for benches in fallback_micros.values() for bench in benches]
+    timed += fallback_timed
+    total += len(fallback_timed) * ROUNDS
 
     results = iter(measure(timed, threads, ROUNDS, tick))
     gemms = [next(results) for _ in GEMM_SIZES]
