@@ -40,6 +40,8 @@ class NodeCost:
     padded_roles: tuple[str, ...] = ()
     reread_bytes: int = 0  # part of bytes_read: weights read again within one execution
     reread_set_bytes: int = 0  # the weights read again: they stay on chip if they fit there
+    row_width: int = 0  # a conv's output width (0: not a conv)
+    reduction_length: int = 0  # a conv's multiply-adds per output element (0: not a conv)
 
     @property
     def op_type(self) -> str:
@@ -214,6 +216,8 @@ def _record(
         padded_roles=cost.padded_roles,
         reread_bytes=cost.reread_bytes * repeats,
         reread_set_bytes=cost.reread_set_bytes,
+        row_width=cost.row_width,
+        reduction_length=cost.reduction_length,
     )
 
 

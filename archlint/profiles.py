@@ -52,14 +52,19 @@ class ConvShape(_Strict):
     """How a convolution's shape takes it off its op class's efficiency (measured by calibrate).
 
     Blocked-layout CPU kernels (onnxruntime's NCHWc) keep a few output channel blocks in
-    registers and stream over the input channels: with few channels per group there is little
-    to reuse, grouped convs run one narrow conv per group, and a channel count the layout
+    registers and stream over the input channels: with few channels per group or short output
+    rows there is little to reuse, grouped convs run one narrow conv per group, and a channel count the layout
     cannot take falls back to a generic im2col kernel.
     """
 
     # c at which a conv runs at half its class efficiency: efficiency x c / (c + narrow_channels),
-    # c the smaller of its input and output channels per group. 0: no effect.
+    # c the smaller of its output channels per group and its multiply-adds per output element
+    # (input channels per group x kernel taps). 0: no effect.
     narrow_channels: float = Field(0.0, ge=0)
+    # w at which a conv (depthwise too) runs at half its efficiency: x w / (w + narrow_rows), w its
+    # output width. The kernels compute one output row per call; a 7-wide row is short work for
+    # a call's set-up and padding edges. 0: no effect.
+    narrow_rows: float = Field(0.0, ge=0)
     grouped: Fraction = 1.0  # factor for grouped convs that are not depthwise
     # Convs whose channel counts are not a multiple of this run the engine's fallback kernel, at
     # the ``fallback`` factor of their op class (conv, depthwise_conv). 1: every count is taken.

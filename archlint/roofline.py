@@ -9,7 +9,8 @@ main memory's; ``bandwidth'`` is the profile's on-chip bandwidth when it gives o
 operator's activation bytes fit on chip, else the main memory's too. Weights an operator reads
 again within one execution (an LSTM's recurrent weights, every step) stream at the bandwidth of
 wherever those weights fit. ``conv shape`` is 1 except for fp32 convs on a profile with a
-``conv_shape`` (few channels per group, grouped, or a channel count the layout cannot take).
+``conv_shape`` (few channels per group, short output rows, grouped, or a channel count the
+layout cannot take).
 An operator the profile's engine fuses into the kernel that produces its input costs nothing.
 FLOPs_padded rounds every channel-like dimension up to the profile's alignment for the dtype: a
 30-channel conv on a device that packs channels by 8 pays for 32.
@@ -81,13 +82,19 @@ def conv_shape_factor(cost: NodeCost, shape: ConvShape, alignment: int = 1) -> f
     if cost.op_class not in (OpClass.CONV, OpClass.DEPTHWISE_CONV) or cost.compute_dtype != "fp32":
         return 1.0
     factor = 1.0
+    if shape.narrow_rows and cost.row_width > 0:
+        factor *= cost.row_width / (cost.row_width + shape.narrow_rows)
     if any(c % shape.fallback_multiple for c in _channel_counts(cost, alignment)):
         factor *= shape.fallback.get(cost.op_class, 1.0)
     if cost.op_class is OpClass.DEPTHWISE_CONV or not cost.padded_dims:
         return factor  # depthwise convs have a class efficiency of their own
     if int(cost.node.attr("group", 1)) > 1:
         factor *= shape.grouped
-    channels = min(cost.padded_dims)
+    # Few output channels per group leave accumulators idle; a short reduction (an RGB stem's
+    # 3 x 3 x 3 taps, a 1x1 conv from few channels) leaves little work per accumulator.
+    channels = cost.padded_dims[-1]
+    if cost.reduction_length:
+        channels = min(channels, cost.reduction_length)
     if shape.narrow_channels and channels > 0:
         factor *= channels / (channels + shape.narrow_channels)
     return factor

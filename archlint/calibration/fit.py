@@ -11,8 +11,9 @@ Every figure is the plain reading of one or a few measurements:
 - dispatch overhead is the slope of time over operator count of chains of tiny operators;
 - a class's efficiency is the roofline's time (at efficiency 1) over the measured time less the
   dispatch overhead, both summed over the class's microbenchmarks, capped at 1;
-- a conv's narrow-channel constant c is the one under which the conv microbenchmarks' own
-  efficiencies scatter least around the class figure (efficiency x channels / (channels + c));
+- a conv's narrow-channel and narrow-row constants c and w are the pair under which the conv
+  microbenchmarks' own efficiencies scatter least around their figures (efficiency x
+  channels / (channels + c) x width / (width + w), width the output's);
 - the grouped-conv and layout-fallback factors are efficiencies measured on top of everything
   before them: the time the roofline with the conv figures predicts over the measured time;
 - the channel multiple of the engine's blocked layout is the smallest step above one block whose
@@ -86,22 +87,31 @@ def _summed_ratio(pairs: Sequence[tuple[float, float]]) -> float:
 
 #: Narrow-channel constants tried: 0 (no effect), then 0.5 to 128 channels in steps of ~19 %.
 NARROW_GRID = (0.0, *(0.5 * 2 ** (k / 4) for k in range(33)))
+#: Narrow-row constants tried: 0, then 0.25 to 32 output positions in steps of ~19 %.
+ROWS_GRID = (0.0, *(0.25 * 2 ** (k / 4) for k in range(29)))
 
 
-def narrow_channels(runs: Sequence[Measured], profile: HardwareProfile) -> float:
-    """The narrow-channel constant that best explains the conv runs' spread of efficiencies.
+def narrow_shapes(run_sets: Sequence[Sequence[Measured]], profile: HardwareProfile) -> ConvShape:
+    """The narrow-channel and narrow-row constants that best explain the conv runs' spread.
 
-    For each candidate, the class efficiency is fitted as usual and scored by the squared log
-    ratios of each run's own efficiency to it; ``profile`` has the peaks and bandwidths only.
+    ``run_sets`` are runs that share one efficiency figure each (dense convs, depthwise convs,
+    grouped convs). For each pair of candidates, every set's efficiency is fitted as usual and
+    the pair is scored by the squared log ratios of each run's own efficiency to its set's;
+    ``profile`` has the peaks and bandwidths only.
     """
 
-    def scatter(constant: float) -> float:
-        shaped = profile.model_copy(update={"conv_shape": ConvShape(narrow_channels=constant)})
-        pairs = [_roof_and_busy(run, shaped) for run in runs]
-        fitted = _summed_ratio(pairs)
-        return sum(math.log(p / m / fitted) ** 2 for p, m in pairs if p > 0 and m > 0)
+    def scatter(channels: float, rows: float) -> float:
+        shape = ConvShape(narrow_channels=channels, narrow_rows=rows)
+        shaped = profile.model_copy(update={"conv_shape": shape})
+        total = 0.0
+        for runs in run_sets:
+            pairs = [_roof_and_busy(run, shaped) for run in runs]
+            fitted = _summed_ratio(pairs)
+            total += sum(math.log(p / m / fitted) ** 2 for p, m in pairs if p > 0 and m > 0)
+        return total
 
-    return min(NARROW_GRID, key=scatter)
+    channels, rows = min(((c, r) for c in NARROW_GRID for r in ROWS_GRID), key=lambda cr: scatter(*cr))
+    return ConvShape(narrow_channels=channels, narrow_rows=rows)
 
 
 def blocked_multiple(block: int, converted: Mapping[int, bool]) -> int:

@@ -280,6 +280,9 @@ def class_benches() -> tuple[ClassBench, ...]:
                 stem(),
                 conv_chain(16, 112, 3),
                 pointwise_pair(96, 16, 112),
+                # Short output rows, where each kernel call does little work: what narrow_rows fits.
+                conv_chain(128, 7, 3),
+                pointwise_pair(512, 128, 7),
             ),
         ),
         ClassBench(
@@ -325,6 +328,7 @@ def grouped_benches() -> tuple[Micro, ...]:
         conv_chain(160, 28, 3, groups=10),
         conv_chain(96, 56, 3, groups=3),
         conv_chain(384, 14, 3, groups=12),
+        conv_chain(256, 7, 3, groups=16),
     )
 
 

@@ -92,14 +92,15 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         flush_to_zero="optional" if host.is_x86 else None,
     )
 
-    # Convs first: their efficiency is fitted together with the narrow-channel constant, and
-    # the grouped and fallback factors are what the profile still misses after both.
-    narrow = _round(fit.narrow_channels(class_runs[OpClass.CONV], roofline))
-    shaped = roofline.model_copy(update={"conv_shape": ConvShape(narrow_channels=narrow)})
+    # Convs first: their efficiencies are fitted together with the narrow-channel and narrow-row
+    # constants, and the grouped and fallback factors are what the profile still misses after.
+    conv_runs = [class_runs[OpClass.CONV], class_runs[OpClass.DEPTHWISE_CONV], grouped_runs]
+    narrow = fit.narrow_shapes(conv_runs, roofline)
+    narrow = ConvShape(narrow_channels=_round(narrow.narrow_channels), narrow_rows=_round(narrow.narrow_rows))
+    shaped = roofline.model_copy(update={"conv_shape": narrow})
     efficiency = {op_class: fit.efficiency(runs, shaped) for op_class, runs in class_runs.items()}
     shaped = shaped.model_copy(update={"efficiency": efficiency})
-    grouped_factor = round(fit.efficiency(grouped_runs, shaped), 3)
-    conv_shape = ConvShape(narrow_channels=narrow, grouped=grouped_factor)
+    conv_shape = narrow.model_copy(update={"grouped": round(fit.efficiency(grouped_runs, shaped), 3)})
     shaped = shaped.model_copy(update={"conv_shape": conv_shape})
     if fallback_runs:
         factors = {c: round(fit.efficiency(runs, shaped), 3) for c, runs in fallback_runs.items()}
@@ -211,7 +212,10 @@ def _sources(
     )
     notes.append(Source(figure="on_chip_bandwidth, on_chip_memory_bytes", source=on_chip))
     for op_class, runs in measured.classes.items():
-        shaped = " (with conv_shape.narrow_channels)" if op_class is OpClass.CONV else ""
+        shaped = {
+            OpClass.CONV: " (with conv_shape.narrow_channels and narrow_rows)",
+            OpClass.DEPTHWISE_CONV: " (with conv_shape.narrow_rows)",
+        }.get(op_class, "")
         notes.append(
             Source(
                 figure=f"efficiency.{op_class}",
@@ -221,10 +225,11 @@ def _sources(
         )
     notes += [
         Source(
-            figure="conv_shape.narrow_channels",
-            source=f"{conv_shape.narrow_channels:.3g}: of the constants tried, the one under which "
-            "the efficiency.conv runs' own efficiencies scatter least (squared log ratio) around "
-            "the class figure",
+            figure="conv_shape.narrow_channels, conv_shape.narrow_rows",
+            source=f"{conv_shape.narrow_channels:.3g} channels, {conv_shape.narrow_rows:.3g} output "
+            "positions: of the pairs of constants tried, the one under which the runs of "
+            "efficiency.conv, efficiency.depthwise_conv and conv_shape.grouped scatter least "
+            "(squared log ratio) around their own figures",
         ),
         Source(
             figure="conv_shape.grouped",

@@ -7,6 +7,7 @@ Strides, pads and dilations act through the output shape, which shape inference 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from archlint.costs.context import CostContext
@@ -26,7 +27,15 @@ def conv_with(data: int = 0, weight: int = 1, compute_dtype: str | None = None) 
         out_channels = weight_shape[0]
         macs = math.prod(out_shape) * in_per_group * kernel
         op_class, padded, roles = conv_class(group, in_per_group, out_channels)
-        return OpCost(2 * macs, op_class, padded, roles, compute_dtype=compute_dtype)
+        return OpCost(
+            2 * macs,
+            op_class,
+            padded,
+            roles,
+            compute_dtype=compute_dtype,
+            row_width=row_width(out_shape),
+            reduction_length=in_per_group * kernel,
+        )
 
     return handler
 
@@ -42,6 +51,11 @@ def conv_class(
     return OpClass.CONV, (in_per_group, out_channels), ("input channels", "output channels")
 
 
+def row_width(out_shape: tuple[int, ...]) -> int:
+    """Output positions along the innermost spatial axis (N, C, ..., W): one kernel row's work."""
+    return out_shape[-1] if len(out_shape) > 2 else 1
+
+
 conv = conv_with()
 
 
@@ -52,7 +66,8 @@ def conv_transpose(node: Node, ctx: CostContext) -> OpCost:
     macs = math.prod(in_shape) * weight_shape[1] * math.prod(weight_shape[2:])
     in_channels = weight_shape[0]
     op_class, padded, roles = conv_class(group, in_channels // group, weight_shape[1] * group)
-    return OpCost(2 * macs, op_class, padded, padded_roles=roles)
+    out_width = row_width(ctx.shape(node.outputs[0]))
+    return OpCost(2 * macs, op_class, padded, padded_roles=roles, row_width=out_width)
 
 
 def deform_conv(node: Node, ctx: CostContext) -> OpCost:
@@ -63,19 +78,14 @@ def deform_conv(node: Node, ctx: CostContext) -> OpCost:
     group = int(node.attr("group", 1))
     positions = out_shape[0] * math.prod(out_shape[2:])
     sampling_macs = positions * weight_shape[1] * group * math.prod(weight_shape[2:]) * 4
-    return OpCost(
-        base.flops + 2 * sampling_macs,
-        base.op_class,
-        base.padded_dims,
-        padded_roles=base.padded_roles,
-    )
+    return dataclasses.replace(base, flops=base.flops + 2 * sampling_macs)
 
 
 def conv_plus_activation(node: Node, ctx: CostContext) -> OpCost:
     """com.microsoft FusedConv / NhwcConv: a Conv with its bias, residual add and activation."""
     base = conv(node, ctx)
     epilogue = ctx.out_numel(node) * (1 + (1 if node.input(3) else 0))
-    return OpCost(base.flops + epilogue, base.op_class, base.padded_dims, padded_roles=base.padded_roles)
+    return dataclasses.replace(base, flops=base.flops + epilogue)
 
 
 def causal_conv_with_state(node: Node, ctx: CostContext) -> OpCost:

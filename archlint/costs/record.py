@@ -48,6 +48,12 @@ class OpCost:
     # wherever that set fits.
     reread_bytes: int = 0
     reread_set_bytes: int = 0
+    # Output positions along the innermost spatial axis (a conv's output width): blocked conv
+    # kernels compute one output row per call, and short rows leave their registers idle.
+    row_width: int = 0
+    # Multiply-adds behind each output element (a conv's input channels per group x kernel taps):
+    # the length of the sum a kernel's accumulators run over.
+    reduction_length: int = 0
 
 
 class UnknownShapeError(Exception):

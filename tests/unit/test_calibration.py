@@ -91,21 +91,33 @@ def test_channel_block_follows_the_vector_isa() -> None:
     assert host("x86_64", "sse4_2").fp32_block[0] == 1
 
 
-def test_narrow_channels_is_the_constant_that_explains_the_conv_runs() -> None:
+def test_narrow_constants_are_the_pair_that_explains_the_conv_runs() -> None:
     profile = HardwareProfile(name="t", peak_flops={"fp32": 1e11}, memory_bandwidth=1e10)
+    truth_shape = ConvShape(narrow_channels=8, narrow_rows=2)
     truth = profile.model_copy(
-        update={"conv_shape": ConvShape(narrow_channels=8), "efficiency": {OpClass.CONV: 0.8}}
+        update={
+            "conv_shape": truth_shape,
+            "efficiency": {OpClass.CONV: 0.8, OpClass.DEPTHWISE_CONV: 0.3},
+        }
     )
-    benches = [micro.conv_chain(16, 56, 3), micro.conv_chain(64, 28, 3), micro.pointwise_pair(128, 32, 28)]
+    dense = [
+        micro.conv_chain(16, 56, 3),
+        micro.conv_chain(64, 28, 3),
+        micro.conv_chain(128, 7, 3),
+        micro.pointwise_pair(128, 32, 28),
+    ]
+    depthwise = [micro.conv_chain(96, 56, 3, groups=96), micro.conv_chain(384, 7, 3, groups=384)]
 
     def timed(bench: micro.Micro) -> Measured:
         return _measured(bench, sum(node_time(n, truth).time_s for n in cost_of(bench).nodes))
 
-    runs = [timed(bench) for bench in benches]
-    constant = fit.narrow_channels(runs, profile)
-    assert constant == pytest.approx(8, rel=0.1)
-    shaped = profile.model_copy(update={"conv_shape": ConvShape(narrow_channels=constant)})
-    assert fit.efficiency(runs, shaped) == pytest.approx(0.8, rel=0.05)
+    runs = [[timed(bench) for bench in benches] for benches in (dense, depthwise)]
+    shape = fit.narrow_shapes(runs, profile)
+    assert shape.narrow_channels == pytest.approx(8, rel=0.1)
+    assert shape.narrow_rows == pytest.approx(2, rel=0.1)
+    shaped = profile.model_copy(update={"conv_shape": shape})
+    assert fit.efficiency(runs[0], shaped) == pytest.approx(0.8, rel=0.05)
+    assert fit.efficiency(runs[1], shaped) == pytest.approx(0.3, rel=0.05)
 
 
 def test_blocked_multiple_is_the_smallest_step_the_layout_still_takes() -> None:

@@ -100,6 +100,16 @@ def test_stride_and_dilation_act_through_the_output_shape(
     assert dilated.flops == 2 * 8 * 28 * 28 * 8 * 9
 
 
+def test_conv_records_its_row_width_and_reduction_length(cost_of: Callable[..., ModelCost]) -> None:
+    # The shape the roofline's conv_shape reads: output width, and multiply-adds per output.
+    strided = cost_of(conv_model(64, 64, 56, 3, stride=2)).nodes[0]
+    assert (strided.row_width, strided.reduction_length) == (28, 64 * 9)
+    grouped = cost_of(conv_model(64, 128, 14, 3, group=4)).nodes[0]
+    assert (grouped.row_width, grouped.reduction_length) == (14, 16 * 9)
+    stem = cost_of(conv_model(3, 64, 224, 7, stride=2)).nodes[0]
+    assert (stem.row_width, stem.reduction_length) == (112, 3 * 49)
+
+
 def test_resnet_block_vectors(cost_of: Callable[..., ModelCost]) -> None:
     """IC=OC=256 56x56 3x3: ~3.7 G FLOPs, ~8.8 MB; 1x1-3x3-1x1 bottleneck: ~0.44 G, ~9.9 MB."""
     dense = cost_of(conv_model(256, 256, 56, 3)).nodes[0]

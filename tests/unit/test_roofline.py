@@ -194,8 +194,13 @@ def test_conv_shape_slows_narrow_grouped_and_unaligned_convs(tmp_path: Path) -> 
     shape = ConvShape(
         narrow_channels=16, grouped=0.5, fallback_multiple=4, fallback={OpClass.DEPTHWISE_CONV: 0.1}
     )
-    # Fewer channels (the smaller of input and output, per group) reuse less: c / (c + 16).
-    assert conv_shape_factor(conv(16, 64, 28, 3), shape, 16) == pytest.approx(16 / 32)
+    # Few output channels per group, or few multiply-adds per output (input channels per group x
+    # taps), leave little work per accumulator: c / (c + 16), c the smaller of the two.
+    assert conv_shape_factor(conv(64, 16, 28, 3), shape, 16) == pytest.approx(16 / 32)
+    assert conv_shape_factor(conv(16, 64, 28, 1), shape, 16) == pytest.approx(16 / 32)
+    assert conv_shape_factor(conv(16, 64, 28, 3), shape, 16) == pytest.approx(64 / 80)  # 144 taps
+    assert conv_shape_factor(conv(3, 32, 56, 3), shape, 16) == pytest.approx(27 / 43)  # RGB 3x3 stem
+    assert conv_shape_factor(conv(3, 64, 56, 7), shape, 16) == pytest.approx(64 / 80)  # 147 taps
     assert conv_shape_factor(conv(256, 256, 14, 3), shape, 16) == pytest.approx(256 / 272)
     # A grouped conv pays the grouped factor on top of its channels per group.
     assert conv_shape_factor(conv(64, 64, 28, 3, group=4), shape, 16) == pytest.approx(0.5 * 16 / 32)
@@ -209,8 +214,13 @@ def test_conv_shape_slows_narrow_grouped_and_unaligned_convs(tmp_path: Path) -> 
         )
         == 1.0
     )
+    # Short output rows: w / (w + narrow_rows), w the output width, depthwise convs included.
+    rows = ConvShape(narrow_rows=7)
+    assert conv_shape_factor(conv(256, 256, 7, 3), rows, 16) == pytest.approx(7 / 14)
+    assert conv_shape_factor(conv(256, 256, 14, 3, stride=2), rows, 16) == pytest.approx(7 / 14)
+    assert conv_shape_factor(conv(64, 64, 56, 3, group=64), rows, 16) == pytest.approx(56 / 63)
     # The default shape changes nothing, and the factor divides the roofline time.
-    narrow = conv(16, 64, 28, 3)
+    narrow = conv(64, 16, 28, 3)
     assert conv_shape_factor(narrow, ConvShape(), 16) == 1.0
     plain, shaped = node_time(narrow, _profile()), node_time(narrow, _profile(conv_shape=shape))
     assert shaped.time_s == pytest.approx(plain.time_s * 2)
