@@ -49,7 +49,7 @@ class SmallOps(_Strict):
 
 
 class ConvShape(_Strict):
-    """How a convolution's shape takes it off its op class's efficiency (measured by calibrate).
+    """How a convolution's shape slows its arithmetic below its op class's figure (measured by calibrate).
 
     Blocked-layout CPU kernels (onnxruntime's NCHWc) keep a few output channel blocks in
     registers and stream over the input channels: with few channels per group or short output

@@ -3,7 +3,7 @@
 Per operator and batch size b (weights are read once per batch, everything else scales with b):
   compute_s = FLOPs_padded * b / (peak[dtype] * compute_efficiency)
   memory_s  = (weight_bytes / bandwidth + b * other_bytes / bandwidth') / bandwidth_efficiency
-  time_s    = max(compute_s, memory_s) / (efficiency[op class] * conv shape) + op_overhead_s * repeats
+  time_s    = max(compute_s / conv shape, memory_s) / efficiency[op class] + op_overhead_s * repeats
 (views such as Reshape and Flatten alias their input and pay no overhead). ``bandwidth`` is the
 main memory's; ``bandwidth'`` is the profile's on-chip bandwidth when it gives one and the
 operator's activation bytes fit on chip, else the main memory's too. Weights an operator reads
@@ -78,7 +78,7 @@ def padded_flops(cost: NodeCost, profile: HardwareProfile) -> float:
 
 
 def conv_shape_factor(cost: NodeCost, shape: ConvShape, alignment: int = 1) -> float:
-    """The factor ``shape`` puts on an fp32 conv's class efficiency (1 for anything else)."""
+    """The factor ``shape`` puts on an fp32 conv's arithmetic throughput (1 for anything else)."""
     if cost.op_class not in (OpClass.CONV, OpClass.DEPTHWISE_CONV) or cost.compute_dtype != "fp32":
         return 1.0
     factor = 1.0
@@ -116,8 +116,10 @@ def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeT
         + activations / profile.bandwidth_for(activations)
     ) / profile.bandwidth_efficiency
     efficiency = profile.efficiency_for(cost.op_class, cost.flops // cost.repeats)
-    efficiency *= conv_shape_factor(cost, profile.conv_shape, profile.alignment_for(cost.compute_dtype))
-    roof_s = max(compute_s, memory_s) / efficiency
+    # A conv's shape costs arithmetic throughput (idle accumulators, short rows); a conv bound by
+    # its memory traffic (a 1x1 conv on a 1x1 map streams its weights once) does not feel it.
+    shape = conv_shape_factor(cost, profile.conv_shape, profile.alignment_for(cost.compute_dtype))
+    roof_s = max(compute_s / shape, memory_s) / efficiency
     # A view is an alias the engine records without launching a kernel: no dispatch cost.
     overhead_s = 0.0 if cost.op_class is OpClass.VIEW else profile.op_overhead_s * cost.repeats
     bound: Bound = "compute" if compute_s >= memory_s else "memory"

@@ -224,6 +224,10 @@ def test_conv_shape_slows_narrow_grouped_and_unaligned_convs(tmp_path: Path) -> 
     assert conv_shape_factor(narrow, ConvShape(), 16) == 1.0
     plain, shaped = node_time(narrow, _profile()), node_time(narrow, _profile(conv_shape=shape))
     assert shaped.time_s == pytest.approx(plain.time_s * 2)
+    # The shape slows arithmetic only: a 1x1 conv on a 1x1 map (an SE block's) streams its weights.
+    gemv = conv(960, 240, 1, 1)
+    plain, shaped = node_time(gemv, _profile()), node_time(gemv, _profile(conv_shape=rows))
+    assert plain.bound == "memory" and shaped.time_s == pytest.approx(plain.time_s)
 
 
 def test_recurrent_weights_read_every_step_stream_from_where_they_fit(tmp_path: Path) -> None:
