@@ -92,6 +92,10 @@ class HardwareProfile(_Strict):
     efficiency: dict[OpClass, Fraction] = Field(default_factory=dict)  # per op class, on the roofline
     small_ops: SmallOps = SmallOps()
     conv_shape: ConvShape = ConvShape()
+    # Op types besides Conv that run in the engine's blocked conv layout (``layout``): a tensor
+    # passing between them and any other op is copied into or out of it (see archlint/layout.py).
+    # Empty: no conversions are charged.
+    blocked_ops: tuple[str, ...] = ()
     # Op types the engine runs inside the kernel of the operator producing their input, keyed by
     # that producer's op type ({Conv: [BatchNormalization, Relu]}): they cost no time of their own.
     fusion: dict[str, tuple[str, ...]] = Field(default_factory=dict)

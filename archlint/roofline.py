@@ -11,18 +11,22 @@ again within one execution (an LSTM's recurrent weights, every step) stream at t
 wherever those weights fit. ``conv shape`` is 1 except for fp32 convs on a profile with a
 ``conv_shape`` (few channels per group, short output rows, grouped, or a channel count the
 layout cannot take).
-An operator the profile's engine fuses into the kernel that produces its input costs nothing.
+An operator the profile's engine fuses into the kernel that produces its input costs nothing;
+one that makes the engine copy a tensor into or out of its blocked conv layout pays for the copy
+(``blocked_ops``, archlint/layout.py).
 FLOPs_padded rounds every channel-like dimension up to the profile's alignment for the dtype: a
 30-channel conv on a device that packs channels by 8 pays for 32.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal
 
 from archlint.costs.record import OpClass
+from archlint.layout import channel_counts, conversions
 from archlint.model_cost import ModelCost, NodeCost
 from archlint.profiles import ConvShape, HardwareProfile
 
@@ -40,6 +44,7 @@ class NodeTime:
     overhead_s: float
     time_s: float
     bound: Bound
+    layout_s: float = 0.0  # part of time_s: converting tensors into or out of a blocked layout
 
 
 @dataclass(frozen=True)
@@ -52,27 +57,12 @@ class Prediction:
     fits: bool  # weights plus batch-1 activations fit device memory
 
 
-def _channel_counts(cost: NodeCost, alignment: int) -> list[int]:
-    """The channel-like dimensions a blocked layout takes in blocks of ``alignment``.
-
-    A first-layer conv reading fewer channels than one block (RGB) gets a kernel that reads the
-    plain layout (onnxruntime's NCHWc conv takes NCHW input below the block size): its input
-    channels are left out.
-    """
-    roles = cost.padded_roles or ("",) * len(cost.padded_dims)
-    return [
-        dim
-        for dim, role in zip(cost.padded_dims, roles, strict=True)
-        if dim > 0 and not (role == "input channels" and dim < alignment)
-    ]
-
-
 def padded_flops(cost: NodeCost, profile: HardwareProfile) -> float:
     alignment = profile.alignment_for(cost.compute_dtype)
     if alignment <= 1:
         return float(cost.flops)
     factor = math.prod(
-        math.ceil(dim / alignment) * alignment / dim for dim in _channel_counts(cost, alignment)
+        math.ceil(dim / alignment) * alignment / dim for dim in channel_counts(cost, alignment)
     )
     return cost.flops * factor
 
@@ -84,7 +74,7 @@ def conv_shape_factor(cost: NodeCost, shape: ConvShape, alignment: int = 1) -> f
     factor = 1.0
     if shape.narrow_rows and cost.row_width > 0:
         factor *= cost.row_width / (cost.row_width + shape.narrow_rows)
-    if any(c % shape.fallback_multiple for c in _channel_counts(cost, alignment)):
+    if any(c % shape.fallback_multiple for c in channel_counts(cost, alignment)):
         factor *= shape.fallback.get(cost.op_class, 1.0)
     if cost.op_class is OpClass.DEPTHWISE_CONV or not cost.padded_dims:
         return factor  # depthwise convs have a class efficiency of their own
@@ -168,12 +158,26 @@ def fused_nodes(model: ModelCost, profile: HardwareProfile) -> frozenset[int]:
     return frozenset(fused)
 
 
+def with_conversions(time: NodeTime, profile: HardwareProfile, sizes: list[int]) -> NodeTime:
+    """``time`` plus the engine's copies of ``sizes`` bytes between layouts (each read and written)."""
+    efficiency = profile.efficiency_for(OpClass.DATA_MOVEMENT, 0) * profile.bandwidth_efficiency
+    seconds = sum(2 * size / profile.bandwidth_for(2 * size) / efficiency for size in sizes)
+    seconds += profile.op_overhead_s * len(sizes)
+    return dataclasses.replace(time, time_s=time.time_s + seconds, layout_s=seconds)
+
+
 def node_times(model: ModelCost, profile: HardwareProfile, batch: int = 1) -> tuple[NodeTime, ...]:
     fused = fused_nodes(model, profile)
-    return tuple(
-        fused_time(node_time(n, profile, batch)) if i in fused else node_time(n, profile, batch)
-        for i, n in enumerate(model.nodes)
-    )
+    converted = conversions(model, profile, fused)
+    times = []
+    for index, cost in enumerate(model.nodes):
+        time = node_time(cost, profile, batch)
+        if index in fused:
+            time = fused_time(time)
+        if index in converted:
+            time = with_conversions(time, profile, [size * batch for size in converted[index]])
+        times.append(time)
+    return tuple(times)
 
 
 def batch_latency(model: ModelCost, profile: HardwareProfile, batch: int) -> float:

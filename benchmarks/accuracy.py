@@ -38,7 +38,7 @@ from archlint import runtime
 from archlint.api import analyze
 from archlint.calibration.run import calibrate
 from archlint.calibration.writer import to_yaml
-from archlint.profiles import HardwareProfile, load_profile
+from archlint.profiles import ConvShape, HardwareProfile, load_profile
 from archlint.report import units
 
 WITHIN = 0.25  # the issue's bar: a prediction within +-25 % of the measurement
@@ -67,7 +67,14 @@ def _shapes(proto: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
 
 
 def _pure_roofline(profile: HardwareProfile) -> HardwareProfile:
-    return profile.model_copy(update={"efficiency": {}, "fusion": {}, "op_overhead_s": 0.0})
+    measured_refinements = {
+        "efficiency": {},
+        "conv_shape": ConvShape(),
+        "fusion": {},
+        "blocked_ops": (),
+        "op_overhead_s": 0.0,
+    }
+    return profile.model_copy(update=measured_refinements)
 
 
 def measure_all(specs: Sequence[ZooModel], threads: int, rounds: int) -> dict[str, list[float]]:
@@ -148,11 +155,15 @@ READING = """\
   virtual machine, and a model's runs vary by that much. An error smaller than the spread is
   within the noise of the measurement itself.
 - The profile's efficiencies are single figures per operator class, refined for fp32 convs by
-  their channels per group, grouping and layout fallback (`conv_shape`), and measured on a few
-  generic shapes each. Where a kernel's speed depends on its shape in other ways (a grouped conv
-  on a 7x7 map runs far below the grouped figure), the largest errors are.
-- The *pure roofline* row keeps the calibrated peaks and bandwidths and drops the efficiencies,
-  fusion and dispatch overhead: it shows what those measured refinements add or cost.
+  their output channels and multiply-adds per output, output width, grouping and layout
+  fallback (`conv_shape`), and measured on a few generic shapes each; the copies onnxruntime
+  makes between its blocked conv layout and the plain one are charged where `blocked_ops` says
+  they happen. Where a kernel's speed depends on its shape in other ways (a grouped conv on a
+  7x7 map runs below even the narrow-row figure; an expanding 1x1 conv runs slower than a
+  projecting one of the same FLOPs), the largest errors are.
+- The *pure roofline* row keeps the calibrated peaks, bandwidths, on-chip capacity and channel
+  alignment, and drops the efficiencies, conv shape, fusion, layout conversions and dispatch
+  overhead: it shows what those measured refinements add or cost.
 - Figures at a cache boundary move between runs: when another tenant of this machine holds part
   of the last-level cache, calibration measures a smaller on-chip capacity, and weights that sat
   just inside it (an LSTM layer's recurrent weights) are predicted from main memory."""

@@ -18,6 +18,8 @@ Every figure is the plain reading of one or a few measurements:
   before them: the time the roofline with the conv figures predicts over the measured time;
 - the channel multiple of the engine's blocked layout is the smallest step above one block whose
   conv the engine still put in that layout (it adds reorder kernels), read from its profiler;
+- an op keeps the blocked conv layout when, in a graph of Conv -> op -> Conv, onnxruntime's
+  profiler shows only the conversions of the graph's own input and output;
 - a producer fuses a follower when, in a graph of producer -> follower, onnxruntime's profiler
   shows no kernel of the follower's op type: it ran inside the producer's kernel.
 """
@@ -25,6 +27,7 @@ Every figure is the plain reading of one or a few measurements:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from archlint.calibration.measure import Measured
@@ -132,3 +135,10 @@ def fusions(executed: Mapping[tuple[str, str], frozenset[str]]) -> dict[str, tup
         if follower not in op_types:
             fused.setdefault(producer, []).append(follower)
     return {producer: tuple(sorted(names)) for producer, names in sorted(fused.items())}
+
+
+def blocked_ops(probed: Mapping[str, Counter[str]]) -> tuple[str, ...]:
+    """The op types whose Conv -> op -> Conv graph needed no conversions of its own: only the
+    graph's input was converted into the blocked layout and only its output out of it."""
+    kept = (op for op, kernels in probed.items() if kernels["ReorderInput"] == kernels["ReorderOutput"] == 1)
+    return tuple(sorted(kept))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,11 +87,11 @@ def measure(
     ]
 
 
-def executed_op_types(micro: Micro, threads: int) -> frozenset[str]:
-    """The op types of the kernels onnxruntime ran for ``micro``, read from its profiler.
+def executed_kernels(micro: Micro, threads: int) -> Counter[str]:
+    """How many kernels of each op type onnxruntime ran for ``micro``, read from its profiler.
 
-    What the engine fused away never runs as a kernel of its own: this observes fusion directly,
-    without timing, so a busy machine cannot blur it.
+    What the engine fused away never runs as a kernel of its own, and the layout conversions it
+    adds do: this observes both directly, without timing, so a busy machine cannot blur it.
     """
     with tempfile.TemporaryDirectory(prefix="archlint-calibrate-") as folder:
         session = runtime.make_session(
@@ -98,7 +99,11 @@ def executed_op_types(micro: Micro, threads: int) -> frozenset[str]:
         )
         runtime.run(session, runtime.random_inputs(micro.proto, {"x": micro.shape}))
         kernels = ort_profile.read(Path(session.end_profiling()), warmup=0)
-    return frozenset(kernels.op_types.values())
+    return Counter(kernels.op_types.values())
+
+
+def executed_op_types(micro: Micro, threads: int) -> frozenset[str]:
+    return frozenset(executed_kernels(micro, threads))
 
 
 def cost_of(micro: Micro) -> ModelCost:

@@ -361,6 +361,76 @@ FUSION_CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Op types that might stay in the engine's blocked conv layout, probed between two convs.
+BLOCKED_CANDIDATES = (
+    "Relu",
+    "Clip",
+    "LeakyRelu",
+    "HardSigmoid",
+    "HardSwish",
+    "Sigmoid",
+    "Tanh",
+    "Add",
+    "Mul",
+    "Concat",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "BatchNormalization",
+    "Resize",
+    "Transpose",
+    "Reshape",
+    "Split",
+)
+
+
+def blocked_probe(op_type: str) -> Micro:
+    """Conv -> ``op_type`` -> Conv on 64 channels: does the op keep the convs' blocked layout?
+
+    The first conv's output also feeds a residual Add (which the engine fuses into the second
+    conv), so an activation cannot fuse into the first conv and hide. A Sigmoid is probed as
+    x * sigmoid(x) (SiLU), the form networks use it in outside gates.
+    """
+    channels, size = 64, 28
+    g = _Graph((1, channels, size, size))
+    first = g.op("Conv", ["x", g.weight((channels, channels, 1, 1), channels)], kernel_shape=[1, 1])
+    y, residual = _blocked_candidate(g, op_type, first), first
+    if op_type in ("GlobalAveragePool", "Resize", "Concat", "Split"):
+        residual = ""  # the shape changed: no residual (none of these fuse into a conv anyway)
+    width = channels // 2 if op_type == "Split" else 2 * channels if op_type == "Concat" else channels
+    y = g.op("Conv", [y, g.weight((channels, width, 1, 1), width)], kernel_shape=[1, 1])
+    if residual:
+        y = g.op("Add", [y, residual])
+    return Micro(f"Conv -> {op_type} -> Conv", g.build(y), g.shape)
+
+
+def _blocked_candidate(g: _Graph, op_type: str, x: str) -> str:
+    window = {"kernel_shape": [3, 3], "pads": [1] * 4}
+    if op_type in ("Relu", "Clip", "BatchNormalization", "Add"):
+        return _follower(g, op_type, x, x)
+    if op_type == "Sigmoid":
+        return g.op("Mul", [x, g.op("Sigmoid", [x])])
+    if op_type == "Mul":
+        return g.op("Mul", [x, x])
+    if op_type == "Concat":
+        return g.op("Concat", [x, x], axis=1)
+    if op_type in ("MaxPool", "AveragePool"):
+        return g.op(op_type, [x], **window)
+    if op_type == "Resize":
+        scales = g.const(np.array([1, 1, 2, 2], np.float32))
+        return g.op("Resize", [x, "", scales], mode="nearest")
+    if op_type == "Transpose":
+        return g.op("Transpose", [x], perm=[0, 1, 3, 2])
+    if op_type == "Reshape":
+        return g.op("Reshape", [x, g.const(np.array([1, 64, 28, 28], np.int64))])
+    if op_type == "Split":  # two halves; the second is left unused
+        halves = g.const(np.array([32, 32], np.int64))
+        first, second = f"t{len(g.nodes)}", f"t{len(g.nodes)}b"
+        g.nodes.append(helper.make_node("Split", [x, halves], [first, second], axis=1))
+        return first
+    return g.op(op_type, [x])
+
+
 def _fusion_shape(producer: str) -> tuple[int, ...]:
     return (256, 512) if producer in ("MatMul", "Gemm") else (1, 64, 56, 56)
 

@@ -6,12 +6,20 @@ efficiencies, which are the measured time set against a roofline built from thos
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from archlint.calibration import fit, micro
 from archlint.calibration.host import Host, read_host
-from archlint.calibration.measure import ROUNDS, Measured, Timed, executed_op_types, measure
+from archlint.calibration.measure import (
+    ROUNDS,
+    Measured,
+    Timed,
+    executed_kernels,
+    executed_op_types,
+    measure,
+)
 from archlint.costs.record import OpClass
 from archlint.profiles import ConvShape, HardwareProfile, Source
 from archlint.report import units
@@ -46,7 +54,8 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
     timed += [Timed(bench) for bench in [*machine, *class_micros, *grouped]]
 
     done = 0
-    total = len(timed) * ROUNDS + len(pairs) + len(probes)  # grows by the fallback convs, if any
+    blocked_probes = len(micro.BLOCKED_CANDIDATES) if block > 1 else 0
+    total = len(timed) * ROUNDS + len(pairs) + len(probes) + blocked_probes  # + fallback convs, if any
 
     def tick() -> None:
         nonlocal done
@@ -111,20 +120,40 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         observed[pair] = executed_op_types(micro.fusion_pair(*pair), threads)
         tick()
     fusion = fit.fusions(observed)
+    probed = {}
+    if block > 1:
+        for op_type in micro.BLOCKED_CANDIDATES:
+            probed[op_type] = executed_kernels(micro.blocked_probe(op_type), threads)
+            tick()
+    blocked_ops = fit.blocked_ops(probed)
 
     measured = _Measurements(
         gemms, int8, main, copies, (short, long), class_runs, grouped_runs, fallback_runs
     )
     sources = _sources(host, threads, measured, efficiency, conv_shape, converted, fusion, cache)
+    sources += (_blocked_source(probed, blocked_ops),)
     return roofline.model_copy(
         update={
             "efficiency": {k: round(v, 3) for k, v in efficiency.items()},
             "conv_shape": conv_shape,
             "fusion": fusion,
+            "blocked_ops": blocked_ops,
             "description": _description(host, threads),
             "layout": f"NCHWc blocks of {block} fp32 channels ({block_reason})" if block > 1 else "",
             "sources": sources,
         }
+    )
+
+
+def _blocked_source(probed: dict[str, Counter[str]], blocked_ops: tuple[str, ...]) -> Source:
+    if not probed:
+        return Source(figure="blocked_ops", source="no blocked conv layout on this CPU: none")
+    kept = ", ".join(blocked_ops) or "none"
+    return Source(
+        figure="blocked_ops",
+        source="graphs of Conv -> op -> Conv run once with onnxruntime's profiler: the op keeps the "
+        "blocked layout when the engine converted only the graph's input and output (one "
+        f"ReorderInput, one ReorderOutput); kept: {kept}; tried: {', '.join(probed)}",
     )
 
 

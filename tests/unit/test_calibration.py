@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from archlint.calibration import fit, micro
 from archlint.calibration.host import Host
-from archlint.calibration.measure import Measured, cost_of, executed_op_types
+from archlint.calibration.measure import Measured, cost_of, executed_kernels, executed_op_types
 from archlint.costs.record import OpClass
 from archlint.profiles import ConvShape, HardwareProfile
 from archlint.roofline import node_time
@@ -131,3 +133,14 @@ def test_blocked_multiple_is_the_smallest_step_the_layout_still_takes() -> None:
 def test_onnxruntime_runs_convs_of_58_channels_outside_its_blocked_layout() -> None:
     assert "ReorderInput" in executed_op_types(micro.layout_probe(60), 1)
     assert "ReorderInput" not in executed_op_types(micro.layout_probe(58), 1)
+
+
+def test_blocked_ops_are_those_between_convs_that_needed_no_conversions() -> None:
+    kept = Counter({"ReorderInput": 1, "ReorderOutput": 1, "Conv": 2, "Relu": 1})
+    converted = Counter({"ReorderInput": 2, "ReorderOutput": 2, "Conv": 2, "Transpose": 1})
+    assert fit.blocked_ops({"Transpose": converted, "Relu": kept}) == ("Relu",)
+
+
+def test_onnxruntime_keeps_relu_in_its_blocked_layout_and_converts_around_a_transpose() -> None:
+    assert executed_kernels(micro.blocked_probe("Relu"), 1)["ReorderInput"] == 1
+    assert executed_kernels(micro.blocked_probe("Transpose"), 1)["ReorderInput"] == 2
