@@ -150,7 +150,9 @@ READING = """\
 - *error* is predicted / measured - 1: positive means archlint predicts the model slower than it ran.
 - The FLOPs-only predictor is given the constant that best fits these very measurements; archlint's
   profile was measured before any of these models ran. A predictor that ranks every pair right
-  but is off by a constant factor would still misrank no pairs.
+  but is off by a constant factor would still misrank no pairs. The count includes near ties:
+  two models whose fastest times differ by a few percent can swap between runs, whichever
+  predictor is scored.
 - *spread* is the interquartile range of a model's runs over its median: this machine is a shared
   virtual machine, and a model's runs vary by that much. An error smaller than the spread is
   within the noise of the measurement itself.
