@@ -112,7 +112,7 @@ def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeT
     roof_s = max(compute_s / shape, memory_s) / efficiency
     # A view is an alias the engine records without launching a kernel: no dispatch cost.
     overhead_s = 0.0 if cost.op_class is OpClass.VIEW else profile.op_overhead_s * cost.repeats
-    bound: Bound = "compute" if compute_s >= memory_s else "memory"
+    bound: Bound = "compute" if compute_s / shape >= memory_s else "memory"
     if overhead_s > roof_s:
         bound = "overhead"
     return NodeTime(cost, compute_s, memory_s, overhead_s, roof_s + overhead_s, bound)
@@ -160,7 +160,7 @@ def fused_nodes(model: ModelCost, profile: HardwareProfile) -> frozenset[int]:
 
 def with_conversions(time: NodeTime, profile: HardwareProfile, sizes: list[int]) -> NodeTime:
     """``time`` plus the engine's copies of ``sizes`` bytes between layouts (each read and written)."""
-    efficiency = profile.efficiency_for(OpClass.DATA_MOVEMENT, 0) * profile.bandwidth_efficiency
+    efficiency = profile.efficiency.get(OpClass.DATA_MOVEMENT, 1.0) * profile.bandwidth_efficiency
     seconds = sum(2 * size / profile.bandwidth_for(2 * size) / efficiency for size in sizes)
     seconds += profile.op_overhead_s * len(sizes)
     return dataclasses.replace(time, time_s=time.time_s + seconds, layout_s=seconds)

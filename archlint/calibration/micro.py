@@ -384,6 +384,9 @@ BLOCKED_CANDIDATES = (
 )
 
 
+PROBE_CHANNELS, PROBE_SIZE = 64, 28  # four 16-channel blocks: every ISA's block divides them
+
+
 def blocked_probe(op_type: str) -> Micro:
     """Conv -> ``op_type`` -> Conv on 64 channels: does the op keep the convs' blocked layout?
 
@@ -391,8 +394,8 @@ def blocked_probe(op_type: str) -> Micro:
     conv), so an activation cannot fuse into the first conv and hide. A Sigmoid is probed as
     x * sigmoid(x) (SiLU), the form networks use it in outside gates.
     """
-    channels, size = 64, 28
-    g = _Graph((1, channels, size, size))
+    channels = PROBE_CHANNELS
+    g = _Graph((1, channels, PROBE_SIZE, PROBE_SIZE))
     first = g.op("Conv", ["x", g.weight((channels, channels, 1, 1), channels)], kernel_shape=[1, 1])
     y, residual = _blocked_candidate(g, op_type, first), first
     if op_type in ("GlobalAveragePool", "Resize", "Concat", "Split"):
@@ -422,9 +425,10 @@ def _blocked_candidate(g: _Graph, op_type: str, x: str) -> str:
     if op_type == "Transpose":
         return g.op("Transpose", [x], perm=[0, 1, 3, 2])
     if op_type == "Reshape":
-        return g.op("Reshape", [x, g.const(np.array([1, 64, 28, 28], np.int64))])
+        same = g.const(np.array([1, PROBE_CHANNELS, PROBE_SIZE, PROBE_SIZE], np.int64))
+        return g.op("Reshape", [x, same])
     if op_type == "Split":  # two halves; the second is left unused
-        halves = g.const(np.array([32, 32], np.int64))
+        halves = g.const(np.array([PROBE_CHANNELS // 2] * 2, np.int64))
         first, second = f"t{len(g.nodes)}", f"t{len(g.nodes)}b"
         g.nodes.append(helper.make_node("Split", [x, halves], [first, second], axis=1))
         return first
