@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from archlint.commands.common import model_shapes, output, targets
+from archlint.commands.common import model_shapes, output, table_console, targets
 from archlint.config import load_config
 
 
@@ -28,10 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
             out.write(html_report.render_analysis(analysis))
         else:
-            from rich.console import Console
-
             from archlint.report import analysis_table
 
-            width = None if out is sys.stdout else 140
-            analysis_table.render(analysis, Console(file=out, width=width), args.top)
+            analysis_table.render(analysis, table_console(out), args.top)
     return 0

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, TextIO
 from archlint.errors import UsageError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from archlint.config import Config
     from archlint.profiles import HardwareProfile
 
@@ -76,3 +78,14 @@ def output(path: str | None) -> Iterator[TextIO]:
             yield handle
     except OSError as exc:
         raise UsageError(f"--output-file {path}: {exc.strerror}") from None
+
+
+#: Columns of a table written to a file: a terminal's own width is used only on a terminal.
+FILE_TABLE_WIDTH = 140
+
+
+def table_console(out: TextIO) -> Console:
+    """A rich console on ``out`` (imported here: rich is slow to load and only tables need it)."""
+    from rich.console import Console
+
+    return Console(file=out, width=None if out is sys.stdout else FILE_TABLE_WIDTH)

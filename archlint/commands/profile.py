@@ -8,7 +8,6 @@ ArchlintError before anything is reported).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +64,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from archlint import profiling
     from archlint.api import analyze
-    from archlint.commands.common import model_shapes, output, targets
+    from archlint.commands.common import model_shapes, output, table_console, targets
     from archlint.config import load_config
     from archlint.errors import UsageError
     from archlint.loaders import ModelRequest
@@ -92,12 +91,9 @@ def run(args: argparse.Namespace) -> int:
 
             out.write(profile_json.render(result))
         else:
-            from rich.console import Console
-
             from archlint.report import profile_table
 
-            width = None if out is sys.stdout else 140
-            profile_table.render(result, Console(file=out, width=width), args.top)
+            profile_table.render(result, table_console(out), args.top)
     return 0
 
 
