@@ -15,8 +15,6 @@ Concat, of whole channel blocks; an operator fused into its producer passes the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from archlint.costs.record import OpClass
 from archlint.model_cost import ModelCost, NodeCost
 from archlint.profiles import HardwareProfile
@@ -56,12 +54,11 @@ def conversions(model: ModelCost, profile: HardwareProfile, fused: frozenset[int
             charged.setdefault(index, []).append(tensor.nbytes)
 
     for index, cost in enumerate(model.nodes):
-        inputs = list(_data_inputs(cost, model))
+        # Weights and other constants are laid out once, before the model runs.
+        inputs = [name for name in cost.node.inputs if name and name not in model.constant_tensors]
         if _is_blocked_conv(cost, profile, block):
-            plain = inputs[:1] if inputs and inputs[0] not in blocked else []
-            for name in plain:
-                if _channels(model, name) >= block:
-                    charge(index, name)
+            if inputs and inputs[0] not in blocked and _channels(model, inputs[0]) >= block:
+                charge(index, inputs[0])
         elif index in fused:
             if not (inputs and inputs[0] in blocked):
                 continue
@@ -77,12 +74,6 @@ def conversions(model: ModelCost, profile: HardwareProfile, fused: frozenset[int
         if name in blocked:
             charge(producer[name], name)
     return charged
-
-
-def _data_inputs(cost: NodeCost, model: ModelCost) -> Iterator[str]:
-    """The inputs that change per inference (weights and other constants are laid out once)."""
-    constants = model.constant_tensors | model.model.graph.initializers
-    return (name for name in cost.node.inputs if name and name not in constants)
 
 
 def _channels(model: ModelCost, name: str) -> int:
