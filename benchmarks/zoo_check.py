@@ -17,16 +17,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import _zoo
 import numpy as np
 import onnx
-import onnxruntime as ort
 
+from archlint import runtime
 from archlint.api import analyze
 
 
@@ -70,20 +68,12 @@ def sample_inputs(model: onnx.ModelProto, seed: int = 0) -> dict[str, np.ndarray
     return feeds
 
 
-def ort_latency_ms(path: Path, feeds: dict[str, np.ndarray], repeats: int) -> float:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    outputs = session.run(None, feeds)  # warm-up, and a check that random weights stay finite
-    if not all(np.isfinite(o).all() for o in outputs if np.issubdtype(o.dtype, np.floating)):
-        raise RuntimeError(f"{path.name}: onnxruntime produced non-finite outputs")
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        session.run(None, feeds)
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+def ort_latency_ms(model: onnx.ModelProto, feeds: dict[str, np.ndarray], repeats: int) -> float:
+    session = runtime.make_session(model, optimization="all", threads=1)
+    outputs = runtime.run(session, feeds)  # warm-up, and a check that random weights stay finite
+    if not all(np.isfinite(o).all() for o in outputs.values() if np.issubdtype(o.dtype, np.floating)):
+        raise RuntimeError(f"{model.graph.name}: onnxruntime produced non-finite outputs")
+    return 1e3 * statistics.median(runtime.time_runs(session, feeds, runs=repeats, warmup=0))
 
 
 def measure(spec: _zoo.ZooModel, repeats: int) -> Row:
@@ -96,7 +86,7 @@ def measure(spec: _zoo.ZooModel, repeats: int) -> Row:
         cost.params,
         _zoo.batchnorm_stats(model),
         len(cost.unknown_ops),
-        ort_latency_ms(path, sample_inputs(model), repeats),
+        ort_latency_ms(model, sample_inputs(model), repeats),
     )
 
 
@@ -116,7 +106,8 @@ def print_table(rows: Sequence[Row]) -> None:
         )
     print("\nMACs: Conv + Gemm + MatMul (+ LSTM) multiply-adds; params include BatchNorm running mean")
     print("and variance (BN stats column), which the published counts leave out. ORT: onnxruntime")
-    print(f"{ort.__version__}, CPU execution provider, 1 thread, median. Sources: benchmarks/_zoo.py.")
+    version = runtime.onnxruntime_version()
+    print(f"{version}, CPU execution provider, 1 thread, median. Sources: benchmarks/_zoo.py.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
