@@ -13,6 +13,8 @@ from archlint.profiles import HardwareProfile
 from archlint.roofline import Prediction, predict
 
 if TYPE_CHECKING:
+    import onnx
+
     from archlint.loaders import ModelRequest
 
 
@@ -36,19 +38,31 @@ def load_model(
     inputs: Mapping[str, tuple[int, ...]] | None = None,
     dims: Mapping[str, int] | None = None,
     request: ModelRequest | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> Model:
     """Read a model (an ONNX file, or what a loader builds from ``request``), bind its input
-    shapes and resolve every shape it can."""
-    from archlint import onnx_loader, shapes
+    shapes, symbols and values, and resolve every shape and control-flow decision it can."""
     from archlint.loaders import ModelRequest, load_proto
 
     proto = load_proto(str(path), request or ModelRequest(str(path), inputs or {}))
-    shapes.bind_inputs(proto, inputs or {}, dims or {})
-    inferred = shapes.infer(proto)
-    model = onnx_loader.to_model(inferred, path)
-    if model.graph.has_unresolved_shapes():  # checked on our graph, where it is cheap
-        model = onnx_loader.to_model(shapes.fold_and_infer(inferred), path)
-    return model
+    return resolve_model(proto, path, inputs, dims, values)
+
+
+def resolve_model(
+    proto: onnx.ModelProto,
+    path: str | Path,
+    inputs: Mapping[str, tuple[int, ...]] | None = None,
+    dims: Mapping[str, int] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> Model:
+    """archlint's graph of an already loaded ``proto`` (left unchanged), resolved at the binding."""
+    from archlint import onnx_loader, resolution, shapes
+
+    work, weights = resolution.skeleton(proto)
+    given = shapes.bind_inputs(work, inputs or {}, dims or {}, values)
+    resolved = resolution.resolve(work, given)
+    resolution.check_consistency(resolved)
+    return onnx_loader.to_model(resolved.proto, path, resolved.values, weights)
 
 
 def analyze(
@@ -58,6 +72,7 @@ def analyze(
     dims: Mapping[str, int] | None = None,
     progress: ProgressCallback | None = None,
     request: ModelRequest | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> Analysis:
-    cost = compute_costs(load_model(path, inputs, dims, request), progress)
+    cost = compute_costs(load_model(path, inputs, dims, request, values), progress)
     return Analysis(cost, tuple(predict(cost, profile) for profile in targets))

@@ -27,6 +27,7 @@ class ModelRequest:
     inputs: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     input_dtypes: Mapping[str, str] = field(default_factory=dict)  # by input name; default float32
     kwargs: Mapping[str, Any] = field(default_factory=dict)  # for a model factory
+    values: Mapping[str, Any] = field(default_factory=dict)  # input values that steer control flow
 
 
 @dataclass(frozen=True)

@@ -83,9 +83,18 @@ def opset_versions(proto: onnx.ModelProto) -> dict[str, int]:
     return {(o.domain or ""): o.version for o in proto.opset_import}
 
 
-def to_model(proto: onnx.ModelProto, path: str | Path) -> Model:
-    """Build archlint's graph from a proto whose shapes have already been inferred."""
-    graph = _convert_graph(proto.graph, outer={}, outer_small={})
+def to_model(
+    proto: onnx.ModelProto,
+    path: str | Path,
+    values: Mapping[str, Any] | None = None,
+    weights: Mapping[str, onnx.TensorProto] | None = None,
+) -> Model:
+    """Build archlint's graph from a proto whose shapes have already been inferred.
+
+    ``values`` are main-graph values resolved beyond the stored constants (folded shapes, the
+    user's input values); ``weights`` are the stored initializers that ``proto`` carries as
+    data-less stubs (see ``resolution.skeleton``)."""
+    graph = _convert_graph(proto.graph, outer={}, outer_small={}, values=values, weights=weights)
     metadata = {p.key: p.value for p in proto.metadata_props}
     return Model(str(path), graph, opset_versions(proto), proto.producer_name, metadata)
 
@@ -196,11 +205,18 @@ def _attributes(
 
 
 def _convert_graph(
-    graph: onnx.GraphProto, outer: Mapping[str, Tensor], outer_small: Mapping[str, Any]
+    graph: onnx.GraphProto,
+    outer: Mapping[str, Tensor],
+    outer_small: Mapping[str, Any],
+    values: Mapping[str, Any] | None = None,
+    weights: Mapping[str, onnx.TensorProto] | None = None,
 ) -> Graph:
     tensors: dict[str, Tensor] = dict(outer)
     small = LazyValues(outer_small)
-    stored: dict[str, onnx.TensorProto] = {init.name: init for init in graph.initializer}
+    weights = weights or {}
+    stored: dict[str, onnx.TensorProto] = {
+        init.name: weights.get(init.name, init) for init in graph.initializer
+    }
     for info in [*graph.input, *graph.value_info, *graph.output]:
         tensor = _tensor_from_type(info.name, info.type)
         if tensor is not None:
@@ -219,6 +235,8 @@ def _convert_graph(
                 tensors.setdefault(tensor.name, tensor)
             if value is not None:
                 small.add(proto_node.output[0], value)
+    for name, resolved in (values or {}).items():
+        small.add(name, resolved)
     nodes = []
     for index, proto_node in enumerate(graph.node):
         attrs, subgraphs = _attributes(proto_node, tensors, small)

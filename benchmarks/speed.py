@@ -106,17 +106,18 @@ def phase_times(spec: _models.ModelSpec, profile: HardwareProfile) -> dict[str, 
     cProfile's per-call overhead inflates exactly the many-small-calls code that makes a model
     slow, so the split of wall time between stages is measured without it.
     """
-    from archlint import onnx_loader, shapes
+    from archlint import onnx_loader, resolution, shapes
     from archlint.model_cost import compute_costs
     from archlint.roofline import predict
 
     marks = [time.perf_counter()]
     proto = onnx_loader.read_proto(spec.path)
     marks.append(time.perf_counter())
-    shapes.bind_inputs(proto, spec.inputs, spec.dims)
-    inferred = shapes.infer(proto)
+    work, weights = resolution.skeleton(proto)
+    given = shapes.bind_inputs(work, spec.inputs, spec.dims)
+    resolved = resolution.resolve(work, given)
     marks.append(time.perf_counter())
-    model = onnx_loader.to_model(inferred, spec.path)
+    model = onnx_loader.to_model(resolved.proto, spec.path, resolved.values, weights)
     marks.append(time.perf_counter())
     cost = compute_costs(model)
     marks.append(time.perf_counter())
@@ -124,7 +125,7 @@ def phase_times(spec: _models.ModelSpec, profile: HardwareProfile) -> dict[str, 
     marks.append(time.perf_counter())
     stages = (
         "read_proto",
-        "bind + infer shapes",
+        "bind + resolve shapes",
         "to_model (convert graph)",
         "compute_costs",
         "predict (roofline)",

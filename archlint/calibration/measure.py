@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archlint import onnx_loader, ort_profile, runtime, shapes
+from archlint import ort_profile, runtime
+from archlint.api import resolve_model
 from archlint.calibration.micro import Micro
 from archlint.model_cost import ModelCost, compute_costs
 
@@ -107,4 +108,4 @@ def executed_op_types(micro: Micro, threads: int) -> frozenset[str]:
 
 
 def cost_of(micro: Micro) -> ModelCost:
-    return compute_costs(onnx_loader.to_model(shapes.infer(micro.proto), f"<{micro.name}>"))
+    return compute_costs(resolve_model(micro.proto, f"<{micro.name}>"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from archlint.commands.common import model_shapes, output, table_console, targets
+from archlint.commands.common import flag_values, model_shapes, output, table_console, targets
 from archlint.config import load_config
 
 
@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     profiles = targets(args, config)
     inputs, dims = model_shapes(args, config, args.model)
     with DelayedProgress(f"analyzing {args.model}") as progress:
-        analysis = analyze(args.model, profiles, inputs, dims, progress)
+        analysis = analyze(args.model, profiles, inputs, dims, progress, values=flag_values(args))
     with output(args.output_file) as out:
         if args.format == "json":
             from archlint.report import analysis_json

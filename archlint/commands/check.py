@@ -94,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
     for job in checked:
         model = job.request.reference
         with DelayedProgress(f"analyzing {model}") as progress:
-            analysis = analyze(model, job.profiles, job.request.inputs, job.dims, progress, job.request)
+            request = job.request
+            analysis = analyze(
+                model, job.profiles, request.inputs, job.dims, progress, request, request.values
+            )
         analyses.append(analysis)
         diagnostics.extend(check(analysis, registered_rules(), options))
     diagnostics = baseline.apply(diagnostics, args.baseline, args.write_baseline)

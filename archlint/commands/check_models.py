@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archlint.commands.common import DEFAULT_TARGET, flag_shapes
+from archlint.commands.common import DEFAULT_TARGET, flag_shapes, flag_values
 from archlint.config import Config, ModelEntry
 from archlint.errors import UsageError
 from archlint.loaders import ModelRequest
@@ -97,12 +97,12 @@ def _request(
             dtypes[name] = dtype
     _, flag_dims = flag_shapes(argparse.Namespace(input=[], dim=args.dim))
     kwargs = entry.kwargs | _kwargs(args.kwargs)
-    return ModelRequest(model, inputs, dtypes, kwargs), dims | entry.dims | flag_dims
+    return ModelRequest(model, inputs, dtypes, kwargs, flag_values(args)), dims | entry.dims | flag_dims
 
 
 def _name_value(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
-    if not sep or not name or not value:
+    if not sep or not name:
         raise UsageError(f"bad --input {text!r}: expected NAME=1x3x224x224")
     return name, value
 

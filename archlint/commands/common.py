@@ -27,24 +27,35 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "(default: the config's target, else cpu)",
     )
     parser.add_argument("--input", action="append", default=[], metavar="NAME=1x3x224x224",
-                        help="static shape of a model input (repeatable)")  # fmt: skip
+                        help="static shape of a model input; NAME=scalar: rank 0 (repeatable)")  # fmt: skip
+    parser.add_argument("--value", action="append", default=[], metavar="NAME=16000",
+                        help="value of a small integer input that steers control flow, "
+                        "such as a sample rate; 1,2,3 for a vector (repeatable)")  # fmt: skip
     parser.add_argument("--dim", action="append", default=[], metavar="SYMBOL=N",
                         help="value of a symbolic dimension (repeatable)")  # fmt: skip
     parser.add_argument("--config", metavar="F", help="archlint.yaml or pyproject.toml to read settings from")
     parser.add_argument("--output-file", metavar="F", help="write the report to F instead of stdout")
 
 
-def _key_value(text: str, what: str) -> tuple[str, str]:
+def _key_value(text: str, what: str, empty: bool = False) -> tuple[str, str]:
     name, sep, value = text.rpartition("=")
-    if not sep or not name or not value:
+    if not sep or not name or not (value or empty):
         raise UsageError(f"bad {what} {text!r}: expected NAME=VALUE")
     return name, value
+
+
+def flag_values(args: argparse.Namespace) -> dict[str, int | float | list[int | float]]:
+    """``--value NAME=V``: input values, for inputs that steer control flow."""
+    from archlint.shape_text import parse_value
+
+    return {name: parse_value(text) for name, text in (_key_value(t, "--value") for t in args.value)}
 
 
 def flag_shapes(args: argparse.Namespace) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
     from archlint.shape_text import parse_shape
 
-    inputs = {name: parse_shape(value) for name, value in (_key_value(t, "--input") for t in args.input)}
+    pairs = (_key_value(t, "--input", empty=True) for t in args.input)
+    inputs = {name: parse_shape(value) for name, value in pairs}
     dims: dict[str, int] = {}
     for name, value in (_key_value(t, "--dim") for t in args.dim):
         if not value.isdigit():

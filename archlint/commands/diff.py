@@ -91,7 +91,7 @@ def _checked(
 ) -> tuple[Analysis, list[Diagnostic]]:
     from archlint.api import analyze
     from archlint.checker import check
-    from archlint.commands.common import model_shapes
+    from archlint.commands.common import flag_values, model_shapes
     from archlint.progress import DelayedProgress
     from archlint.rule_registry import registered_rules
 
@@ -100,10 +100,10 @@ def _checked(
             from archlint.commands.check_models import model_request
 
             request, dims = model_request(args, config, model)
-            analysis = analyze(model, profiles, request.inputs, dims, progress, request)
+            analysis = analyze(model, profiles, request.inputs, dims, progress, request, request.values)
         else:
             inputs, dims = model_shapes(args, config, model)
-            analysis = analyze(model, profiles, inputs, dims, progress)
+            analysis = analyze(model, profiles, inputs, dims, progress, values=flag_values(args))
     return analysis, check(analysis, registered_rules(), options)
 
 

@@ -64,7 +64,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from archlint import profiling
     from archlint.api import analyze
-    from archlint.commands.common import model_shapes, output, table_console, targets
+    from archlint.commands.common import flag_values, model_shapes, output, table_console, targets
     from archlint.config import load_config
     from archlint.errors import UsageError
     from archlint.loaders import ModelRequest
@@ -78,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
     if len(profiles) != 1:
         raise UsageError("--target: profile compares with one target at a time")
     inputs, dims = model_shapes(args, config, args.model)
-    request = ModelRequest(args.model, inputs)
+    request = ModelRequest(args.model, inputs, values=flag_values(args))
     with DelayedProgress(f"analyzing {args.model}") as progress:
-        analysis = analyze(args.model, profiles, inputs, dims, progress, request)
+        analysis = analyze(args.model, profiles, inputs, dims, progress, request, request.values)
     proto = profiling.runnable_proto(request, analysis.model)
     settings = profiling.RunSettings(args.threads, args.runs, args.warmup, args.optimization)
     measurement = profiling.measure(proto, profiling.input_shapes(analysis.model), settings)
