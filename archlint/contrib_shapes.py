@@ -1,4 +1,5 @@
-"""Output shapes of onnxruntime's com.microsoft operators, which onnx's shape inference skips.
+"""Output shapes of operators onnx's shape inference skips: onnxruntime's com.microsoft ones,
+and the ai.onnx.ml classifiers and transformers whose schemas infer no shape.
 
 onnx knows no schema for the contrib operators that onnxruntime's transformer optimizer and
 quantizer write (Attention, SkipLayerNormalization, QLinearConv, ...), so every tensor after the
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 Shape = tuple[int, ...]
@@ -238,6 +240,28 @@ def _gather_block_quantized(shapes: Shapes, attrs: Mapping[str, Any]) -> list[Sh
     return [(*unpacked[:axis], *indices, *unpacked[axis + 1 :])]
 
 
+def _classes(attrs: Mapping[str, Any]) -> int:
+    labels = attrs.get("classlabels_ints") or attrs.get("classlabels_strings") or []
+    return len(labels) or len(attrs.get("intercepts") or []) or 1
+
+
+def _classifier(shapes: Shapes, attrs: Mapping[str, Any]) -> list[Shape | None]:
+    """ai.onnx.ml classifiers: a label per sample and a score per sample and class."""
+    x = shapes[0]
+    if x is None:
+        return [None, None]
+    samples = x[0] if len(x) > 1 else 1
+    return [(samples,), (samples, _classes(attrs))]
+
+
+def _regressor(shapes: Shapes, attrs: Mapping[str, Any]) -> list[Shape | None]:
+    x = shapes[0]
+    if x is None:
+        return [None]
+    targets = int(attrs.get("n_targets") or attrs.get("targets") or 1)
+    return [(x[0] if len(x) > 1 else 1, targets)]
+
+
 SHAPE_FUNCTIONS: dict[str, ShapeFn] = {
     **dict.fromkeys(
         [
@@ -289,10 +313,13 @@ SHAPE_FUNCTIONS: dict[str, ShapeFn] = {
     "NhwcMaxPool": _pool(channels_last=True),
     "DynamicQuantizeLSTM": _dynamic_quantize_lstm,
     "GatherBlockQuantized": _gather_block_quantized,
+    **dict.fromkeys(["Scaler", "Normalizer", "Binarizer", "Imputer"], _same_as(0)),
+    **dict.fromkeys(["LinearClassifier", "SVMClassifier", "TreeEnsembleClassifier"], _classifier),
+    **dict.fromkeys(["LinearRegressor", "SVMRegressor", "TreeEnsembleRegressor"], _regressor),
 }
 
 # Outputs whose element type is not that of the first input: index -> ONNX elem type.
-_FLOAT, _INT32, _UINT8 = 1, 6, 2
+_FLOAT, _INT32, _INT64, _UINT8 = 1, 6, 7, 2
 OUTPUT_TYPES: dict[str, Mapping[int, int]] = {
     "DynamicQuantizeMatMul": {0: _FLOAT},
     "MatMulIntegerToFloat": {0: _FLOAT},
@@ -302,6 +329,10 @@ OUTPUT_TYPES: dict[str, Mapping[int, int]] = {
     "DequantizeLinear": {0: _FLOAT},
     "QuantizeLinear": {0: _UINT8},
     "DynamicQuantizeLinear": {0: _UINT8, 1: _FLOAT, 2: _UINT8},
+    **{op: MappingProxyType({0: _FLOAT}) for op in ["Scaler", "Normalizer", "LinearRegressor"]},
+    **{op: MappingProxyType({0: _FLOAT}) for op in ["SVMRegressor", "TreeEnsembleRegressor"]},
+    **{op: MappingProxyType({0: _INT64, 1: _FLOAT}) for op in ["LinearClassifier", "SVMClassifier"]},
+    "TreeEnsembleClassifier": {0: _INT64, 1: _FLOAT},
 }
 
 

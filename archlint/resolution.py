@@ -175,6 +175,7 @@ def _contrib_shapes(
 ) -> int:
     """Declare the output shapes of contrib operators whose inputs are resolved."""
     added = 0
+    outputs = {o.name: o for o in work.graph.output}
     for node in work.graph.node:
         if node.domain in _DEFAULT_DOMAINS or all(o in shapes or o in done for o in node.output if o):
             continue
@@ -186,7 +187,11 @@ def _contrib_shapes(
                 continue
             elem_type = contrib_shapes.OUTPUT_TYPES.get(node.op_type, {}).get(index)
             elem_type = elem_type or types.get(node.input[0], onnx.TensorProto.FLOAT)
-            work.graph.value_info.append(helper.make_tensor_value_info(name, elem_type, shape))
+            info = helper.make_tensor_value_info(name, types.get(name) or elem_type, shape)
+            if name in outputs:  # inference reads a graph output's type from the output itself
+                outputs[name].CopyFrom(info)
+            else:
+                work.graph.value_info.append(info)
             done.add(name)
             added += 1
     return added

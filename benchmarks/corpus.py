@@ -41,7 +41,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ import numpy as np
 import onnx
 import torch
 from _models import MODELS_DIR
+from corpus_check import random_feeds
 from torch import nn
 
 CORPUS_DIR = MODELS_DIR / "corpus"
@@ -189,9 +190,7 @@ def _adapt(model: nn.Module, feeds: Callable[[int, int], Feeds], size: int, **kw
     return adapter_class(model, tuple(sample), keys, **kwargs).eval()
 
 
-def _text(
-    model: nn.Module, vocab: int, max_len: int, heads: int, hidden: int, **kwargs: Any
-) -> Source:
+def _text(model: nn.Module, vocab: int, max_len: int, heads: int, hidden: int, **kwargs: Any) -> Source:
     """A token model fed input_ids (below the vocabulary size) and an all-ones attention mask."""
 
     def feeds(batch: int, seq: int) -> Feeds:
@@ -216,7 +215,9 @@ def _text(
     )
 
 
-def _image(model: nn.Module, channels: int, size: int, free_size: bool, heads: int = 0, hidden: int = 0) -> Source:
+def _image(
+    model: nn.Module, channels: int, size: int, free_size: bool, heads: int = 0, hidden: int = 0
+) -> Source:
     """An image model fed pixel_values; ``free_size``: height and width are free too."""
 
     def feeds(batch: int, side: int) -> Feeds:
@@ -239,7 +240,7 @@ def _image(model: nn.Module, channels: int, size: int, free_size: bool, heads: i
 
 def _small(real: bool, small: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
     """Config arguments: the small ones, or the published base size (a config's defaults)."""
-    return {**(base or {}), "attn_implementation": "eager"} if real else {**small, "attn_implementation": "eager"}
+    return {**((base or {}) if real else small), "attn_implementation": "eager"}
 
 
 def _bert(real: bool) -> Source:
@@ -274,7 +275,12 @@ def _gpt2(real: bool) -> Source:
         **_small(real, {"vocab_size": 1000, "n_embd": 128, "n_layer": 2, "n_head": 4, "n_positions": 128})
     )
     return _text(
-        GPT2Model(config), config.vocab_size, config.n_positions, config.n_head, config.n_embd, use_cache=False
+        GPT2Model(config),
+        config.vocab_size,
+        config.n_positions,
+        config.n_head,
+        config.n_embd,
+        use_cache=False,
     )
 
 
@@ -668,7 +674,13 @@ def derived_entry(source_entry: dict[str, Any], name: str, variant: str) -> dict
         for k, v in source_entry.items()
         if k not in ("name", "path", "ops", "opset", "producer", "seconds", "error", "traceback")
     }
-    return {**inherited, "name": name, "variant": variant, "path": f"{name}.onnx", "source": source_entry["name"]}
+    return {
+        **inherited,
+        "name": name,
+        "variant": variant,
+        "path": f"{name}.onnx",
+        "source": source_entry["name"],
+    }
 
 
 # --- rewrites ---------------------------------------------------------------------------------------
@@ -679,7 +691,9 @@ def ort_optimize(source_path: Path, path: Path, model_type: str, heads: int, hid
     from onnxruntime.transformers.optimizer import optimize_model
 
     with _quiet():
-        optimized = optimize_model(str(source_path), model_type=model_type, num_heads=heads, hidden_size=hidden)
+        optimized = optimize_model(
+            str(source_path), model_type=model_type, num_heads=heads, hidden_size=hidden
+        )
         optimized.save_model_to_file(str(path))
     fused = sorted({n.op_type for n in optimized.model.graph.node if n.domain == "com.microsoft"})
     return {"contrib_ops": fused}
@@ -697,24 +711,6 @@ def _calibration(entry: dict[str, Any], samples: int = 4) -> Any:
             return next(self.feeds, None)
 
     return Reader()
-
-
-def random_feeds(entry: Mapping[str, Any], shapes: Mapping[str, list[int]], seed: int = SEED) -> dict[str, Any]:
-    """Inputs for onnxruntime: normal floats, ids below their table size, all-ones masks, scalars."""
-    rng = np.random.default_rng(seed)
-    feeds: dict[str, Any] = {}
-    for name, dtype in entry["dtypes"].items():
-        if name in entry.get("values", {}):
-            feeds[name] = np.array(entry["values"][name], dtype=dtype)
-            continue
-        shape = shapes[name]
-        if np.issubdtype(np.dtype(dtype), np.floating):
-            feeds[name] = rng.standard_normal(shape).astype(dtype)
-        elif "mask" in name:
-            feeds[name] = np.ones(shape, dtype=dtype)
-        else:
-            feeds[name] = rng.integers(0, entry.get("int_limits", {}).get(name, 2), shape).astype(dtype)
-    return feeds
 
 
 def quantize(source_path: Path, path: Path, variant: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -756,7 +752,9 @@ def quantize(source_path: Path, path: Path, variant: str, entry: dict[str, Any])
     return {**extra, "quant_ops": sorted(quant)}
 
 
-def downgrade(source_path: Path, path: Path, opset: int, reexport: Callable[[Path, int], None]) -> dict[str, Any]:
+def downgrade(
+    source_path: Path, path: Path, opset: int, reexport: Callable[[Path, int], None]
+) -> dict[str, Any]:
     """onnx.version_converter to ``opset``, then onnx.checker (the converter can emit invalid graphs).
 
     The converter has no way down for some operators (LayerNormalization was born at 17, and it
@@ -789,35 +787,41 @@ class _VadLike(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.front16 = nn.Sequential(nn.Conv1d(1, 32, 64, stride=32), nn.ReLU(), nn.Conv1d(32, 32, 3, padding=1))
-        self.front8 = nn.Sequential(nn.Conv1d(1, 32, 32, stride=16), nn.ReLU(), nn.Conv1d(32, 32, 3, padding=1))
+        self.front16 = nn.Sequential(
+            nn.Conv1d(1, 32, 64, stride=32), nn.ReLU(), nn.Conv1d(32, 32, 3, padding=1)
+        )
+        self.front8 = nn.Sequential(
+            nn.Conv1d(1, 32, 32, stride=16), nn.ReLU(), nn.Conv1d(32, 32, 3, padding=1)
+        )
         self.lstm = nn.LSTM(32, 64, batch_first=True)
         self.head = nn.Linear(64, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.size(1) == 512:
-            features = self.front16(x.unsqueeze(1))
-        else:
-            features = self.front8(x.unsqueeze(1))
+        features = self.front16(x.unsqueeze(1)) if x.size(1) == 512 else self.front8(x.unsqueeze(1))
         hidden, _ = self.lstm(features.transpose(1, 2))
         return torch.sigmoid(self.head(hidden[:, -1]))
 
 
 class _RateSwitch(nn.Module):
-    """The same detector with the sample rate as a scalar input, as Silero VAD takes it."""
+    """The same detector with the sample rate as a scalar input, as Silero VAD takes it. The
+    8 kHz branch is the costlier one, so a reader that cannot see the value of ``sr`` and falls
+    back to the costlier branch is caught out."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.front16 = nn.Sequential(nn.Conv1d(1, 32, 64, stride=32), nn.ReLU(), nn.Conv1d(32, 32, 3, padding=1))
-        self.front8 = nn.Sequential(nn.Conv1d(1, 32, 32, stride=32), nn.ReLU())
+        self.front16 = nn.Sequential(nn.Conv1d(1, 32, 64, stride=32), nn.ReLU())
+        self.front8 = nn.Sequential(
+            nn.Conv1d(1, 32, 32, stride=32),
+            nn.ReLU(),
+            nn.Conv1d(32, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(32, 32, 3, padding=1),
+        )
         self.lstm = nn.LSTM(32, 64, batch_first=True)
         self.head = nn.Linear(64, 1)
 
     def forward(self, x: torch.Tensor, sr: torch.Tensor) -> torch.Tensor:
-        if bool(sr == 16000):
-            features = self.front16(x.unsqueeze(1))
-        else:
-            features = self.front8(x.unsqueeze(1))
+        features = self.front16(x.unsqueeze(1)) if bool(sr == 16000) else self.front8(x.unsqueeze(1))
         hidden, _ = self.lstm(features.transpose(1, 2))
         return torch.sigmoid(self.head(hidden[:, -1]))
 
@@ -946,7 +950,13 @@ PATTERNS = (
         "vad-shape-if",
         "torchscript",
         lambda: _pattern_source(
-            _VadLike(), lambda b, n: (b, n), 512, 256, {0: "batch", 1: "samples"}, script=True, outputs=("prob",)
+            _VadLike(),
+            lambda b, n: (b, n),
+            512,
+            256,
+            {0: "batch", 1: "samples"},
+            script=True,
+            outputs=("prob",),
         ),
         "Shape -> Gather -> Equal -> If on the window length, Conv stacks in the branches, then LSTM",
     ),
@@ -989,7 +999,7 @@ PATTERNS = (
 
 def _seed_everything() -> None:
     torch.manual_seed(SEED)
-    np.random.seed(SEED)  # noqa: NPY002  (transformers' initializers may draw from it)
+    np.random.seed(SEED)  # transformers' initializers may draw from numpy's global generator
 
 
 def build_family(builder: Builder, family: Family, wanted: Callable[[str], bool]) -> None:
@@ -1008,7 +1018,9 @@ def build_family(builder: Builder, family: Family, wanted: Callable[[str], bool]
     todo_rewrites = [r for r in rewrites if wanted(r[0]) and not builder.done(r[0])]
     needed = {src for _, src, _ in todo_rewrites}
     todo_exports = [
-        e for e in exports if (wanted(e) and not builder.done(e)) or (e in needed and not builder.available(e))
+        e
+        for e in exports
+        if (wanted(e) and not builder.done(e)) or (e in needed and not builder.available(e))
     ]
     if not todo_exports and not todo_rewrites:
         return
@@ -1031,7 +1043,9 @@ def build_family(builder: Builder, family: Family, wanted: Callable[[str], bool]
         exporter = export.rsplit("-", 1)[1]
         src = source
 
-        def build(path: Path, exporter: str = exporter, src: Source = src) -> dict[str, Any]:
+        def build(
+            path: Path, export: str = export, exporter: str = exporter, src: Source = src
+        ) -> dict[str, Any]:
             batch_only = False
             try:
                 if exporter == "dynamo":
@@ -1067,7 +1081,9 @@ def build_family(builder: Builder, family: Family, wanted: Callable[[str], bool]
             assert family.ort_type is not None
             ort_type = family.ort_type
             heads, hidden = src_entry["num_heads"], src_entry["hidden"]
-            builder.attempt(entry, lambda p, s=src_path, t=ort_type, h=heads, d=hidden: ort_optimize(s, p, t, h, d))
+            builder.attempt(
+                entry, lambda p, s=src_path, t=ort_type, h=heads, d=hidden: ort_optimize(s, p, t, h, d)
+            )
         elif variant.startswith("quant"):
             builder.attempt(entry, lambda p, s=src_path, v=variant, e=entry: quantize(s, p, v, e))
         else:
@@ -1148,7 +1164,9 @@ def main(argv: list[str] | None = None) -> int:
     known_families = {f.name for f in FAMILIES} | {"pattern"}
     families = set(args.families.split(",")) if args.families else known_families
     if unknown := families - known_families:
-        parser.error(f"unknown family {', '.join(sorted(unknown))}; known: {', '.join(sorted(known_families))}")
+        parser.error(
+            f"unknown family {', '.join(sorted(unknown))}; known: {', '.join(sorted(known_families))}"
+        )
 
     def wanted(name: str) -> bool:
         return only is None or name in only

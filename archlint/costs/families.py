@@ -73,6 +73,18 @@ def partial_read(node: Node, ctx: CostContext) -> OpCost:
     return OpCost(0, OpClass.DATA_MOVEMENT, bytes_read=read + element_bytes)
 
 
+def gather_dequantize(node: Node, ctx: CostContext) -> OpCost:
+    """GatherBlockQuantized: gather quantized rows, then scale each element (and subtract its
+    zero point): two operations per output element, reading only the rows gathered."""
+    out = ctx.out_numel(node)
+    data = ctx.dtype(node.inputs[0])
+    scales = ctx.dtype(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+    row_bytes = data.nbytes(out) if data is not None else 0
+    scale_bytes = scales.nbytes(out // max(int(node.attr("block_size", 128)), 1)) if scales is not None else 0
+    indices = ctx.nbytes(node.inputs[1])
+    return OpCost(2 * out, OpClass.QUANTIZE, bytes_read=row_bytes + scale_bytes + indices)
+
+
 def shape_only(node: Node, ctx: CostContext) -> OpCost:
     """Shape/Size read metadata, not data."""
     return OpCost(0, OpClass.VIEW, bytes_read=0)

@@ -7,9 +7,10 @@ Scan, SequenceMap) is costed by the analysis, which walks into the subgraphs.
 
 from __future__ import annotations
 
-from archlint.costs import attention, conv, linear, normalization, pooling, recurrent, resample
+from archlint.costs import attention, classical, conv, linear, normalization, pooling, recurrent, resample
 from archlint.costs.families import (
     Handler,
+    gather_dequantize,
     movement,
     partial_read,
     pointwise,
@@ -186,13 +187,37 @@ MICROSOFT_DOMAIN: dict[str, Handler] = {
     "QLinearAveragePool": pooling.window_pool,
     "QLinearGlobalAveragePool": pooling.global_pool,
     "QLinearConcat": movement,
+    "QLinearMatMul": linear.matmul_with(a=0, b=3),
     "NhwcMaxPool": pooling.window_pool,
     "Trilu": pointwise(1),
+    "DynamicQuantizeLSTM": recurrent.dynamic_quantize_lstm,
+    "GatherBlockQuantized": gather_dequantize,
+}
+
+# ai.onnx.ml: classical-ML pipelines converted by skl2onnx and onnxmltools.
+ML_DOMAIN: dict[str, Handler] = {
+    "LinearClassifier": classical.linear_model,
+    "LinearRegressor": classical.linear_model,
+    "SVMClassifier": classical.svm,
+    "SVMRegressor": classical.svm,
+    "TreeEnsembleClassifier": classical.tree_ensemble,
+    "TreeEnsembleRegressor": classical.tree_ensemble,
+    "TreeEnsemble": classical.tree_ensemble,
+    "Normalizer": classical.per_input_element(3),
+    "Scaler": classical.per_input_element(2),
+    "Binarizer": classical.per_input_element(1),
+    "Imputer": classical.per_input_element(1),
+    **_words(
+        "ZipMap CastMap DictVectorizer FeatureVectorizer ArrayFeatureExtractor LabelEncoder "
+        "CategoryMapper OneHotEncoder",
+        movement,
+    ),
 }
 
 HANDLERS: dict[tuple[str, str], Handler] = {
     **{("", op): h for op, h in DEFAULT_DOMAIN.items()},
     **{("com.microsoft", op): h for op, h in MICROSOFT_DOMAIN.items()},
+    **{("ai.onnx.ml", op): h for op, h in ML_DOMAIN.items()},
 }
 
 

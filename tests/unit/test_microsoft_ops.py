@@ -106,3 +106,88 @@ def test_qlinear_add_and_qgemm(cost_of: Cost) -> None:
     assert add.flops == 3 * 4 * 64
     assert gemm.flops == 2 * 4 * 32 * 64
     assert gemm.compute_dtype == "int8"
+
+
+def _ms(op: str, inputs: list[str], outputs: list[str], **attrs: object) -> object:
+    return helper.make_node(op, inputs, outputs, domain="com.microsoft", **attrs)
+
+
+def test_an_optimized_bert_layer_resolves_without_declared_shapes(cost_of: Cost) -> None:
+    """onnx's inference skips contrib ops: archlint's own shape functions carry the shapes."""
+    batch, seq, hidden, heads, vocab = 2, 16, 64, 4, 100
+    f32 = lambda name, *shape: numpy_helper.from_array(np.full(shape, 0.01, np.float32), name)  # noqa: E731
+    nodes = [
+        _ms(
+            "EmbedLayerNormalization", ["ids", "", "words", "positions", "", "gamma", "beta"], ["emb", "mask"]
+        ),
+        _ms("Attention", ["emb", "qkv_w", "qkv_b", "mask"], ["ctx"], num_heads=heads),
+        _ms("SkipLayerNormalization", ["ctx", "emb", "gamma", "beta"], ["norm"]),
+        helper.make_node("MatMul", ["norm", "ffn_w"], ["ffn"]),
+        _ms("FastGelu", ["ffn"], ["act"]),
+        _ms("QuickGelu", ["act"], ["y"]),
+    ]
+    inits = [
+        f32("words", vocab, hidden),
+        f32("positions", 64, hidden),
+        f32("gamma", hidden),
+        f32("beta", hidden),
+        f32("qkv_w", hidden, 3 * hidden),
+        f32("qkv_b", 3 * hidden),
+        f32("ffn_w", hidden, 4 * hidden),
+    ]
+    proto = model(
+        nodes, [value("ids", [batch, seq], TensorProto.INT32)], [value("y", None)], inits, extra_opsets=MS
+    )
+    cost = cost_of(proto)
+    assert not cost.unknown_ops
+    tensors = cost.model.graph.tensors
+    assert tensors["ctx"].shape == tensors["norm"].shape == (batch, seq, hidden)
+    assert tensors["mask"].shape == (batch,)
+    assert tensors["y"].shape == (batch, seq, 4 * hidden)
+    attention = next(n for n in cost.nodes if n.op_type == "Attention")
+    assert attention.flops >= 2 * batch * seq * hidden * 3 * hidden  # the QKV projection at least
+
+
+def test_qoperator_convs_and_adds_resolve_and_cost(cost_of: Cost) -> None:
+    u8 = lambda name, *shape: numpy_helper.from_array(np.zeros(shape, np.uint8), name)  # noqa: E731
+    scale = numpy_helper.from_array(np.array(0.1, np.float32), "s")
+    zero = numpy_helper.from_array(np.array(0, np.uint8), "z")
+    nodes = [
+        helper.make_node("QLinearConv", ["x", "s", "z", "w", "s", "z", "s", "z"], ["c"], pads=[1, 1, 1, 1]),
+        _ms("QLinearAdd", ["c", "s", "z", "c", "s", "z", "s", "z"], ["sum"]),
+        _ms("QLinearGlobalAveragePool", ["sum", "s", "z", "s", "z"], ["pooled"]),
+        _ms("QLinearConcat", ["s", "z", "pooled", "s", "z", "pooled", "s", "z"], ["y"], axis=1),
+    ]
+    proto = model(
+        nodes,
+        [value("x", [1, 8, 16, 16], TensorProto.UINT8)],
+        [value("y", None)],
+        [u8("w", 16, 8, 3, 3), scale, zero],
+        extra_opsets=MS,
+    )
+    cost = cost_of(proto)
+    assert not cost.unknown_ops
+    assert cost.model.graph.tensors["y"].shape == (1, 32, 1, 1)
+    conv = next(n for n in cost.nodes if n.op_type == "QLinearConv")
+    assert conv.flops == 2 * 16 * 16 * 16 * 8 * 9
+
+
+def test_dynamic_quantize_lstm_reads_its_transposed_weights(cost_of: Cost) -> None:
+    steps, batch, inputs, hidden = 10, 1, 32, 64
+    i8 = lambda name, *shape: numpy_helper.from_array(np.zeros(shape, np.int8), name)  # noqa: E731
+    f32 = lambda name, *shape: numpy_helper.from_array(np.ones(shape, np.float32), name)  # noqa: E731
+    node = _ms(
+        "DynamicQuantizeLSTM",
+        ["x", "W", "R", "", "", "", "", "", "ws", "wz", "rs", "rz"],
+        ["y", "h", "c"],
+        hidden_size=hidden,
+    )
+    inits = [i8("W", 1, inputs, 4 * hidden), i8("R", 1, hidden, 4 * hidden)]
+    inits += [f32("ws", 1), i8("wz", 1), f32("rs", 1), i8("rz", 1)]
+    proto = model([node], [value("x", [steps, batch, inputs])], [value("y", None)], inits, extra_opsets=MS)
+    cost = cost_of(proto)
+    assert not cost.unknown_ops
+    (lstm,) = cost.nodes
+    assert lstm.flops == steps * batch * (2 * 4 * hidden * (inputs + hidden) + 17 * hidden)
+    assert lstm.compute_dtype == "int8"
+    assert cost.model.graph.tensors["y"].shape == (steps, 1, batch, hidden)

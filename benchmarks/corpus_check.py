@@ -1,0 +1,453 @@
+"""Does archlint read real-world exports right? Shapes against onnxruntime, costs against torch.
+
+For every model ``benchmarks/corpus.py`` built (``benchmarks/.models/corpus/manifest.json``), at
+the binding the manifest gives (``inputs``, and ``values`` for scalar inputs):
+
+* shapes: every tensor the main graph computes is made a graph output and the model is run once
+  by onnxruntime (CPU, graph optimizations disabled so nothing is fused away) on random inputs;
+  each actual shape is compared with the one archlint resolved (``load_model``): equal, mismatch,
+  or unresolved by archlint (a symbolic or unknown dimension, or no tensor at all);
+* costs: operators archlint cannot cost, its multiply-adds of dense operators (convolutions,
+  matrix products, recurrent layers, fused attention and their quantized forms) against
+  ``torch_macs`` (torch's FlopCounterMode on the same module and inputs, recurrent layers
+  added), and its parameter count against torch's;
+* rebinding: the model is loaded again at the manifest's ``rebind`` binding (batch 4, often a
+  longer sequence or larger image); the ratio of archlint's dense multiply-adds between the two
+  bindings is shown next to torch's, and the shapes are checked against onnxruntime again.
+
+    python benchmarks/corpus_check.py [--only bert-dynamo,crnn-torchscript] [--markdown FILE] [--json FILE]
+
+A model archlint refuses shows archlint's one-line error; anything else it raises is marked as
+a crash. The exit status is 0: the table is the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from _models import MODELS_DIR
+
+from archlint.api import load_model
+from archlint.errors import ArchlintError
+from archlint.graph import Model
+from archlint.model_cost import ModelCost, compute_costs
+
+CORPUS_DIR = MODELS_DIR / "corpus"
+MANIFEST = CORPUS_DIR / "manifest.json"
+SEED = 0
+DETAILS = 5  # mismatching and unresolved tensors listed per model
+
+# Operators whose work is multiply-adds over weights or another activation: what torch's
+# FlopCounterMode counts (plus recurrent layers). Named by op type rather than by archlint's own
+# classification, so that a misclassified operator still shows up here.
+DENSE_OPS = frozenset(
+    {
+        "Conv",
+        "ConvTranspose",
+        "ConvInteger",
+        "QLinearConv",
+        "FusedConv",
+        "NhwcConv",
+        "Gemm",
+        "QGemm",
+        "FusedGemm",
+        "GemmFastGelu",
+        "MatMul",
+        "MatMulInteger",
+        "QLinearMatMul",
+        "FusedMatMul",
+        "MatMulIntegerToFloat",
+        "DynamicQuantizeMatMul",
+        "MatMulNBits",
+        "Einsum",
+        "LSTM",
+        "GRU",
+        "RNN",
+        "DynamicQuantizeLSTM",
+        "Attention",
+        "QAttention",
+        "MultiHeadAttention",
+        "GroupQueryAttention",
+        "PackedAttention",
+        "PackedMultiHeadAttention",
+        "DecoderMaskedMultiHeadAttention",
+        "DecoderMaskedSelfAttention",
+        "LongformerAttention",
+    }
+)
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class ShapeReport:
+    """archlint's resolved shapes against onnxruntime's actual ones, tensor by tensor."""
+
+    compared: int = 0
+    equal: int = 0
+    mismatches: list[tuple[str, str, Shape, Any]] = field(default_factory=list)  # name, op, ort, archlint
+    unresolved: list[tuple[str, str, Shape, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    name: str
+    exporter: str
+    variant: str
+    ops: int = 0
+    ort_error: str | None = None
+    archlint_error: str | None = None
+    shapes: ShapeReport = field(default_factory=ShapeReport)
+    uncosted: dict[str, int] = field(default_factory=dict)  # op type -> nodes
+    dense_macs: int | None = None
+    total_macs: int | None = None
+    params: int | None = None
+    torch_macs: int | None = None
+    torch_params: int | None = None
+    rebind_error: str | None = None
+    rebind_ort_error: str | None = None
+    rebind_macs: int | None = None
+    torch_rebind_macs: int | None = None
+    rebind_shapes: ShapeReport = field(default_factory=ShapeReport)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def macs_error(self) -> float | None:
+        if self.dense_macs is None or not self.torch_macs:
+            return None
+        return self.dense_macs / self.torch_macs - 1
+
+
+# --- onnxruntime's shapes ---------------------------------------------------------------------------
+
+
+def random_feeds(
+    entry: Mapping[str, Any], shapes: Mapping[str, Sequence[int]], seed: int = SEED
+) -> dict[str, Any]:
+    """Inputs at ``shapes``: normal floats, ids below their table size, all-ones masks, scalars."""
+    rng = np.random.default_rng(seed)
+    feeds: dict[str, Any] = {}
+    for name, dtype in entry["dtypes"].items():
+        if name in entry.get("values", {}):
+            feeds[name] = np.array(entry["values"][name], dtype=dtype)
+        elif np.issubdtype(np.dtype(dtype), np.floating):
+            feeds[name] = rng.standard_normal(shapes[name]).astype(dtype)
+        elif "mask" in name:
+            feeds[name] = np.ones(shapes[name], dtype=dtype)
+        else:
+            limit = entry.get("int_limits", {}).get(name, 2)
+            feeds[name] = rng.integers(0, limit, shapes[name]).astype(dtype)
+    return feeds
+
+
+def _with_every_output(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, str]]:
+    """A copy of ``model`` whose graph outputs are all main-graph node outputs of tensor type,
+    and the op type that produces each."""
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    try:
+        types = {v.name: v.type for v in onnx.shape_inference.infer_shapes(model).graph.value_info}
+    except Exception:  # onnx cannot infer some graphs; onnxruntime still can run them
+        types = {v.name: v.type for v in model.graph.value_info}
+    graph = exposed.graph
+    listed = {o.name for o in graph.output}
+    producers: dict[str, str] = {}
+    for node in graph.node:
+        for name in node.output:
+            if not name:
+                continue
+            producers[name] = node.op_type
+            known = types.get(name)
+            if name in listed or (known is not None and not known.HasField("tensor_type")):
+                continue
+            value = graph.output.add()
+            value.name = name
+            if known is not None and known.tensor_type.elem_type:
+                value.type.tensor_type.elem_type = known.tensor_type.elem_type
+            listed.add(name)
+    return exposed, producers
+
+
+def ort_shapes(
+    model: onnx.ModelProto, entry: Mapping[str, Any], shapes: Mapping[str, Sequence[int]]
+) -> dict[str, Shape]:
+    """The shape of every main-graph tensor, as onnxruntime computes it on random inputs."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    providers = ["CPUExecutionProvider"]
+    if model.ByteSize() < 2**31 - 2**20:
+        session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=providers)
+    else:  # protobuf's 2 GiB limit: through a file with external data
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "model.onnx"
+            onnx.save(model, str(path), save_as_external_data=True, location="model.onnx.data")
+            session = onnxruntime.InferenceSession(str(path), options, providers=providers)
+    names = [o.name for o in session.get_outputs()]
+    values = session.run(names, random_feeds(entry, shapes))
+    return {
+        n: tuple(int(d) for d in v.shape) for n, v in zip(names, values, strict=True) if hasattr(v, "shape")
+    }
+
+
+def compare(model: Model, actual: Mapping[str, Shape], producers: Mapping[str, str]) -> ShapeReport:
+    report = ShapeReport()
+    for name, shape in actual.items():
+        report.compared += 1
+        tensor = model.graph.tensors.get(name)
+        resolved = None if tensor is None else tensor.shape
+        row = (name, producers.get(name, "input"), shape, resolved)
+        if resolved is None or any(not isinstance(d, int) for d in resolved):
+            report.unresolved.append(row)
+        elif tuple(resolved) == shape:
+            report.equal += 1
+        else:
+            report.mismatches.append(row)
+    return report
+
+
+# --- archlint -----------------------------------------------------------------------------------------
+
+
+def _load(path: Path, entry: Mapping[str, Any], shapes: Mapping[str, Sequence[int]]) -> Model:
+    """archlint's model at ``shapes``, with scalar input values where load_model accepts them."""
+    kwargs: dict[str, Any] = {"inputs": {k: tuple(v) for k, v in shapes.items()}, "dims": {}}
+    if entry.get("values") and "values" in inspect.signature(load_model).parameters:
+        kwargs["values"] = dict(entry["values"])
+    return load_model(path, **kwargs)
+
+
+def dense_macs(cost: ModelCost) -> int:
+    return sum(n.flops for n in cost.nodes if n.op_type in DENSE_OPS) // 2
+
+
+def _error(error: BaseException) -> str:
+    """archlint's one-line message, or the exception type and first line of anything else."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    prefix = "" if isinstance(error, ArchlintError) else "CRASH "
+    return f"{prefix}{type(error).__name__}: {text}"[:240]
+
+
+def check(entry: Mapping[str, Any]) -> Result:
+    """Every comparison for one model; each stage records its failure and the rest go on."""
+    start = time.perf_counter()
+    path = CORPUS_DIR / entry["path"]
+    result = Result(entry["name"], entry.get("exporter", "?"), entry.get("variant", "?"))
+    result.torch_macs = entry.get("torch_macs")
+    result.torch_params = entry.get("torch_params")
+    result.torch_rebind_macs = entry.get("torch_macs_rebind")
+    proto = onnx.load(str(path))
+    result.ops = len(proto.graph.node)
+    exposed, producers = _with_every_output(proto)
+    if entry.get("values") and "values" not in inspect.signature(load_model).parameters:
+        result.notes.append(f"load_model takes no values: {entry['values']} not passed")
+
+    actual: dict[str, Shape] = {}
+    try:
+        actual = ort_shapes(exposed, entry, entry["inputs"])
+    except Exception as error:
+        result.ort_error = _error(error).removeprefix("CRASH ")
+    try:
+        model = _load(path, entry, entry["inputs"])
+        result.shapes = compare(model, actual, producers)
+        cost = compute_costs(model)
+        result.uncosted = dict(Counter(op.op_type for op in cost.unknown_ops))
+        result.dense_macs = dense_macs(cost)
+        result.total_macs = cost.flops // 2
+        result.params = cost.params
+    except Exception as error:
+        result.archlint_error = _error(error)
+        if not isinstance(error, ArchlintError):
+            result.notes.append(traceback.format_exc(limit=-3))
+
+    rebind = entry.get("rebind")
+    if rebind and result.archlint_error is None:
+        try:
+            rebind_actual = ort_shapes(exposed, entry, rebind)
+        except Exception as error:
+            rebind_actual = {}
+            result.rebind_ort_error = _error(error).removeprefix("CRASH ")
+        try:
+            model = _load(path, entry, rebind)
+            result.rebind_shapes = compare(model, rebind_actual, producers)
+            result.rebind_macs = dense_macs(compute_costs(model))
+        except Exception as error:
+            result.rebind_error = _error(error)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# --- the table ------------------------------------------------------------------------------------------
+
+
+def _macs(value: int | None) -> str:
+    return "-" if value is None else f"{value / 1e6:.2f}M"
+
+
+def _rebind_cell(r: Result) -> str:
+    if r.archlint_error is not None:
+        return "-"
+    if r.rebind_error is not None:
+        suffix = " (ORT also failed)" if r.rebind_ort_error else ""
+        return f"refused: {r.rebind_error}{suffix}"
+    ratio = "?" if not r.dense_macs or r.rebind_macs is None else f"x{r.rebind_macs / r.dense_macs:.2f}"
+    expected = (
+        "?" if not r.torch_macs or not r.torch_rebind_macs else f"x{r.torch_rebind_macs / r.torch_macs:.2f}"
+    )
+    shapes = r.rebind_shapes
+    if r.rebind_ort_error:
+        check_text = "ORT failed"
+    else:
+        check_text = f"{len(shapes.mismatches)} mism, {len(shapes.unresolved)} unres"
+    return f"{ratio} (torch {expected}), {check_text}"
+
+
+def _params_cell(r: Result) -> str:
+    if r.params is None:
+        return "-"
+    if not r.torch_params:
+        return f"{r.params / 1e6:.3f}M"
+    return f"{r.params / 1e6:.3f}M / {r.torch_params / 1e6:.3f}M ({r.params / r.torch_params - 1:+.1%})"
+
+
+def table(results: Sequence[Result]) -> str:
+    header = (
+        "| model | exporter | variant | ops | compared | mismatch | unresolved | uncosted | dense MACs "
+        "| torch MACs | error | params / torch | rebind: MACs ratio, shapes | s |"
+    )
+    lines = [header, "|" + " --- |" * header.count(" | ") + " --- |"]
+    for r in results:
+        if r.archlint_error is not None:
+            failed = f"**{r.archlint_error}**"
+            uncosted = mismatch = unresolved = failed
+        else:
+            mismatch = str(len(r.shapes.mismatches))
+            unresolved = str(len(r.shapes.unresolved))
+            kinds = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in sorted(r.uncosted.items()))
+            uncosted = f"{sum(r.uncosted.values())} ({kinds})" if r.uncosted else "0"
+        compared = f"ORT failed: {r.ort_error}" if r.ort_error else str(r.shapes.compared)
+        error = "-" if r.macs_error is None else f"{r.macs_error:+.1%}"
+        cells = [
+            r.name,
+            r.exporter,
+            r.variant,
+            str(r.ops),
+            compared,
+            mismatch,
+            unresolved,
+            uncosted,
+            _macs(r.dense_macs),
+            _macs(r.torch_macs),
+            error,
+            _params_cell(r),
+            _rebind_cell(r),
+            f"{r.seconds:.1f}",
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def _shape_text(shape: Any) -> str:
+    return "None" if shape is None else "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def details(results: Sequence[Result]) -> str:
+    """The first mismatching and unresolved tensors of each model, then totals by op type."""
+    lines: list[str] = []
+    for r in results:
+        rows = [("mismatch", row) for row in r.shapes.mismatches[:DETAILS]]
+        rows += [("unresolved", row) for row in r.shapes.unresolved[:DETAILS]]
+        rows += [("rebind mismatch", row) for row in r.rebind_shapes.mismatches[:DETAILS]]
+        if not rows and not r.notes:
+            continue
+        lines.append(f"\n{r.name}:")
+        lines += [f"  {note.strip()}" for note in r.notes]
+        for kind, (name, op, ort_shape, archlint_shape) in rows:
+            lines.append(
+                f"  {kind:<15} {op:<18} {name[:60]:<60} ORT {_shape_text(ort_shape):<18} "
+                f"archlint {_shape_text(archlint_shape)}"
+            )
+    by_op: Counter[tuple[str, str]] = Counter()
+    uncosted: Counter[str] = Counter()
+    for r in results:
+        by_op.update(("mismatch", row[1]) for row in r.shapes.mismatches)
+        by_op.update(("unresolved", row[1]) for row in r.shapes.unresolved)
+        uncosted.update(r.uncosted)
+    if by_op:
+        lines.append("\nTensors by producing op type, over all models:")
+        lines += [f"  {kind:<10} {op:<24} {n}" for (kind, op), n in by_op.most_common()]
+    if uncosted:
+        lines.append("\nUncosted op types, over all models (nodes):")
+        lines += [f"  {op:<28} {n}" for op, n in uncosted.most_common()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="comma-separated model names")
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    parser.add_argument("--json", type=Path, help="write every raw result to this file")
+    args = parser.parse_args(argv)
+    if not MANIFEST.exists():
+        parser.error(f"{MANIFEST} does not exist: run python benchmarks/corpus.py first")
+    entries = json.loads(MANIFEST.read_text(encoding="utf-8"))["models"]
+    names = set(args.only.split(",")) if args.only else None
+    if names is not None and (unknown := names - {e["name"] for e in entries}):
+        parser.error(f"not in the manifest: {', '.join(sorted(unknown))}")
+    selected = [e for e in entries if (names is None or e["name"] in names)]
+    skipped = [e for e in selected if "error" in e]
+    results: list[Result] = []
+    start = time.perf_counter()
+    for entry in selected:
+        if "error" in entry:
+            continue
+        print(f"{entry['name']} ...", file=sys.stderr, flush=True)
+        try:
+            results.append(check(entry))
+        except Exception as error:  # the model file itself is unreadable: say so, go on
+            failed = Result(entry["name"], entry.get("exporter", "?"), entry.get("variant", "?"))
+            failed.archlint_error = f"check failed: {_error(error)}"
+            results.append(failed)
+    elapsed = time.perf_counter() - start
+    text = table(results)
+    print(text)
+    print(details(results))
+    if skipped:
+        print("\nNot built (see the manifest):")
+        for e in skipped:
+            print(f"  {e['name']}: {e['error']}")
+    print(
+        "\ndense MACs: archlint's FLOPs / 2 over "
+        "Conv/Gemm/MatMul/Einsum/LSTM/GRU/RNN, their quantized and fused forms and fused attention; "
+        "torch MACs: FlopCounterMode / 2 plus recurrent layers. params: archlint / torch parameters "
+        "(archlint also counts BatchNorm running statistics and other stored constants). "
+        f"{len(results)} models in {elapsed:.0f}s."
+    )
+    if args.markdown:
+        args.markdown.write_text(text + "\n", encoding="utf-8")
+    if args.json:
+        raw = [{**asdict(r), "macs_error": r.macs_error} for r in results]
+        args.json.write_text(json.dumps(raw, indent=1, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
