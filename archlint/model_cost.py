@@ -69,6 +69,20 @@ class UnknownOp:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class UndecidedIf:
+    """An If whose condition is known only at run time: both branches costed, the costlier kept."""
+
+    name: str
+    kept: str  # "then_branch" or "else_branch"
+    kept_nodes: tuple[NodeCost, ...]
+    other_nodes: tuple[NodeCost, ...]
+
+    @property
+    def flops_difference(self) -> int:
+        return sum(n.flops for n in self.kept_nodes) - sum(n.flops for n in self.other_nodes)
+
+
 @dataclass(frozen=True)
 class ModelCost:
     model: Model
@@ -81,6 +95,22 @@ class ModelCost:
     folded_nodes: int
     # Main-graph tensors fixed before the model runs (initializers and what engines fold from them).
     constant_tensors: frozenset[str] = frozenset()
+    undecided: tuple[UndecidedIf, ...] = ()
+
+    @property
+    def operator_count(self) -> int:
+        """Operators that run, costed or not (subgraph operators included, folded ones not)."""
+        return len(self.nodes) + len(self.unknown_ops)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every operator that runs has a cost: totals are otherwise lower bounds."""
+        return not self.unknown_ops
+
+    @property
+    def flops_range(self) -> tuple[int, int]:
+        """FLOPs with the cheaper and with the costlier branch of every undecided If."""
+        return self.flops - sum(u.flops_difference for u in self.undecided), self.flops
 
     @property
     def flops(self) -> int:
@@ -106,6 +136,7 @@ class _Walk:
     notes: list[str] = field(default_factory=list)
     weights: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (numel, bytes)
     folded: int = 0
+    undecided: list[UndecidedIf] = field(default_factory=list)
     progress: ProgressCallback | None = None
     done: int = 0
     total: int = 0
@@ -125,6 +156,7 @@ def compute_costs(model: Model, progress: ProgressCallback | None = None) -> Mod
         peak_activation_bytes=peak,
         folded_nodes=walk.folded,
         constant_tensors=constants.tensors,
+        undecided=tuple(walk.undecided),
     )
 
 
@@ -292,10 +324,19 @@ def _walk_if(
             sum(n.bytes for n in trials[b].nodes),
         ),
     )
-    walk.notes.append(f"If {label!r}: condition known only at run time; counted the costlier {chosen}")
+    picked = trials[chosen]
+    other = next((trials[b] for b in trials if b != chosen), _Walk())
+    decision = UndecidedIf(label, chosen, tuple(picked.nodes), tuple(other.nodes))
+    walk.notes.append(
+        f"If {label!r}: condition known only at run time; counted the costlier {chosen} "
+        f"({decision.flops_difference:,} FLOPs more than the other branch; give the inputs that decide "
+        "it with --value or --input to cost the branch taken)"
+    )
+    walk.undecided.append(decision)
     picked = trials[chosen]
     walk.nodes.extend(picked.nodes)
     walk.unknown.extend(picked.unknown)
     walk.notes.extend(picked.notes)
     walk.weights.update(picked.weights)
     walk.folded += picked.folded
+    walk.undecided.extend(picked.undecided)

@@ -55,6 +55,9 @@ class Prediction:
     max_batch: int  # largest batch that fits device memory (1 when the profile has no memory size)
     throughput_qps: float  # at max_batch
     fits: bool  # weights plus batch-1 activations fit device memory
+    # Batch-1 latency with the cheaper branch of every If decided only at run time (latency_s
+    # counts the costlier one); equal to latency_s when every If was decided.
+    latency_min_s: float = 0.0
 
 
 def padded_flops(cost: NodeCost, profile: HardwareProfile) -> float:
@@ -200,4 +203,19 @@ def predict(model: ModelCost, profile: HardwareProfile) -> Prediction:
     fits = batch >= 1
     batched = latency if batch == 1 else batch_latency(model, profile, batch)
     throughput = batch / batched if fits and batched > 0 else 0.0
-    return Prediction(profile, nodes, latency, batch, throughput, fits)
+    return Prediction(
+        profile, nodes, latency, batch, throughput, fits, latency - _branch_slack(model, nodes, profile)
+    )
+
+
+def _branch_slack(model: ModelCost, nodes: tuple[NodeTime, ...], profile: HardwareProfile) -> float:
+    """How much faster the model runs when every undecided If takes its cheaper branch."""
+    if not model.undecided:
+        return 0.0
+    times = {id(t.cost): t.time_s for t in nodes}
+    slack = 0.0
+    for decision in model.undecided:
+        kept = sum(times.get(id(n), 0.0) for n in decision.kept_nodes)
+        other = sum(node_time(n, profile).time_s for n in decision.other_nodes)
+        slack += max(kept - other, 0.0)
+    return slack

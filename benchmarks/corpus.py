@@ -41,7 +41,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,14 +136,20 @@ class Source:
     outputs: list[str]
     ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # torch.export.Dim bounds
     values: dict[str, int] = field(default_factory=dict)  # scalar inputs' values
+    rebind_values: dict[str, int] = field(default_factory=dict)  # and at the rebinding, if other
     int_limits: dict[str, int] = field(default_factory=dict)  # ids must stay below this
     scripted: nn.Module | None = None  # what the TorchScript exporter gets, when not ``module``
     reference: nn.Module | None = None  # what the references run, when not ``module``
     num_heads: int = 0
     hidden: int = 0
 
-    def binding(self, batch: int, size: int | None = None) -> Feeds:
-        return self.feeds(batch, self.size if size is None else size)
+    def binding(self, batch: int, size: int | None = None, values: Mapping[str, int] | None = None) -> Feeds:
+        """The inputs at ``batch`` and ``size`` (default: the check size), scalars from ``values``
+        (default: ``self.values``)."""
+        feeds = self.feeds(batch, self.size if size is None else size)
+        for name, value in (self.values if values is None else values).items():
+            feeds[name] = torch.tensor(value, dtype=feeds[name].dtype)
+        return feeds
 
 
 def _generator() -> torch.Generator:
@@ -638,9 +644,8 @@ def base_entry(
     """Manifest fields that come from the torch source: bindings and references."""
     check = source.binding(CHECK_BATCH)
     rebind_size = source.size if batch_only else source.rebind_size
-    rebind = source.binding(REBIND_BATCH, rebind_size)
+    rebind = source.binding(REBIND_BATCH, rebind_size, source.rebind_values or None)
     reference = source.reference or source.module
-    full = source.binding(CHECK_BATCH)
     entry: dict[str, Any] = {
         "name": name,
         "family": family,
@@ -648,18 +653,20 @@ def base_entry(
         "variant": variant,
         "path": f"{name}.onnx",
         "inputs": _shapes(check),
-        "dtypes": _dtypes(full),
+        "dtypes": _dtypes(check),
         "rebind": _shapes(rebind),
         "int_limits": source.int_limits,
         "outputs": source.outputs,
         "num_heads": source.num_heads,
         "hidden": source.hidden,
         **torch_sizes(reference),
-        **torch_reference(reference, full),
+        **torch_reference(reference, check),
     }
     if source.values:
         entry["values"] = source.values
-    rebound = torch_reference(reference, source.binding(REBIND_BATCH, rebind_size))
+    if source.rebind_values:
+        entry["rebind_values"] = source.rebind_values
+    rebound = torch_reference(reference, rebind)
     entry["torch_macs_rebind"] = rebound["torch_macs"]
     if batch_only and any(len(a) > 1 for a in source.axes.values()):
         entry["batch_only"] = True
@@ -705,7 +712,7 @@ def _calibration(entry: dict[str, Any], samples: int = 4) -> Any:
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
-            self.feeds = iter([random_feeds(entry, entry["inputs"], seed) for seed in range(samples)])
+            self.feeds = iter([random_feeds(entry, entry["inputs"], seed=seed) for seed in range(samples)])
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.feeds, None)
@@ -805,7 +812,7 @@ class _VadLike(nn.Module):
 class _RateSwitch(nn.Module):
     """The same detector with the sample rate as a scalar input, as Silero VAD takes it. The
     8 kHz branch is the costlier one, so a reader that cannot see the value of ``sr`` and falls
-    back to the costlier branch is caught out."""
+    back to the costlier branch is caught out; the rebinding switches to 8 kHz."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -813,9 +820,9 @@ class _RateSwitch(nn.Module):
         self.front8 = nn.Sequential(
             nn.Conv1d(1, 32, 32, stride=32),
             nn.ReLU(),
-            nn.Conv1d(32, 32, 3, padding=1),
+            nn.Conv1d(32, 128, 5, padding=2),
             nn.ReLU(),
-            nn.Conv1d(32, 32, 3, padding=1),
+            nn.Conv1d(128, 32, 5, padding=2),
         )
         self.lstm = nn.LSTM(32, 64, batch_first=True)
         self.head = nn.Linear(64, 1)
@@ -918,6 +925,7 @@ def _rate_switch() -> Source:
         axes={"x": {0: "batch"}},
         outputs=["prob"],
         values={"sr": 16000},
+        rebind_values={"sr": 8000},
         scripted=torch.jit.script(module),
     )
 

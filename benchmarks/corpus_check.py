@@ -136,14 +136,19 @@ class Result:
 
 
 def random_feeds(
-    entry: Mapping[str, Any], shapes: Mapping[str, Sequence[int]], seed: int = SEED
+    entry: Mapping[str, Any],
+    shapes: Mapping[str, Sequence[int]],
+    values: Mapping[str, Any] | None = None,
+    seed: int = SEED,
 ) -> dict[str, Any]:
-    """Inputs at ``shapes``: normal floats, ids below their table size, all-ones masks, scalars."""
+    """Inputs at ``shapes``: normal floats, ids below their table size, all-ones masks, and the
+    scalars ``values`` gives (default: the entry's ``values``)."""
     rng = np.random.default_rng(seed)
+    values = entry.get("values", {}) if values is None else values
     feeds: dict[str, Any] = {}
     for name, dtype in entry["dtypes"].items():
-        if name in entry.get("values", {}):
-            feeds[name] = np.array(entry["values"][name], dtype=dtype)
+        if name in values:
+            feeds[name] = np.array(values[name], dtype=dtype)
         elif np.issubdtype(np.dtype(dtype), np.floating):
             feeds[name] = rng.standard_normal(shapes[name]).astype(dtype)
         elif "mask" in name:
@@ -183,7 +188,10 @@ def _with_every_output(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[st
 
 
 def ort_shapes(
-    model: onnx.ModelProto, entry: Mapping[str, Any], shapes: Mapping[str, Sequence[int]]
+    model: onnx.ModelProto,
+    entry: Mapping[str, Any],
+    shapes: Mapping[str, Sequence[int]],
+    values: Mapping[str, Any] | None = None,
 ) -> dict[str, Shape]:
     """The shape of every main-graph tensor, as onnxruntime computes it on random inputs."""
     import onnxruntime
@@ -201,9 +209,9 @@ def ort_shapes(
             onnx.save(model, str(path), save_as_external_data=True, location="model.onnx.data")
             session = onnxruntime.InferenceSession(str(path), options, providers=providers)
     names = [o.name for o in session.get_outputs()]
-    values = session.run(names, random_feeds(entry, shapes))
+    arrays = session.run(names, random_feeds(entry, shapes, values))
     return {
-        n: tuple(int(d) for d in v.shape) for n, v in zip(names, values, strict=True) if hasattr(v, "shape")
+        n: tuple(int(d) for d in v.shape) for n, v in zip(names, arrays, strict=True) if hasattr(v, "shape")
     }
 
 
@@ -226,11 +234,11 @@ def compare(model: Model, actual: Mapping[str, Shape], producers: Mapping[str, s
 # --- archlint -----------------------------------------------------------------------------------------
 
 
-def _load(path: Path, entry: Mapping[str, Any], shapes: Mapping[str, Sequence[int]]) -> Model:
+def _load(path: Path, shapes: Mapping[str, Sequence[int]], values: Mapping[str, Any] | None) -> Model:
     """archlint's model at ``shapes``, with scalar input values where load_model accepts them."""
     kwargs: dict[str, Any] = {"inputs": {k: tuple(v) for k, v in shapes.items()}, "dims": {}}
-    if entry.get("values") and "values" in inspect.signature(load_model).parameters:
-        kwargs["values"] = dict(entry["values"])
+    if values and "values" in inspect.signature(load_model).parameters:
+        kwargs["values"] = dict(values)
     return load_model(path, **kwargs)
 
 
@@ -266,7 +274,7 @@ def check(entry: Mapping[str, Any]) -> Result:
     except Exception as error:
         result.ort_error = _error(error).removeprefix("CRASH ")
     try:
-        model = _load(path, entry, entry["inputs"])
+        model = _load(path, entry["inputs"], entry.get("values"))
         result.shapes = compare(model, actual, producers)
         cost = compute_costs(model)
         result.uncosted = dict(Counter(op.op_type for op in cost.unknown_ops))
@@ -279,14 +287,15 @@ def check(entry: Mapping[str, Any]) -> Result:
             result.notes.append(traceback.format_exc(limit=-3))
 
     rebind = entry.get("rebind")
+    rebind_values = entry.get("rebind_values", entry.get("values"))
     if rebind and result.archlint_error is None:
         try:
-            rebind_actual = ort_shapes(exposed, entry, rebind)
+            rebind_actual = ort_shapes(exposed, entry, rebind, rebind_values)
         except Exception as error:
             rebind_actual = {}
             result.rebind_ort_error = _error(error).removeprefix("CRASH ")
         try:
-            model = _load(path, entry, rebind)
+            model = _load(path, rebind, rebind_values)
             result.rebind_shapes = compare(model, rebind_actual, producers)
             result.rebind_macs = dense_macs(compute_costs(model))
         except Exception as error:
@@ -299,7 +308,10 @@ def check(entry: Mapping[str, Any]) -> Result:
 
 
 def _macs(value: int | None) -> str:
-    return "-" if value is None else f"{value / 1e6:.2f}M"
+    if value is None:
+        return "-"
+    scale, unit = next(((s, u) for s, u in ((1e9, "G"), (1e6, "M"), (1e3, "K")) if value >= s), (1, ""))
+    return f"{value / scale:.2f}{unit}"
 
 
 def _rebind_cell(r: Result) -> str:

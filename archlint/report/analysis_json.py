@@ -54,6 +54,14 @@ def document(analysis: Analysis, prediction: Prediction | None) -> dict[str, Any
             "predicted_latency_s": prediction.latency_s if prediction else None,
             "max_batch": prediction.max_batch if prediction else None,
             "throughput_qps": prediction.throughput_qps if prediction else None,
+            "complete": cost.complete,
+            "operators": cost.operator_count,
+            "costed_operators": len(cost.nodes),
+            "uncosted": [u.name for u in cost.unknown_ops],
+            "flops_range": list(cost.flops_range),
+            "predicted_latency_range_s": [prediction.latency_min_s, prediction.latency_s]
+            if prediction
+            else None,
         },
         "nodes": nodes,
         "unknown_ops": [

@@ -87,6 +87,12 @@ def _by_op_type(prediction: Prediction) -> Table:
     return table
 
 
+def _latency(prediction: Prediction) -> str:
+    if prediction.latency_min_s < prediction.latency_s:
+        return f"{units.seconds(prediction.latency_min_s)} to {units.seconds(prediction.latency_s)}"
+    return units.seconds(prediction.latency_s)
+
+
 def _totals(analysis: Analysis, prediction: Prediction | None) -> Table:
     cost = analysis.cost
     table = Table(
@@ -96,7 +102,9 @@ def _totals(analysis: Analysis, prediction: Prediction | None) -> Table:
     )
     table.add_column("measure")
     table.add_column("value", justify="right")
+    costed = f"{len(cost.nodes)} of {cost.operator_count}"
     rows = [
+        ("operators costed", costed if cost.complete else f"[red]{costed}: totals are lower bounds[/]"),
         ("FLOPs (MACs)", f"{units.count(cost.flops)} ({units.count(cost.flops / 2)})"),
         ("parameters", units.count(cost.params)),
         ("weights", units.size(cost.weight_bytes)),
@@ -104,8 +112,11 @@ def _totals(analysis: Analysis, prediction: Prediction | None) -> Table:
         ("activations written", units.size(cost.activation_bytes)),
         ("peak memory (weights + live activations)", units.size(cost.peak_memory_bytes)),
     ]
+    low, high = cost.flops_range
+    if low != high:
+        rows.insert(2, ("FLOPs, by the branches If takes", f"{units.count(low)} to {units.count(high)}"))
     if prediction is not None:
-        rows.append(("predicted latency, batch 1", units.seconds(prediction.latency_s)))
+        rows.append(("predicted latency, batch 1", _latency(prediction)))
         if prediction.fits:
             rows.append(
                 (

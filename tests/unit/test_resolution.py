@@ -231,3 +231,34 @@ def test_loading_leaves_the_callers_proto_unchanged(tmp_path: Path) -> None:
     before = proto.SerializeToString()
     resolve_model(proto, "in-memory", inputs={"x": (2, 4, 50)})
     assert proto.SerializeToString() == before
+
+
+def test_an_undecided_if_reports_the_range_of_both_branches(tmp_path: Path) -> None:
+    from archlint.api import analyze
+    from archlint.hardware_registry import resolve
+    from archlint.report.analysis_json import document
+
+    path = save(_sample_rate_model(), tmp_path / "vad.onnx")
+    analysis = analyze(path, [resolve("cpu")])
+    cost, prediction = analysis.cost, analysis.predictions[0]
+    low, high = cost.flops_range
+    conv = lambda channels: 2 * channels * 64 * 4 * 3 + channels * 64  # noqa: E731  (conv + relu)
+    assert (low, high) == (1 + conv(8), 1 + conv(16)) and cost.flops == high
+    assert prediction.latency_min_s < prediction.latency_s
+    totals = document(analysis, prediction)["totals"]
+    assert totals["flops_range"] == [low, high]
+    assert totals["predicted_latency_range_s"] == [prediction.latency_min_s, prediction.latency_s]
+    assert totals["complete"] is True and totals["operators"] == totals["costed_operators"] == 3
+
+
+def test_totals_say_how_many_operators_were_costed(tmp_path: Path) -> None:
+    from archlint.api import analyze
+    from archlint.report.analysis_json import document
+
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Mystery", ["a"], ["y"], domain="acme")]
+    proto = model(nodes, [value("x", [1, 4])], [value("y", None)], extra_opsets={"acme": 1})
+    analysis = analyze(save(proto, tmp_path / "custom.onnx"))
+    totals = document(analysis, None)["totals"]
+    assert totals["complete"] is False
+    assert (totals["costed_operators"], totals["operators"]) == (1, 2)
+    assert totals["uncosted"] == ["Mystery_1"]
