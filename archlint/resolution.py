@@ -94,6 +94,7 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
         learned = _contrib_shapes(work, shapes, types, contrib_done)
         learned += _body_input_shapes(work.graph, shapes)
         learned += _fold(work.graph, shapes, known, opset)
+        learned += _fold_bodies(work.graph, known, opset)
         learned += _inline_known_ifs(work, known)
         if not learned:
             return Resolved(_assemble(work, inferred, kept, known), known)
@@ -261,6 +262,77 @@ def _fold(graph: onnx.GraphProto, shapes: Mapping[str, Shape], known: dict[str, 
                 known[name] = value
                 added += 1
     return added
+
+
+def _fold_bodies(graph: onnx.GraphProto, outer: Mapping[str, Array], opset: int) -> int:
+    """Turn the constant computations inside control-flow bodies into Constant nodes.
+
+    Exporters compute a body's Slice axes or Reshape targets from constants (``Unsqueeze`` of an
+    outer Constant); onnx infers a body without propagating such values, and reads no value of
+    an outer-scope tensor, so the body's shapes stay unknown. A node rewritten here depends on
+    nothing that varies between iterations; outer values a body node reads are copied into the
+    body as Constant nodes of their own."""
+    folded = 0
+    for node in graph.node:
+        for attr in node.attribute:
+            for body in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs):
+                local = {k: v for k, v in outer.items() if k not in {i.name for i in body.input}}
+                # Integer values (axes, starts, targets) decide shapes; float ones are weights.
+                folded += _localize_outer_values(
+                    body, {k: v for k, v in local.items() if v.dtype.kind in "biu"}
+                )
+                local |= _stored_values(body)
+                folded += _fold_constant_nodes(body, local, opset)
+                folded += _fold_bodies(body, local, opset)
+    return folded
+
+
+_LOCAL_SUFFIX = "::value"
+
+
+def _localize_outer_values(body: onnx.GraphProto, outer: Mapping[str, Array]) -> int:
+    """Read each outer value a body node uses from a Constant node inside the body."""
+    defined = {o for n in body.node for o in n.output} | {i.name for i in body.initializer}
+    read = [name for n in body.node for name in n.input if name in outer and name not in defined]
+    constants = [
+        helper.make_node("Constant", [], [name + _LOCAL_SUFFIX], value=numpy_helper.from_array(outer[name]))
+        for name in dict.fromkeys(read)
+        if name + _LOCAL_SUFFIX not in defined
+    ]
+    if not constants:
+        return 0
+    for node in body.node:
+        for i, name in enumerate(node.input):
+            if name in outer and name not in defined:
+                node.input[i] = name + _LOCAL_SUFFIX
+    nodes = [*constants, *body.node]
+    copies = [onnx.NodeProto() for _ in nodes]
+    for copy, node in zip(copies, nodes, strict=True):
+        copy.CopyFrom(node)
+    del body.node[:]
+    body.node.extend(copies)
+    return len(constants)
+
+
+def _fold_constant_nodes(graph: onnx.GraphProto, known: dict[str, Array], opset: int) -> int:
+    folded = 0
+    for node in graph.node:
+        outputs = [o for o in node.output if o]
+        if node.op_type == "Constant" or len(outputs) != 1 or not _evaluable(node):
+            stored = _constant_value(node) if node.op_type == "Constant" and outputs else None
+            if stored is not None:
+                known[outputs[0]] = stored[0]
+            continue
+        result = _node_values(node, {}, known, opset)
+        value = np.asarray(result[0]) if result else None
+        if value is None or value.size > SMALL_VALUE_LIMIT or value.dtype.kind not in "biuf":
+            continue
+        known[outputs[0]] = value
+        node.CopyFrom(
+            helper.make_node("Constant", [], outputs, name=node.name, value=numpy_helper.from_array(value))
+        )
+        folded += 1
+    return folded
 
 
 def _evaluable(node: onnx.NodeProto) -> bool:

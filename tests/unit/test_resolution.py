@@ -262,3 +262,33 @@ def test_totals_say_how_many_operators_were_costed(tmp_path: Path) -> None:
     assert totals["complete"] is False
     assert (totals["costed_operators"], totals["operators"]) == (1, 2)
     assert totals["uncosted"] == ["Mystery_1"]
+
+
+def test_constant_computations_inside_a_loop_body_resolve_its_shapes(cost_of: Cost) -> None:
+    """TorchScript writes `x[:, i]` in a loop as Slice(x, starts, ends, axes=Unsqueeze(outer
+    Constant)) then Gather(.., i): onnx infers bodies without propagating such values."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Unsqueeze", ["one", "zero_axis"], ["axes"]),
+            helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["all_steps"]),
+            helper.make_node("Gather", ["all_steps", "i"], ["step"], axis=1),
+            helper.make_node("MatMul", ["step", "w"], ["proj"]),
+            helper.make_node("Add", ["proj", "h_in"], ["h_out"]),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+        ],
+        "body",
+        [value("i", [], TensorProto.INT64), value("cond_in", [], TensorProto.BOOL), value("h_in", None)],
+        [value("cond_out", [], TensorProto.BOOL), value("h_out", None)],
+    )
+    nodes = [
+        helper.make_node("Constant", [], ["one"], value=numpy_helper.from_array(np.array(1, dtype=np.int64))),
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "one"], ["steps"], axis=0),
+        helper.make_node("Loop", ["steps", "", "h0"], ["h"], body=body),
+    ]
+    inits = [_ints("zero_axis", [0]), _ints("starts", [0]), _ints("ends", [1 << 62]), weight("w", (16, 8))]
+    proto = model(nodes, [value("x", [1, 10, 16]), value("h0", [1, 8])], [value("h", None)], inits)
+    cost = cost_of(proto, inputs={"x": (4, 12, 16), "h0": (4, 8)})
+    assert not cost.unknown_ops
+    matmul = next(n for n in cost.nodes if n.op_type == "MatMul")
+    assert (matmul.repeats, matmul.flops) == (12, 12 * 2 * 4 * 16 * 8)
