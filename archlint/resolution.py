@@ -44,6 +44,9 @@ _NEVER_EVALUATED = frozenset(
     {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Bernoulli", "Multinomial"}
 )
 _DEFAULT_DOMAINS = ("", "ai.onnx")
+# Operators onnxruntime defines in the default domain (no onnx schema at the opsets they appear
+# at): their shapes come from contrib_shapes like those of com.microsoft operators.
+_RUNTIME_DEFAULT_DOMAIN_OPS = frozenset({"SimplifiedLayerNormalization", "LayerNormalization"})
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,8 @@ def _contrib_shapes(
     added = 0
     outputs = {o.name: o for o in work.graph.output}
     for node in work.graph.node:
-        if node.domain in _DEFAULT_DOMAINS or all(o in shapes or o in done for o in node.output if o):
+        onnx_knows = node.domain in _DEFAULT_DOMAINS and node.op_type not in _RUNTIME_DEFAULT_DOMAIN_OPS
+        if onnx_knows or all(o in shapes or o in done for o in node.output if o):
             continue
         in_shapes = [shapes.get(n) if n else None for n in node.input]
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}

@@ -121,6 +121,8 @@ DEFAULT_DOMAIN: dict[str, Handler] = {
     "LayerNormalization": normalization.per_element(normalization.LAYER_NORM_FLOPS),
     "MeanVarianceNormalization": normalization.per_element(5),
     "RMSNormalization": normalization.per_element(normalization.RMS_NORM_FLOPS),
+    # onnxruntime defines this one in the default domain; its transformer optimizer writes it.
+    "SimplifiedLayerNormalization": normalization.per_element(normalization.RMS_NORM_FLOPS),
     "LRN": normalization.lrn,
     "Softmax": normalization.per_element(5, OpClass.ELEMENTWISE),
     "LogSoftmax": normalization.per_element(5, OpClass.ELEMENTWISE),

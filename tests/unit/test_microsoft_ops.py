@@ -191,3 +191,16 @@ def test_dynamic_quantize_lstm_reads_its_transposed_weights(cost_of: Cost) -> No
     assert lstm.flops == steps * batch * (2 * 4 * hidden * (inputs + hidden) + 17 * hidden)
     assert lstm.compute_dtype == "int8"
     assert cost.model.graph.tensors["y"].shape == (steps, 1, batch, hidden)
+
+
+def test_simplified_layer_norm_in_the_default_domain_resolves_and_costs(cost_of: Cost) -> None:
+    """onnxruntime's optimizer writes T5's RMS norm as SimplifiedLayerNormalization, domain ''."""
+    gamma = numpy_helper.from_array(np.ones(64, np.float32), "gamma")
+    nodes = [
+        helper.make_node("SimplifiedLayerNormalization", ["x", "gamma"], ["n"], axis=-1, epsilon=1e-6),
+        helper.make_node("MatMul", ["n", "w"], ["y"]),
+    ]
+    w = numpy_helper.from_array(np.ones((64, 32), np.float32), "w")
+    cost = cost_of(model(nodes, [value("x", [2, 8, 64])], [value("y", None)], [gamma, w], opset=14))
+    assert not cost.unknown_ops
+    assert cost.model.graph.tensors["y"].shape == (2, 8, 32)
