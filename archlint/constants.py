@@ -8,12 +8,18 @@ built by ConstantOfShape, Cast or Reshape of constants are still found.
 A *weight* is a constant consumed by a runtime node in a data slot: shape, axes, index and
 quantization-parameter slots are metadata, and integer index types are never weights.
 A weight produced by DequantizeLinear of a stored tensor is held in memory at the stored dtype.
+
+A weight's *parameters* are the stored tensors it is computed from (an embedding table behind
+a folded Gather, the int8 tensor behind a DequantizeLinear), or the tensor a generator such as
+ConstantOfShape builds from constants. A constant computed from an input's shape (an attention
+mask sized for the bound resolution, an expanded token-type row) is no parameter: it changes
+with the binding, and nothing of it is trained or stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from archlint.costs.table import CONTROL_FLOW, REDUCE_OPS
 from archlint.dtypes import DType
@@ -84,6 +90,12 @@ class Constants:
     tensors: frozenset[str]  # every constant tensor, outer scopes included
     folded: frozenset[int]  # indices of nodes folded away at load time
     stored_dtype: dict[str, DType]  # weights held at a narrower dtype than the tensor they feed
+    # The parameters each constant is computed from (a stored constant: itself); constants not
+    # listed are their own source.
+    sources: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def parameter_sources(self, name: str) -> frozenset[str]:
+        return self.sources.get(name, frozenset({name}))
 
     def weight_slots(self, node: Node, graph: Graph) -> Iterable[tuple[int, str]]:
         """(slot, tensor) of every weight this runtime node reads."""
@@ -96,16 +108,39 @@ class Constants:
                 yield slot, name
 
 
+_GENERATORS = frozenset({"Constant", "ConstantOfShape", "EyeLike", "Range"})
+
+
 def find_constants(graph: Graph, outer: frozenset[str] = frozenset()) -> Constants:
     constant = set(outer) | set(graph.initializers)
     folded: set[int] = set()
     stored: dict[str, DType] = {}
+    sources: dict[str, frozenset[str]] = {}
     for index, node in enumerate(graph.nodes):
         if _is_constant(node, graph, constant):
             folded.add(index)
             constant.update(o for o in node.outputs if o)
             _track_stored_dtype(node, graph, stored)
-    return Constants(frozenset(constant), frozenset(folded), stored)
+            _track_sources(node, sources)
+    return Constants(frozenset(constant), frozenset(folded), stored, sources)
+
+
+def _track_sources(node: Node, sources: dict[str, frozenset[str]]) -> None:
+    """What a folded node's outputs are computed from, through its data slots (a Gather's table,
+    not its indices; a DequantizeLinear's data, not its scale); an empty set marks a value
+    computed from shapes. A generator is its own source unless its size comes from a shape."""
+    metadata = METADATA_SLOTS.get(node.op_type, frozenset())
+    data = [name for slot, name in enumerate(node.inputs) if name and slot not in metadata]
+    result: frozenset[str] | None
+    if node.op_type in ("Shape", "Size"):
+        result = frozenset()
+    elif node.op_type in _GENERATORS:
+        sized_by_shape = any(sources.get(n) == frozenset() for n in node.inputs if n)
+        result = frozenset() if sized_by_shape else None
+    else:
+        result = frozenset().union(*(sources.get(n, frozenset({n})) for n in data))
+    if result is not None:
+        sources.update((output, result) for output in node.outputs if output)
 
 
 def _is_constant(node: Node, graph: Graph, constant: set[str]) -> bool:

@@ -135,6 +135,7 @@ class _Walk:
     unknown: list[UnknownOp] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     weights: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (numel, bytes)
+    parameters: dict[str, int] = field(default_factory=dict)  # stored source -> numel
     folded: int = 0
     undecided: list[UndecidedIf] = field(default_factory=list)
     progress: ProgressCallback | None = None
@@ -152,7 +153,7 @@ def compute_costs(model: Model, progress: ProgressCallback | None = None) -> Mod
         unknown_ops=tuple(walk.unknown),
         notes=tuple(walk.notes),
         weight_bytes=sum(size for _, size in walk.weights.values()),
-        params=sum(count for count, _ in walk.weights.values()),
+        params=sum(walk.parameters.values()),
         peak_activation_bytes=peak,
         folded_nodes=walk.folded,
         constant_tensors=constants.tensors,
@@ -220,13 +221,16 @@ def _record(
     walk: _Walk,
 ) -> NodeCost:
     weights = {tensor_name for _, tensor_name in constants.weight_slots(node, graph)}
-    weight_bytes = params = 0
+    weight_bytes = 0
     for tensor_name in weights:
         count = ctx.numel(tensor_name)
         dtype = constants.stored_dtype.get(tensor_name) or ctx.dtype(tensor_name)
         size = dtype.nbytes(count) if dtype is not None else 0
         walk.weights[tensor_name] = (count, size)
-        weight_bytes, params = weight_bytes + size, params + count
+        weight_bytes += size
+    parameters = _parameters(weights, ctx, constants)
+    walk.parameters.update(parameters)
+    params = sum(parameters.values())
     activation_read = sum(ctx.nbytes(t) for t in set(node.inputs) - weights if t)
     if cost.bytes_read is not None:
         bytes_read, weight_bytes = cost.bytes_read, 0
@@ -251,6 +255,16 @@ def _record(
         row_width=cost.row_width,
         reduction_length=cost.reduction_length,
     )
+
+
+def _parameters(weights: set[str], ctx: CostContext, constants: Constants) -> dict[str, int]:
+    """The stored tensors behind ``weights``, with their element counts."""
+    found: dict[str, int] = {}
+    for source in set().union(*(constants.parameter_sources(w) for w in weights)):
+        dtype = ctx.dtype(source)
+        if dtype is not None and dtype.name not in ("int64", "uint64", "bool", "string"):
+            found[source] = ctx.numel(source)
+    return found
 
 
 def _unknown_shape_reason(node: Node, graph: Graph, exc: UnknownShapeError) -> str:
@@ -338,5 +352,6 @@ def _walk_if(
     walk.unknown.extend(picked.unknown)
     walk.notes.extend(picked.notes)
     walk.weights.update(picked.weights)
+    walk.parameters.update(picked.parameters)
     walk.folded += picked.folded
     walk.undecided.extend(picked.undecided)

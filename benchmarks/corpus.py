@@ -6,10 +6,12 @@ and the TorchScript one (``dynamo=False``), with a free batch and, where natural
 length or resolution. Some exports are then rewritten the way deployments rewrite them:
 onnxruntime's transformer optimizer (fused com.microsoft Attention, SkipLayerNormalization,
 FastGelu...), onnxruntime's dynamic and static quantization (QDQ and QOperator formats), and
-onnx's version converter down to opsets 11 and 13. Last come small hand-made patterns that real
-exports contain and shape inference finds hard: an If chosen by an input's shape, an If chosen by
-a scalar input's value, ``torch.cond``, an OCR model's Reshape to a sequence computed from
-Shape/Gather/Concat, outputs declared with ``dim_value: -1``, and a Loop over an input's length.
+onnx's version converter down to opsets 11 and 13 (where it has no adapter for an operator, a
+TorchScript export at that opset instead; the entry says which). Last come small hand-made
+patterns that real exports contain and shape inference finds hard: an If chosen by an input's
+shape, an If chosen by a scalar input's value, ``torch.cond``, an OCR model's Reshape to a
+sequence computed from Shape/Gather/Concat, outputs declared with ``dim_value: -1``, and a Loop
+over an input's length.
 
 Every model is written to ``benchmarks/.models/corpus/`` (ignored by git) with an entry in
 ``manifest.json`` there: the input shapes to check it at (``inputs``), values of scalar inputs
@@ -26,7 +28,7 @@ build goes on. ``benchmarks/corpus_check.py`` compares archlint with these refer
                                 [--force] [--size small|real]
 
 Models already in the manifest (built or failed) are skipped unless ``--force``. The default
-(small) build takes a few minutes on two cores; ``--size real`` builds the published base sizes
+(small) build takes under two minutes on two cores (~90 MB); ``--size real`` builds the published base sizes
 (hundreds of MB each, some with external data).
 """
 
@@ -37,6 +39,7 @@ import contextlib
 import io
 import json
 import logging
+import re
 import sys
 import time
 import traceback
@@ -544,6 +547,28 @@ def export_torchscript(source: Source, path: Path, batch_only: bool, opset: int 
         )
 
 
+def _export(source: Source, path: Path, exporter: str, batch_only: bool, external: bool) -> None:
+    if exporter == "dynamo":
+        export_dynamo(source, path, batch_only, external)
+    else:
+        export_torchscript(source, path, batch_only)
+
+
+def export_plain(
+    source: Source, path: Path, name: str, family: str, exporter: str, external: bool
+) -> dict[str, Any]:
+    """Export with every natural dimension free; if the exporter fails, again with only the batch
+    free (the entry keeps the first error and its rebinding changes the batch only)."""
+    try:
+        _export(source, path, exporter, False, external)
+    except Exception as error:
+        if all(len(axes) <= 1 for axes in source.axes.values()):
+            raise
+        _export(source, path, exporter, True, external)
+        return {**base_entry(name, family, exporter, "plain", source, True), "first_error": _one_line(error)}
+    return base_entry(name, family, exporter, "plain", source, False)
+
+
 # --- manifest entries -----------------------------------------------------------------------------
 
 
@@ -633,7 +658,8 @@ def _version(module: str) -> str:
 
 
 def _one_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # exporters colour their messages
+    lines = [line.strip() for line in plain.splitlines() if line.strip()]
     text = lines[0] if lines else ""
     return f"{type(error).__name__}: {text}"[:300]
 
@@ -1049,32 +1075,14 @@ def build_family(builder: Builder, family: Family, wanted: Callable[[str], bool]
     for export in todo_exports:
         assert source is not None
         exporter = export.rsplit("-", 1)[1]
-        src = source
-
-        def build(
-            path: Path, export: str = export, exporter: str = exporter, src: Source = src
-        ) -> dict[str, Any]:
-            batch_only = False
-            try:
-                if exporter == "dynamo":
-                    export_dynamo(src, path, batch_only, external=builder.real)
-                else:
-                    export_torchscript(src, path, batch_only)
-            except Exception as error:
-                if all(len(a) <= 1 for a in src.axes.values()):
-                    raise
-                first = _one_line(error)
-                batch_only = True
-                if exporter == "dynamo":
-                    export_dynamo(src, path, batch_only, external=builder.real)
-                else:
-                    export_torchscript(src, path, batch_only)
-                return {**base_entry(export, family.name, exporter, "plain", src, True), "first_error": first}
-            return base_entry(export, family.name, exporter, "plain", src, batch_only)
-
         entry = {"name": export, "family": family.name, "exporter": exporter, "variant": "plain"}
         entry["path"] = f"{export}.onnx"
-        builder.attempt(entry, build)
+        builder.attempt(
+            entry,
+            lambda p, e=entry, s=source: export_plain(
+                s, p, e["name"], family.name, e["exporter"], builder.real
+            ),
+        )
     for rewrite, src_name, variant in todo_rewrites:
         src_entry = builder.manifest.get(src_name)
         if src_entry is None or "error" in src_entry:

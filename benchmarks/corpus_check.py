@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -120,6 +122,7 @@ class Result:
     rebind_error: str | None = None
     rebind_ort_error: str | None = None
     rebind_macs: int | None = None
+    rebind_params: int | None = None
     torch_rebind_macs: int | None = None
     rebind_shapes: ShapeReport = field(default_factory=ShapeReport)
     notes: list[str] = field(default_factory=list)
@@ -248,7 +251,8 @@ def dense_macs(cost: ModelCost) -> int:
 
 def _error(error: BaseException) -> str:
     """archlint's one-line message, or the exception type and first line of anything else."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # exporters colour their messages
+    lines = [line.strip() for line in plain.splitlines() if line.strip()]
     text = lines[0] if lines else ""
     prefix = "" if isinstance(error, ArchlintError) else "CRASH "
     return f"{prefix}{type(error).__name__}: {text}"[:240]
@@ -297,7 +301,9 @@ def check(entry: Mapping[str, Any]) -> Result:
         try:
             model = _load(path, rebind, rebind_values)
             result.rebind_shapes = compare(model, rebind_actual, producers)
-            result.rebind_macs = dense_macs(compute_costs(model))
+            rebound = compute_costs(model)
+            result.rebind_macs = dense_macs(rebound)
+            result.rebind_params = rebound.params
         except Exception as error:
             result.rebind_error = _error(error)
     result.seconds = time.perf_counter() - start
@@ -329,6 +335,8 @@ def _rebind_cell(r: Result) -> str:
         check_text = "ORT failed"
     else:
         check_text = f"{len(shapes.mismatches)} mism, {len(shapes.unresolved)} unres"
+    if r.rebind_params is not None and r.rebind_params != r.params:
+        check_text += f", params now {r.rebind_params / 1e6:.3f}M"
     return f"{ratio} (torch {expected}), {check_text}"
 
 
@@ -342,8 +350,8 @@ def _params_cell(r: Result) -> str:
 
 def table(results: Sequence[Result]) -> str:
     header = (
-        "| model | exporter | variant | ops | compared | mismatch | unresolved | uncosted | dense MACs "
-        "| torch MACs | error | params / torch | rebind: MACs ratio, shapes | s |"
+        "| model | exporter | variant | ops | compared | mismatch | unresolved | uncosted | all MACs "
+        "| dense MACs | torch MACs | error | params / torch | rebind: MACs ratio, shapes | s |"
     )
     lines = [header, "|" + " --- |" * header.count(" | ") + " --- |"]
     for r in results:
@@ -366,6 +374,7 @@ def table(results: Sequence[Result]) -> str:
             mismatch,
             unresolved,
             uncosted,
+            _macs(r.total_macs),
             _macs(r.dense_macs),
             _macs(r.torch_macs),
             error,
@@ -412,6 +421,21 @@ def details(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
+def _revision() -> str:
+    """The checkout's commit, "+dirty" with uncommitted changes: which archlint the table is of."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty=+dirty"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "(revision unknown)"
+    return f"at {done.stdout.strip()}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated model names")
@@ -447,11 +471,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for e in skipped:
             print(f"  {e['name']}: {e['error']}")
     print(
-        "\ndense MACs: archlint's FLOPs / 2 over "
+        "\nall MACs: archlint's FLOPs / 2 over every operator; dense MACs: the same over "
         "Conv/Gemm/MatMul/Einsum/LSTM/GRU/RNN, their quantized and fused forms and fused attention; "
         "torch MACs: FlopCounterMode / 2 plus recurrent layers. params: archlint / torch parameters "
         "(archlint also counts BatchNorm running statistics and other stored constants). "
-        f"{len(results)} models in {elapsed:.0f}s."
+        f"{len(results)} models in {elapsed:.0f}s; archlint {_revision()}."
     )
     if args.markdown:
         args.markdown.write_text(text + "\n", encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
@@ -65,3 +66,38 @@ def test_peak_memory_is_weights_plus_live_activations(cost_of: Cost) -> None:
     # step 2: x freed after step 1? x is last read at step 0 -> freed; peak at Add: a + b + y.
     assert cost.peak_activation_bytes == 3 * 400
     assert cost.peak_memory_bytes == cost.weight_bytes + 3 * 400
+
+
+def test_parameters_are_the_stored_tensors_not_what_the_binding_folds_from_them(tmp_path: Path) -> None:
+    """BERT's token-type rows: Gather(table, zeros shaped like the input) folds to a (batch, seq,
+    hidden) constant. The table is the parameter, whatever the binding; an attention mask sized
+    from the input's shape is none."""
+    from archlint.api import analyze
+    from tests.builders import save
+
+    hidden = 8
+    zero = numpy_helper.from_array(np.array([0], dtype=np.int64), "zero")
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Slice", ["shape", "zero", "two"], ["batch_seq"]),
+        helper.make_node(
+            "ConstantOfShape", ["batch_seq"], ["ids"], value=numpy_helper.from_array(np.array([0]))
+        ),
+        helper.make_node("Gather", ["types", "ids"], ["type_rows"]),
+        helper.make_node(
+            "ConstantOfShape",
+            ["shape"],
+            ["mask"],
+            value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0]),
+        ),
+        helper.make_node("Add", ["x", "type_rows"], ["summed"]),
+        helper.make_node("Mul", ["summed", "mask"], ["y"]),
+    ]
+    inits = [zero, numpy_helper.from_array(np.array([2], dtype=np.int64), "two")]
+    inits.append(numpy_helper.from_array(np.ones((2, hidden), np.float32), "types"))
+    proto = model(nodes, [value("x", ["batch", "seq", hidden])], [value("y", None)], inits)
+    path = save(proto, tmp_path / "embeddings.onnx")
+    for batch, seq in ((1, 16), (4, 32)):
+        cost = analyze(path, inputs={"x": (batch, seq, hidden)}).cost
+        assert cost.params == 2 * hidden
+        assert cost.weight_bytes == 4 * 2 * batch * seq * hidden  # the folded rows and mask are read
