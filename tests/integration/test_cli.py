@@ -141,3 +141,33 @@ def test_the_input_model_is_never_modified(profile: str, tmp_path: Path) -> None
         == 0
     )
     assert model.read_bytes() == before
+
+
+def test_value_and_scalar_input_flags_pick_a_branch(
+    profile: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.test_resolution import _sample_rate_model
+
+    path = str(save(_sample_rate_model(), tmp_path / "vad.onnx"))
+    flags = ["--target", profile, "--format", "json", "--input", "sr=scalar"]
+    assert main(["analyze", path, *flags, "--value", "sr=8000"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    jsonschema.validate(document, SCHEMA)
+    assert [n["name"] for n in document["nodes"] if n["op_type"] == "Conv"] == ["rate/else_branch/Conv_0"]
+    assert document["totals"]["flops_range"][0] == document["totals"]["flops_range"][1]
+    assert main(["analyze", path, *flags]) == 0
+    undecided = json.loads(capsys.readouterr().out)
+    low, high = undecided["totals"]["flops_range"]
+    assert low < high == undecided["totals"]["flops"]
+    assert main(["analyze", path, "--value", "sr=fast"]) == 2
+    assert "bad value 'fast'" in capsys.readouterr().err
+
+
+def test_check_fails_on_a_model_it_could_not_cost(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.rules.test_uncosted_operators import _with_custom_ops
+
+    path = str(save(_with_custom_ops(2), tmp_path / "custom.onnx"))
+    assert main(["check", path, "--target", "gpu,cpu", "--format", "json"]) == 1
+    found = [d for d in json.loads(capsys.readouterr().out)["diagnostics"] if d["code"] == "AL002"]
+    assert len(found) == 1 and found[0]["severity"] == "error"
+    assert main(["check", path, "--target", "gpu", "--ignore", "AL002", "--select", "AL0"]) == 0
