@@ -7,10 +7,11 @@ the binding the manifest gives (``inputs``, and ``values`` for scalar inputs):
   by onnxruntime (CPU, graph optimizations disabled so nothing is fused away) on random inputs;
   each actual shape is compared with the one archlint resolved (``load_model``): equal, mismatch,
   or unresolved by archlint (a symbolic or unknown dimension, or no tensor at all);
-* costs: operators archlint cannot cost, its multiply-adds of dense operators (convolutions,
-  matrix products, recurrent layers, fused attention and their quantized forms) against
-  ``torch_macs`` (torch's FlopCounterMode on the same module and inputs, recurrent layers
-  added), and its parameter count against torch's;
+* costs: operators archlint cannot cost, its multiply-adds of all operators and of dense ones
+  (convolutions, matrix products, recurrent layers, fused attention and their quantized forms),
+  the latter against ``torch_macs`` (torch's FlopCounterMode on the same module and inputs,
+  recurrent layers added), and its parameter count against the weight elements stored in the
+  file (what archlint means by parameters) and against torch's parameters;
 * rebinding: the model is loaded again at the manifest's ``rebind`` binding (batch 4, often a
   longer sequence or larger image); the ratio of archlint's dense multiply-adds between the two
   bindings is shown next to torch's, and the shapes are checked against onnxruntime again.
@@ -119,6 +120,7 @@ class Result:
     params: int | None = None
     torch_macs: int | None = None
     torch_params: int | None = None
+    stored_params: int | None = None
     rebind_error: str | None = None
     rebind_ort_error: str | None = None
     rebind_macs: int | None = None
@@ -218,6 +220,35 @@ def ort_shapes(
     }
 
 
+# Element types of weights: floats, and the narrow integers quantized weights are stored in
+# (int32 and int64 tensors are shapes, indices and biases of quantized products, left out).
+_T = onnx.TensorProto
+_WEIGHT_TYPES = frozenset(
+    {_T.FLOAT, _T.FLOAT16, _T.DOUBLE, _T.BFLOAT16, _T.INT8, _T.UINT8, _T.INT16, _T.UINT16, _T.INT4, _T.UINT4}
+)
+
+
+def stored_weights(graph: onnx.GraphProto) -> int:
+    """Weight elements the file stores, in initializers and Constant nodes, subgraphs included:
+    the parameters as the file has them, whatever the exporter folded (torch's count is of the
+    module's tensors, before the exporter folds BatchNorm into convs or slices tables). Scales and
+    zero points of quantized weights are in it too: a few elements per tensor or channel."""
+    total = sum(
+        int(np.prod(t.dims, dtype=np.int64)) for t in graph.initializer if t.data_type in _WEIGHT_TYPES
+    )
+    for node in graph.node:
+        for attribute in node.attribute:
+            if (
+                node.op_type == "Constant"
+                and attribute.name == "value"
+                and attribute.t.data_type in _WEIGHT_TYPES
+            ):
+                total += int(np.prod(attribute.t.dims, dtype=np.int64))
+            subgraphs = [attribute.g] if attribute.HasField("g") else []
+            total += sum(stored_weights(g) for g in [*subgraphs, *attribute.graphs])
+    return total
+
+
 def compare(model: Model, actual: Mapping[str, Shape], producers: Mapping[str, str]) -> ShapeReport:
     report = ShapeReport()
     for name, shape in actual.items():
@@ -268,6 +299,7 @@ def check(entry: Mapping[str, Any]) -> Result:
     result.torch_rebind_macs = entry.get("torch_macs_rebind")
     proto = onnx.load(str(path))
     result.ops = len(proto.graph.node)
+    result.stored_params = stored_weights(proto.graph)
     exposed, producers = _with_every_output(proto)
     if entry.get("values") and "values" not in inspect.signature(load_model).parameters:
         result.notes.append(f"load_model takes no values: {entry['values']} not passed")
@@ -343,15 +375,17 @@ def _rebind_cell(r: Result) -> str:
 def _params_cell(r: Result) -> str:
     if r.params is None:
         return "-"
-    if not r.torch_params:
-        return f"{r.params / 1e6:.3f}M"
-    return f"{r.params / 1e6:.3f}M / {r.torch_params / 1e6:.3f}M ({r.params / r.torch_params - 1:+.1%})"
+    cell = f"{r.params / 1e6:.3f}M"
+    for label, reference in (("stored", r.stored_params), ("torch", r.torch_params)):
+        if reference:
+            cell += f", {label} {r.params / reference - 1:+.1%}"
+    return cell
 
 
 def table(results: Sequence[Result]) -> str:
     header = (
         "| model | exporter | variant | ops | compared | mismatch | unresolved | uncosted | all MACs "
-        "| dense MACs | torch MACs | error | params / torch | rebind: MACs ratio, shapes | s |"
+        "| dense MACs | torch MACs | error | params vs stored, torch | rebind: MACs ratio, shapes | s |"
     )
     lines = [header, "|" + " --- |" * header.count(" | ") + " --- |"]
     for r in results:
@@ -473,8 +507,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         "\nall MACs: archlint's FLOPs / 2 over every operator; dense MACs: the same over "
         "Conv/Gemm/MatMul/Einsum/LSTM/GRU/RNN, their quantized and fused forms and fused attention; "
-        "torch MACs: FlopCounterMode / 2 plus recurrent layers. params: archlint / torch parameters "
-        "(archlint also counts BatchNorm running statistics and other stored constants). "
+        "torch MACs: FlopCounterMode / 2 plus recurrent layers. params: archlint's, against the "
+        "weight elements the file stores (float and narrow-integer initializers and Constants, "
+        "subgraphs included) and against "
+        "torch's parameters (no buffers such as BatchNorm statistics; exporters fold some). "
         f"{len(results)} models in {elapsed:.0f}s; archlint {_revision()}."
     )
     if args.markdown:

@@ -57,8 +57,8 @@ class ChannelAlignment(Rule):
     ## References
     - NVIDIA, Deep Learning Performance Guide: channels as multiples of 8 (fp16) / 16 (int8)
       for tensor-core convolutions and GEMMs.
-    - Inference-engine layouts N4CHW / N8CHW / N16CHW (archlint domain brief, "Layout and
-      alignment").
+    - Inference-engine layouts N4CHW / N8CHW / N16CHW: "模型“大小”与推理速度的那些事儿" (OpenPPL
+      talk write-up, 2022-01-06, zhuanlan.zhihu.com/p/452245355).
     """
 
     code = "AL101"

@@ -74,8 +74,10 @@ class LowArithmeticIntensity(Rule):
     ## References
     - S. Williams, A. Waterman, D. Patterson, "Roofline: an insightful visual performance model
       for multicore architectures", CACM 2009.
-    - archlint domain brief, "Roofline" and "Why depthwise / efficient nets can be slow on GPUs
-      and NPUs".
+    - "模型“大小”与推理速度的那些事儿" (OpenPPL talk write-up, 2022-01-06,
+      zhuanlan.zhihu.com/p/452245355): the conv and depthwise-conv intensities on the roofline.
+    - X. Ding et al., "RepVGG: Making VGG-style ConvNets Great Again", CVPR 2021: depthwise and
+      efficient designs measured slower on GPUs than their FLOPs suggest.
     """
 
     code = "AL501"

@@ -73,7 +73,8 @@ class LowPrecisionAvailable(Rule):
     - NVIDIA A100 and T4 datasheets (fp32 vs tensor-core fp16/bf16/int8 rates), as quoted in
       hardware/*.yaml.
     - NVIDIA, "Train With Mixed Precision" (fp16 inference and accuracy).
-    - archlint domain brief, "Graph-level effects": fp16 halves and int8 quarters the bytes.
+    - Wang Jinwei (Momenta), "让深度学习更高效运行的两个视角" (talk write-up by 量子位): fp16 halves
+      and int8 quarters the bytes moved.
     """
 
     code = "AL403"

@@ -60,8 +60,10 @@ class MemoryBudget(Rule):
     - `max_named` (default `3`): how many of the largest activation tensors the fix names.
 
     ## References
-    - archlint domain brief, "Throughput is measured at a full device" and "Four measures of a
-      model's size".
+    - "FLOPs低,模型速度不一定快" (blog post, 2020-07-04): throughput is measured with the device
+      full; a memory-hungry net fits a smaller batch.
+    - "模型“大小”与推理速度的那些事儿" (OpenPPL talk write-up, 2022-01-06,
+      zhuanlan.zhihu.com/p/452245355): the four measures of a model's size.
     """
 
     code = "AL503"

@@ -68,7 +68,10 @@ class UnfusedPatterns(Rule):
     ## References
     - S. Ioffe and C. Szegedy, "Batch Normalization", ICML 2015 (the inference-time affine form).
     - PyTorch, `torch.nn.utils.fusion.fuse_conv_bn_eval`; ONNX operators Gemm and Swish.
-    - archlint domain brief, "Graph-level effects" and "Throughput is measured at a full device".
+    - Wang Jinwei (Momenta), "让深度学习更高效运行的两个视角" (talk write-up by 量子位): fusions
+      that remove memory round trips (Conv+Bias+ReLU, BatchNorm folded into Conv).
+    - "FLOPs低,模型速度不一定快" (blog post, 2020-07-04): an `x * sigmoid(x)` that keeps an
+      extra copy of the tensor raises peak memory and lowers the batch that fits.
     """
 
     code = "AL303"

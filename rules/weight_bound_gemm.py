@@ -67,7 +67,8 @@ class WeightBoundGemm(Rule):
       for multicore architectures", CACM 2009.
     - NVIDIA, Deep Learning Performance Guide, "Matrix Multiplication Background" (GEMV is
       memory-bound).
-    - archlint domain brief, "Throughput is measured at a full device".
+    - "FLOPs低,模型速度不一定快" (blog post, 2020-07-04): serving cost is throughput with the
+      device full, at the largest batch that fits.
     """
 
     code = "AL502"
