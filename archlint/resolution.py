@@ -19,7 +19,7 @@ proto is never modified.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +96,7 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
         shapes, types = _static_shapes(inferred.graph)
         learned = _contrib_shapes(work, shapes, types, contrib_done)
         learned += _body_input_shapes(work.graph, shapes)
+        learned += _loop_output_shapes(work, inferred, shapes, known)
         learned += _fold(work.graph, shapes, known, opset)
         learned += _fold_bodies(work.graph, known, opset)
         learned += _inline_known_ifs(work, known)
@@ -192,14 +193,62 @@ def _contrib_shapes(
                 continue
             elem_type = contrib_shapes.OUTPUT_TYPES.get(node.op_type, {}).get(index)
             elem_type = elem_type or types.get(node.input[0], onnx.TensorProto.FLOAT)
-            info = helper.make_tensor_value_info(name, types.get(name) or elem_type, shape)
-            if name in outputs:  # inference reads a graph output's type from the output itself
-                outputs[name].CopyFrom(info)
-            else:
-                work.graph.value_info.append(info)
+            _declare(work, name, types.get(name) or elem_type, shape, outputs)
             done.add(name)
             added += 1
     return added
+
+
+def _declare(
+    work: onnx.ModelProto, name: str, elem_type: int, shape: Shape, outputs: Mapping[str, onnx.ValueInfoProto]
+) -> None:
+    info = helper.make_tensor_value_info(name, elem_type, shape)
+    if name in outputs:  # inference reads a graph output's type from the output itself
+        outputs[name].CopyFrom(info)
+    else:
+        work.graph.value_info.append(info)
+
+
+def _loop_output_shapes(
+    work: onnx.ModelProto, inferred: onnx.ModelProto, shapes: Mapping[str, Shape], known: Mapping[str, Array]
+) -> int:
+    """Shapes of a Loop's outputs, which onnx leaves unknown ("shape may change across
+    iterations"): a carried value whose body output has its body input's shape keeps it, and
+    a scan output stacks one body output per trip when the trip count is known."""
+    added = 0
+    outputs = {o.name: o for o in work.graph.output}
+    for node in inferred.graph.node:
+        body = next((a.g for a in node.attribute if a.name == "body"), None)
+        if node.op_type != "Loop" or body is None or node.domain not in _DEFAULT_DOMAINS:
+            continue
+        carried = len(node.input) - 2
+        body_in, body_out = _graph_shapes(body.input), _graph_shapes(body.output)
+        for index, name in enumerate(node.output):
+            out = body_out[index + 1] if index + 1 < len(body_out) else None
+            if not name or name in shapes or out is None:
+                continue
+            if index < carried:
+                shape = out if 2 + index < len(body_in) and body_in[2 + index] == out else None
+            else:
+                trips = known.get(node.input[0]) if node.input[0] else None
+                shape = (
+                    (int(np.asarray(trips).reshape(-1)[0]), *out)
+                    if trips is not None and np.asarray(trips).size == 1
+                    else None
+                )
+            if shape is not None:
+                _declare(work, name, body.output[index + 1].type.tensor_type.elem_type, shape, outputs)
+                added += 1
+    return added
+
+
+def _graph_shapes(infos: Sequence[onnx.ValueInfoProto]) -> list[Shape | None]:
+    result: list[Shape | None] = []
+    for info in infos:
+        tensor_type = info.type.tensor_type
+        static = info.type.HasField("tensor_type") and _is_static(tensor_type)
+        result.append(tuple(d.dim_value for d in tensor_type.shape.dim) if static else None)
+    return result
 
 
 def _body_input_shapes(graph: onnx.GraphProto, shapes: Mapping[str, Shape]) -> int:

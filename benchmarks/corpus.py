@@ -780,7 +780,7 @@ def quantize(source_path: Path, path: Path, variant: str, entry: dict[str, Any])
             prepared.unlink(missing_ok=True)
         extra = {"note": f"quantized after quant_pre_process; without it: {_one_line(error)}"}
     model = onnx.load(str(path), load_external_data=False)
-    quant = {n.op_type for n in model.graph.node if "Quant" in n.op_type or n.op_type.startswith("Q")}
+    quant = {n.op_type for n in model.graph.node if "quant" in n.op_type.lower() or n.op_type.startswith("Q")}
     quant |= {n.op_type for n in model.graph.node if "Integer" in n.op_type}
     return {**extra, "quant_ops": sorted(quant)}
 
