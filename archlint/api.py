@@ -62,7 +62,7 @@ def resolve_model(
     given = shapes.bind_inputs(work, inputs or {}, dims or {}, values)
     resolved = resolution.resolve(work, given)
     resolution.check_consistency(resolved)
-    return onnx_loader.to_model(resolved.proto, path, resolved.values, weights)
+    return onnx_loader.to_model(resolved.proto, path, resolved.values, weights, resolved.untaken)
 
 
 def analyze(

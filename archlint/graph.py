@@ -92,6 +92,9 @@ class Model:
     # The proto's metadata_props: loaders record facts about the source here (the PyTorch loader
     # stores its module -> source line map under "archlint.source_map").
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # Weights stored in If branches that the binding does not take (the branch was inlined away):
+    # name -> (elements, dtype). They are loaded with the model, so they count as its parameters.
+    untaken_weights: Mapping[str, tuple[int, DType]] = field(default_factory=dict)
 
     @property
     def opset(self) -> int:

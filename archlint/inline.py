@@ -22,6 +22,29 @@ def branch_of(node: onnx.NodeProto, condition: bool) -> onnx.GraphProto | None:
     )
 
 
+def stored_tensors(graph: onnx.GraphProto, prefix: str) -> dict[str, onnx.TensorProto]:
+    """The weights a graph stores (initializers, Constant values), nested graphs included, by
+    prefixed name: the untaken branch's are still part of the model, loaded with it."""
+    found = {prefix + t.name: t for t in graph.initializer}
+    for node in graph.node:
+        for attr in node.attribute:
+            if node.op_type == "Constant" and attr.type == onnx.AttributeProto.TENSOR:
+                found[prefix + (node.output[0] if node.output else attr.name)] = attr.t
+            for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs):
+                found |= stored_tensors(sub, f"{prefix}{node.name or node.op_type}/{attr.name}/")
+    return found
+
+
+def names_read(graph: onnx.GraphProto) -> set[str]:
+    """Every tensor name a graph's nodes read, nested graphs included."""
+    read = {name for node in graph.node for name in node.input if name}
+    for node in graph.node:
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs):
+                read |= names_read(sub)
+    return read
+
+
 def inline_branch(
     node: onnx.NodeProto, label: str, condition: bool
 ) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]] | None:

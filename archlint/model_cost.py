@@ -20,6 +20,8 @@ from archlint.memory import peak_activation_bytes
 
 ProgressCallback = Callable[[int, int], None]
 
+_NON_PARAMETER_DTYPES = frozenset({"int64", "uint64", "bool", "string"})
+
 # A Loop whose trip count is above this is a "run until the condition says stop" loop.
 _MAX_STATIC_TRIPS = 1 << 31
 
@@ -146,6 +148,10 @@ class _Walk:
 def compute_costs(model: Model, progress: ProgressCallback | None = None) -> ModelCost:
     walk = _Walk(progress=progress, total=len(model.graph.nodes))
     constants = _walk_graph(model.graph, "", 1, frozenset(), walk)
+    for name, (count, dtype) in model.untaken_weights.items():
+        if dtype.name not in _NON_PARAMETER_DTYPES:
+            walk.weights[name] = (count, dtype.nbytes(count))
+            walk.parameters[name] = count
     peak = peak_activation_bytes(model.graph, constants)
     return ModelCost(
         model=model,
@@ -262,7 +268,7 @@ def _parameters(weights: set[str], ctx: CostContext, constants: Constants) -> di
     found: dict[str, int] = {}
     for source in set().union(*(constants.parameter_sources(w) for w in weights)):
         dtype = ctx.dtype(source)
-        if dtype is not None and dtype.name not in ("int64", "uint64", "bool", "string"):
+        if dtype is not None and dtype.name not in _NON_PARAMETER_DTYPES:
             found[source] = ctx.numel(source)
     return found
 
@@ -351,7 +357,8 @@ def _walk_if(
     walk.nodes.extend(picked.nodes)
     walk.unknown.extend(picked.unknown)
     walk.notes.extend(picked.notes)
-    walk.weights.update(picked.weights)
-    walk.parameters.update(picked.parameters)
+    # Both branches' weights are loaded with the model, whichever one runs.
+    walk.weights.update(other.weights | picked.weights)
+    walk.parameters.update(other.parameters | picked.parameters)
     walk.folded += picked.folded
     walk.undecided.extend(picked.undecided)

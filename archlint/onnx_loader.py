@@ -88,6 +88,7 @@ def to_model(
     path: str | Path,
     values: Mapping[str, Any] | None = None,
     weights: Mapping[str, onnx.TensorProto] | None = None,
+    untaken: Mapping[str, onnx.TensorProto] | None = None,
 ) -> Model:
     """Build archlint's graph from a proto whose shapes have already been inferred.
 
@@ -96,7 +97,10 @@ def to_model(
     data-less stubs (see ``resolution.skeleton``)."""
     graph = _convert_graph(proto.graph, outer={}, outer_small={}, values=values, weights=weights)
     metadata = {p.key: p.value for p in proto.metadata_props}
-    return Model(str(path), graph, opset_versions(proto), proto.producer_name, metadata)
+    untaken_weights = {
+        name: (math.prod(t.dims), dtypes.from_onnx(t.data_type)) for name, t in (untaken or {}).items()
+    }
+    return Model(str(path), graph, opset_versions(proto), proto.producer_name, metadata, untaken_weights)
 
 
 def _tensor_from_type(name: str, type_proto: onnx.TypeProto) -> Tensor | None:

@@ -29,7 +29,7 @@ from onnx import helper, numpy_helper
 
 from archlint import contrib_shapes, values
 from archlint.errors import ShapeError
-from archlint.inline import inline_branch
+from archlint.inline import branch_of, inline_branch, names_read, stored_tensors
 from archlint.onnx_loader import SMALL_VALUE_LIMIT, small_value
 
 Array = np.ndarray[Any, Any]
@@ -51,10 +51,12 @@ _RUNTIME_DEFAULT_DOMAIN_OPS = frozenset({"SimplifiedLayerNormalization", "LayerN
 
 @dataclass(frozen=True)
 class Resolved:
-    """The skeleton with every shape it could resolve, and the main graph's known values."""
+    """The skeleton with every shape it could resolve, the main graph's known values, and the
+    weights stored in the If branches that inlining left out."""
 
     proto: onnx.ModelProto
     values: Mapping[str, Array]
+    untaken: Mapping[str, onnx.TensorProto]
 
 
 def skeleton(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, onnx.TensorProto]]:
@@ -90,6 +92,7 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
     """Infer, fold and inline on ``work`` (a skeleton this call may change) until nothing changes."""
     known: dict[str, Array] = {**_stored_values(work.graph), **given}
     contrib_done: set[str] = set()
+    untaken: dict[str, onnx.TensorProto] = {}
     opset = next((o.version for o in work.opset_import if o.domain in _DEFAULT_DOMAINS), 1)
     while True:
         inferred, kept = _infer_with_values(work, known)
@@ -99,9 +102,9 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
         learned += _loop_output_shapes(work, inferred, shapes, known)
         learned += _fold(work.graph, shapes, known, opset)
         learned += _fold_bodies(work.graph, known, opset)
-        learned += _inline_known_ifs(work, known)
+        learned += _inline_known_ifs(work, known, untaken)
         if not learned:
-            return Resolved(_assemble(work, inferred, kept, known), known)
+            return Resolved(_assemble(work, inferred, kept, known), known, untaken)
 
 
 def _stored_values(graph: onnx.GraphProto) -> dict[str, Array]:
@@ -437,17 +440,26 @@ def _constant_value(node: onnx.NodeProto) -> list[Array] | None:
     return None
 
 
-def _inline_known_ifs(work: onnx.ModelProto, known: Mapping[str, Array]) -> int:
-    """Replace each main-graph If whose condition is known by its taken branch."""
+def _inline_known_ifs(
+    work: onnx.ModelProto, known: Mapping[str, Array], untaken: dict[str, onnx.TensorProto]
+) -> int:
+    """Replace each main-graph If whose condition is known by its taken branch; the weights of
+    the other branch go to ``untaken``."""
     graph, inlined = work.graph, 0
     nodes: list[onnx.NodeProto] = []
     for index, node in enumerate(graph.node):
         condition = known.get(node.input[0]) if node.op_type == "If" and node.input else None
         replacement = None
         if condition is not None and node.domain in _DEFAULT_DOMAINS and np.asarray(condition).size == 1:
-            replacement = inline_branch(
-                node, node.name or f"If_{index}", bool(np.asarray(condition).reshape(-1)[0])
-            )
+            taken = bool(np.asarray(condition).reshape(-1)[0])
+            label = node.name or f"If_{index}"
+            replacement = inline_branch(node, label, taken)
+            other = branch_of(node, not taken)
+            if replacement is not None and other is not None:
+                skipped = "else_branch" if taken else "then_branch"
+                untaken |= stored_tensors(other, f"{label}/{skipped}/")
+                outer = {i.name: i for i in graph.initializer}
+                untaken |= {name: outer[name] for name in names_read(other) if name in outer}
         if replacement is None:
             nodes.append(node)
             continue

@@ -46,7 +46,7 @@ from _models import MODELS_DIR
 from archlint.api import load_model
 from archlint.errors import ArchlintError
 from archlint.graph import Model
-from archlint.model_cost import ModelCost, compute_costs
+from archlint.model_cost import ModelCost, NodeCost, compute_costs
 
 CORPUS_DIR = MODELS_DIR / "corpus"
 MANIFEST = CORPUS_DIR / "manifest.json"
@@ -276,8 +276,31 @@ def _load(path: Path, shapes: Mapping[str, Sequence[int]], values: Mapping[str, 
     return load_model(path, **kwargs)
 
 
+_GATES = {"LSTM": 4, "DynamicQuantizeLSTM": 4, "GRU": 3, "RNN": 1}
+
+
 def dense_macs(cost: ModelCost) -> int:
-    return sum(n.flops for n in cost.nodes if n.op_type in DENSE_OPS) // 2
+    """Multiply-adds of the dense operators; for recurrent layers only their gate products, which
+    is what the torch reference counts (archlint's recurrent FLOPs add the per-unit pointwise work
+    of the gates, 17 operations per LSTM unit and step)."""
+    total = 0
+    for node in cost.nodes:
+        if node.op_type in _GATES:
+            total += _gate_macs(node, cost)
+        elif node.op_type in DENSE_OPS:
+            total += node.flops // 2
+    return total
+
+
+def _gate_macs(node: NodeCost, cost: ModelCost) -> int:
+    graph = cost.model.graph
+    x, w = (graph.tensors[name].static_shape or () for name in node.node.inputs[:2])
+    batch_first = int(node.node.attr("layout", 0)) == 1
+    steps, batch = (x[1], x[0]) if batch_first else (x[0], x[1])
+    gates = _GATES[node.op_type]
+    gate_width, inputs = (w[2], w[1]) if node.op_type == "DynamicQuantizeLSTM" else (w[1], w[2])
+    hidden = gate_width // gates
+    return node.repeats * w[0] * steps * batch * gates * hidden * (inputs + hidden)
 
 
 def _error(error: BaseException) -> str:
@@ -506,8 +529,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {e['name']}: {e['error']}")
     print(
         "\nall MACs: archlint's FLOPs / 2 over every operator; dense MACs: the same over "
-        "Conv/Gemm/MatMul/Einsum/LSTM/GRU/RNN, their quantized and fused forms and fused attention; "
-        "torch MACs: FlopCounterMode / 2 plus recurrent layers. params: archlint's, against the "
+        "Conv/Gemm/MatMul/Einsum, their quantized and fused forms and fused attention, plus the gate "
+        "products of LSTM/GRU/RNN; torch MACs: FlopCounterMode / 2 plus recurrent layers' gate "
+        "products. params: archlint's, against the "
         "weight elements the file stores (float and narrow-integer initializers and Constants, "
         "subgraphs included) and against "
         "torch's parameters (no buffers such as BatchNorm statistics; exporters fold some). "

@@ -88,6 +88,7 @@ def test_if_with_runtime_condition_counts_the_costlier_branch(cost_of: Cost) -> 
     cost = cost_of(proto)
     assert [n.op_type for n in cost.nodes] == ["MatMul"]
     assert any("costlier else_branch" in note for note in cost.notes)
+    assert cost.params == 64 * 64
 
 
 def test_if_with_constant_condition_takes_that_branch(cost_of: Cost) -> None:
@@ -102,6 +103,7 @@ def test_if_with_constant_condition_takes_that_branch(cost_of: Cost) -> None:
     cost = cost_of(model([node], [value("x", [1, 64])], [value("y", None)], inits))
     assert [n.op_type for n in cost.nodes] == ["Relu"]
     assert not cost.notes
+    assert cost.params == 64 * 64  # the else branch's weight is loaded with the model
 
 
 def test_scan_counts_one_body_per_slice(cost_of: Cost) -> None:

@@ -101,7 +101,9 @@ def test_an_if_decided_by_shapes_costs_only_the_taken_branch_with_outer_shapes(c
     conv = next(n for n in taken.nodes if n.op_type == "Conv")
     assert conv.name == "pick/then_branch/Conv_0"
     assert conv.flops == 2 * 32 * 100 * 4 * 3
-    assert taken.params == 32 * 4 * 3  # the untaken branch's weight is not the model's
+    # The untaken branch does not run, but its weight is stored and loaded with the model.
+    assert taken.params == 32 * 4 * 3 + 8 * 4 * 3
+    assert taken.weight_bytes == 4 * taken.params
     other = cost_of(_shape_driven_if(2))
     assert [n.name for n in other.nodes if n.op_type == "Conv"] == ["pick/else_branch/Conv_0"]
     assert other.model.graph.tensors["y"].shape == (1, 8, 100)
