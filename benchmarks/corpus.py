@@ -589,12 +589,14 @@ def _onnx_facts(path: Path) -> dict[str, Any]:
 class Builder:
     """Builds the models one at a time, recording each in the manifest as soon as it is done."""
 
-    def __init__(self, real: bool, force: bool) -> None:
+    def __init__(self, real: bool, force: bool, folder: Path = CORPUS_DIR) -> None:
         self.real = real
         self.force = force
+        self.folder = folder
+        self.manifest_path = folder / MANIFEST.name
         self.manifest: dict[str, dict[str, Any]] = {}
-        if MANIFEST.exists():
-            stored = json.loads(MANIFEST.read_text(encoding="utf-8"))
+        if self.manifest_path.exists():
+            stored = json.loads(self.manifest_path.read_text(encoding="utf-8"))
             self.manifest = {e["name"]: e for e in stored.get("models", [])}
         self.built = 0
         self.failed = 0
@@ -604,16 +606,16 @@ class Builder:
         entry = self.manifest.get(name)
         if entry is None or self.force:
             return False
-        return "error" in entry or (CORPUS_DIR / entry["path"]).exists()
+        return "error" in entry or (self.folder / entry["path"]).exists()
 
     def available(self, name: str) -> bool:
         """Whether ``name`` was built and its file is there: usable as the source of a rewrite."""
         entry = self.manifest.get(name)
-        return entry is not None and "error" not in entry and (CORPUS_DIR / entry["path"]).exists()
+        return entry is not None and "error" not in entry and (self.folder / entry["path"]).exists()
 
     def record(self, entry: dict[str, Any]) -> None:
         self.manifest[entry["name"]] = entry
-        CORPUS_DIR.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
         document = {
             "versions": {
                 "torch": torch.__version__,
@@ -623,9 +625,9 @@ class Builder:
             },
             "models": sorted(self.manifest.values(), key=lambda e: e["name"]),
         }
-        partial = MANIFEST.with_suffix(".partial")
+        partial = self.manifest_path.with_suffix(".partial")
         partial.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-        partial.replace(MANIFEST)
+        partial.replace(self.manifest_path)
         status = f"FAILED: {entry['error']}" if "error" in entry else f"{entry.get('ops', '?')} nodes"
         print(f"  {entry['name']:<40} {entry.get('seconds', 0):6.1f}s  {status}", flush=True)
         if "error" in entry:
@@ -635,7 +637,7 @@ class Builder:
 
     def attempt(self, entry: dict[str, Any], build: Callable[[Path], dict[str, Any] | None]) -> None:
         """Run ``build(path)``, record the entry with what it returns, or with the error it raised."""
-        path = CORPUS_DIR / entry["path"]
+        path = self.folder / entry["path"]
         path.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         try:
@@ -1092,7 +1094,7 @@ def build_family(builder: Builder, family: Family, wanted: Callable[[str], bool]
             builder.record(entry)
             continue
         entry = derived_entry(src_entry, rewrite, variant)
-        src_path = CORPUS_DIR / src_entry["path"]
+        src_path = builder.folder / src_entry["path"]
         if variant == "ort-opt":
             assert family.ort_type is not None
             ort_type = family.ort_type
@@ -1146,7 +1148,7 @@ def build_patterns(builder: Builder, wanted: Callable[[str], bool]) -> None:
             return
         entry = derived_entry(src_entry, name, "pattern")
         entry["pattern"] = "outputs and value_info declared with dim_value: -1 (as Paddle writes them)"
-        builder.attempt(entry, lambda p: _declare_minus_one(CORPUS_DIR / src_entry["path"], p))
+        builder.attempt(entry, lambda p: _declare_minus_one(builder.folder / src_entry["path"], p))
 
 
 def all_names(real: bool) -> list[str]:
@@ -1172,6 +1174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", help="comma-separated families, 'pattern' for the hand-made ones")
     parser.add_argument("--force", action="store_true", help="rebuild models already in the manifest")
     parser.add_argument("--size", choices=("small", "real"), default="small")
+    parser.add_argument("--dir", type=Path, default=CORPUS_DIR, help=f"where to build (default {CORPUS_DIR})")
     args = parser.parse_args(argv)
     real = args.size == "real"
     only = set(args.only.split(",")) if args.only else None
@@ -1190,7 +1193,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     logging.getLogger("onnxruntime").setLevel(logging.ERROR)
-    builder = Builder(real, args.force)
+    builder = Builder(real, args.force, args.dir)
     start = time.perf_counter()
     for family in FAMILIES:
         if family.name in families:
@@ -1200,7 +1203,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - start
     total = len(builder.manifest)
     print(f"\nbuilt {builder.built}, failed {builder.failed} in {elapsed:.0f}s; manifest: {total} models")
-    print(f"{MANIFEST}")
+    print(f"{builder.manifest_path}")
     return 0
 
 

@@ -312,10 +312,10 @@ def _error(error: BaseException) -> str:
     return f"{prefix}{type(error).__name__}: {text}"[:240]
 
 
-def check(entry: Mapping[str, Any]) -> Result:
+def check(entry: Mapping[str, Any], folder: Path = CORPUS_DIR) -> Result:
     """Every comparison for one model; each stage records its failure and the rest go on."""
     start = time.perf_counter()
-    path = CORPUS_DIR / entry["path"]
+    path = folder / entry["path"]
     result = Result(entry["name"], entry.get("exporter", "?"), entry.get("variant", "?"))
     result.torch_macs = entry.get("torch_macs")
     result.torch_params = entry.get("torch_params")
@@ -498,10 +498,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated model names")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--json", type=Path, help="write every raw result to this file")
+    parser.add_argument("--dir", type=Path, default=CORPUS_DIR, help=f"the corpus (default {CORPUS_DIR})")
     args = parser.parse_args(argv)
-    if not MANIFEST.exists():
-        parser.error(f"{MANIFEST} does not exist: run python benchmarks/corpus.py first")
-    entries = json.loads(MANIFEST.read_text(encoding="utf-8"))["models"]
+    manifest = args.dir / MANIFEST.name
+    if not manifest.exists():
+        parser.error(f"{manifest} does not exist: run python benchmarks/corpus.py first")
+    entries = json.loads(manifest.read_text(encoding="utf-8"))["models"]
     names = set(args.only.split(",")) if args.only else None
     if names is not None and (unknown := names - {e["name"] for e in entries}):
         parser.error(f"not in the manifest: {', '.join(sorted(unknown))}")
@@ -514,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         print(f"{entry['name']} ...", file=sys.stderr, flush=True)
         try:
-            results.append(check(entry))
+            results.append(check(entry, args.dir))
         except Exception as error:  # the model file itself is unreadable: say so, go on
             failed = Result(entry["name"], entry.get("exporter", "?"), entry.get("variant", "?"))
             failed.archlint_error = f"check failed: {_error(error)}"
