@@ -10,9 +10,13 @@ which take the If's output names so that its consumers read them unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+import numpy as np
 import onnx
 from onnx import helper
+
+from archlint.folding import DEFAULT_DOMAINS
 
 
 def branch_of(node: onnx.NodeProto, condition: bool) -> onnx.GraphProto | None:
@@ -112,3 +116,39 @@ def _rename_outer_references(graph: onnx.GraphProto, renames: Mapping[str, str])
                 _rename_outer_references(sub, visible)
     for output in graph.output:
         output.name = visible.get(output.name, output.name)
+
+
+def inline_known_ifs(
+    work: onnx.ModelProto, known: Mapping[str, np.ndarray[Any, Any]], untaken: dict[str, onnx.TensorProto]
+) -> int:
+    """Replace each main-graph If whose condition is known by its taken branch; the weights of
+    the other branch go to ``untaken``."""
+    graph, inlined = work.graph, 0
+    nodes: list[onnx.NodeProto] = []
+    for index, node in enumerate(graph.node):
+        condition = known.get(node.input[0]) if node.op_type == "If" and node.input else None
+        replacement = None
+        if condition is not None and node.domain in DEFAULT_DOMAINS and np.asarray(condition).size == 1:
+            taken = bool(np.asarray(condition).reshape(-1)[0])
+            label = node.name or f"If_{index}"
+            replacement = inline_branch(node, label, taken)
+            other = branch_of(node, not taken)
+            if replacement is not None and other is not None:
+                skipped = "else_branch" if taken else "then_branch"
+                untaken |= stored_tensors(other, f"{label}/{skipped}/")
+                outer = {i.name: i for i in graph.initializer}
+                untaken |= {name: outer[name] for name in names_read(other) if name in outer}
+        if replacement is None:
+            nodes.append(node)
+            continue
+        branch_nodes, initializers = replacement
+        nodes.extend(branch_nodes)
+        graph.initializer.extend(initializers)
+        inlined += 1
+    if inlined:
+        copies = [onnx.NodeProto() for _ in nodes]
+        for copy, node in zip(copies, nodes, strict=True):
+            copy.CopyFrom(node)
+        del graph.node[:]
+        graph.node.extend(copies)
+    return inlined

@@ -270,9 +270,8 @@ CORPUS_INTRO = """Models written by others and exported by the tools people use 
 Hugging Face transformers architectures with random weights (small configurations: two to four
 layers, hidden sizes of 64 to 256) through both torch exporters, onnxruntime's transformer
 optimizer and quantizer, opset-11 and -13 exports, and the control-flow patterns. They are
-small, so per-operator dispatch weighs more here than in the zoo. The profile and the FLOPs-only
-constant are the ones used above, and the FLOPs-only constant is fitted again to these
-measurements."""
+small, so per-operator dispatch weighs more here than in the zoo. The profile is the one used
+above; the FLOPs-only constant is fitted again, to these measurements."""
 
 
 def render(
