@@ -20,6 +20,7 @@ proto is never modified.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -219,9 +220,26 @@ def check_consistency(resolved: Resolved) -> None:
         onnx.shape_inference.infer_shapes(resolved.proto, check_type=False, strict_mode=True, data_prop=True)
     except Exception as exc:
         raise ShapeError(
-            f"{_last_line(exc)}: the model does not run with these input shapes "
-            "(a size it fixes, such as a weight's dimension or a traced constant, disagrees)"
+            f"{_refusal(_last_line(exc), resolved.proto.graph, shapes)}: the model does not run with these "
+            "input shapes (a size it fixes, such as a weight's dimension or a traced constant, disagrees)"
         ) from None
+
+
+# onnx's strict-mode message: "... (op_type:MatMul, node name: mix): [ShapeInferenceError] why".
+_INFERENCE_ERROR = re.compile(
+    r"\(op_type:(?P<op>[^,]+), node name: (?P<node>[^)]*)\): (?:\[\w+\] )?(?P<why>.*)"
+)
+
+
+def _refusal(message: str, graph: onnx.GraphProto, shapes: Mapping[str, Shape]) -> str:
+    """onnx's message retold: the node, the shapes it was given, and why it cannot take them."""
+    match = _INFERENCE_ERROR.search(message)
+    if match is None:
+        return message
+    node = next((n for n in graph.node if n.name == match["node"]), None)
+    given = [shapes[i] for i in node.input if i in shapes] if node is not None else []
+    inputs = " and ".join(str(s) for s in given)
+    return f"node {match['node']!r} ({match['op']}) cannot take inputs {inputs}: {match['why'].rstrip('.')}"
 
 
 def _stuck(node: onnx.NodeProto, shapes: Mapping[str, Shape]) -> bool:

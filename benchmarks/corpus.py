@@ -145,6 +145,10 @@ class Source:
     reference: nn.Module | None = None  # what the references run, when not ``module``
     num_heads: int = 0
     hidden: int = 0
+    # Why the model cannot run at the rebinding (a size its graph or weights fix): the check
+    # then expects archlint to refuse it in one line, as onnxruntime does.
+    frozen: str = ""
+    export_batch: int = 0  # the batch the exporter traces with (0: EXPORT_BATCH)
 
     def binding(self, batch: int, size: int | None = None, values: Mapping[str, int] | None = None) -> Feeds:
         """The inputs at ``batch`` and ``size`` (default: the check size), scalars from ``values``
@@ -512,7 +516,7 @@ def _axes(source: Source, batch_only: bool) -> dict[str, dict[int, str]]:
 
 def export_dynamo(source: Source, path: Path, batch_only: bool, external: bool) -> None:
     """torch.onnx.export(dynamo=True) with a torch.export.Dim for every free dimension."""
-    example = source.binding(EXPORT_BATCH)
+    example = source.binding(source.export_batch or EXPORT_BATCH)
     dims: dict[str, Any] = {}
     for name, (low, high) in {"batch": (1, 4096), **source.ranges}.items():
         dims[name] = torch.export.Dim(name, min=low, max=high)
@@ -533,7 +537,7 @@ def export_dynamo(source: Source, path: Path, batch_only: bool, external: bool) 
 
 def export_torchscript(source: Source, path: Path, batch_only: bool, opset: int = TORCHSCRIPT_OPSET) -> None:
     """torch.onnx.export(dynamo=False): traced, or scripted where ``source.scripted`` says."""
-    example = source.binding(EXPORT_BATCH)
+    example = source.binding(source.export_batch or EXPORT_BATCH)
     with _quiet():
         torch.onnx.export(
             source.scripted or source.module,
@@ -694,6 +698,9 @@ def base_entry(
         entry["values"] = source.values
     if source.rebind_values:
         entry["rebind_values"] = source.rebind_values
+    if source.frozen:  # torch cannot run it at the rebinding either: no reference there
+        entry["frozen"] = source.frozen
+        return entry
     rebound = torch_reference(reference, rebind)
     entry["torch_macs_rebind"] = rebound["torch_macs"]
     if batch_only and any(len(a) > 1 for a in source.axes.values()):
@@ -911,6 +918,33 @@ class _StepLoop(nn.Module):
         return self.out(h)
 
 
+class _TokenMixer(nn.Module):
+    """An MLP-Mixer block: 16x16 patches, then a Linear across the tokens, whose weight fixes
+    the token count and so the resolution, whatever the export declares free."""
+
+    def __init__(self, tokens: int = 16) -> None:
+        super().__init__()
+        self.patches = nn.Conv2d(3, 64, 16, stride=16)
+        self.mix = nn.Linear(tokens, tokens)
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.patches(x).flatten(2)  # (batch, 64, tokens)
+        return self.head(self.mix(tokens).mean(-1))
+
+
+class _SmallCnn(nn.Module):
+    """Conv, pool, flatten to (batch, features), Linear: exported without dynamic shapes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4))
+        self.fc = nn.Linear(16 * 4 * 4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).view(x.size(0), -1))
+
+
 def _pattern_source(
     module: nn.Module,
     shape: Callable[[int, int], tuple[int, ...]],
@@ -920,6 +954,8 @@ def _pattern_source(
     ranges: dict[str, tuple[int, int]] | None = None,
     script: bool = False,
     outputs: tuple[str, ...] = ("y",),
+    frozen: str = "",
+    export_batch: int = 0,
 ) -> Source:
     """A single-input pattern fed standard normal floats of ``shape(batch, size)``."""
     module.eval()
@@ -936,6 +972,8 @@ def _pattern_source(
         outputs=list(outputs),
         ranges=ranges or {},
         scripted=torch.jit.script(module) if script else None,
+        frozen=frozen,
+        export_batch=export_batch,
     )
 
 
@@ -1018,6 +1056,33 @@ PATTERNS = (
             _Crnn(), lambda b, n: (b, 1, 32, n), 128, 256, {0: "batch", 3: "width"}, {"width": (32, 4096)}
         ),
         "CNN -> Reshape to a sequence -> bidirectional LSTM -> Linear",
+    ),
+    Pattern(
+        "mixer",
+        "torchscript",
+        lambda: _pattern_source(
+            _TokenMixer(),
+            lambda b, n: (b, 3, n, n),
+            64,
+            96,
+            {0: "batch", 2: "height", 3: "width"},
+            frozen="the token-mixing Linear's weight is sized for 16 tokens (64x64 pixels)",
+        ),
+        "patches -> Linear across tokens: the weight fixes the resolution the export declares free",
+    ),
+    Pattern(
+        "static-cnn",
+        "dynamo",
+        lambda: _pattern_source(
+            _SmallCnn(),
+            lambda b, n: (b, 3, n, n),
+            32,
+            32,
+            {},
+            frozen="exported without dynamic shapes: the traced batch of 1 is part of the graph",
+            export_batch=1,
+        ),
+        "a dynamo export with static shapes, rebound to batch 4",
     ),
     Pattern(
         "step-loop",

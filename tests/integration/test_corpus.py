@@ -4,7 +4,8 @@ own shapes and torch's counters (benchmarks/corpus_check.py).
 The models are exports that other tools make: Hugging Face transformers architectures with
 random weights through both torch exporters, onnxruntime's transformer optimizer and quantizer,
 an old opset, and the patterns real exports contain (an If chosen by a shape or by a scalar
-input, a computed Reshape before an LSTM, -1 declared dims, a Loop over an input's length).
+input, a computed Reshape before an LSTM, -1 declared dims, a Loop over an input's length), and
+two exports whose graph or weights fix a size that a second binding changes.
 For every tensor onnxruntime computes, archlint's resolved shape must be the same, at the
 export's binding and at a second one (batch 4 and another length or resolution); every operator
 must be costed; dense multiply-adds must be within 1 % of torch's, and scale with the second
@@ -37,6 +38,8 @@ SLICE = (
     "dim-minus-one-torchscript",
     "step-loop-torchscript",
 )
+# Exports whose graph or weights fix a size the second binding changes: refused in one line.
+FROZEN = ("mixer-torchscript", "static-cnn-dynamo")
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +55,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, di
     import corpus as build
 
     folder = tmp_path_factory.mktemp("corpus")
-    assert build.main(["--only", ",".join(SLICE), "--dir", str(folder)]) == 0
+    assert build.main(["--only", ",".join(SLICE + FROZEN), "--dir", str(folder)]) == 0
     entries = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["models"]
     return folder, {e["name"]: e for e in entries}
 
@@ -80,3 +83,19 @@ def test_archlint_reads_the_export_as_onnxruntime_runs_it(
     assert result.rebind_macs is not None and result.torch_rebind_macs
     expected = result.torch_rebind_macs / result.torch_macs  # type: ignore[operator]
     assert result.rebind_macs / result.dense_macs == pytest.approx(expected, rel=0.01)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("name", FROZEN)
+def test_a_size_the_model_fixes_refuses_the_rebinding_in_one_line(
+    name: str, corpus: tuple[Path, dict[str, dict[str, Any]]]
+) -> None:
+    import corpus_check
+
+    folder, entries = corpus
+    entry = entries[name]
+    assert "error" not in entry and entry["frozen"]
+    result = corpus_check.check(entry, folder)
+    assert result.archlint_error is None and result.shapes.mismatches == [] and result.uncosted == {}
+    assert result.rebind_ort_error is not None  # onnxruntime cannot run it there either
+    assert result.rebind_error is not None and result.rebind_error.startswith("ShapeError: ")
+    assert "\n" not in result.rebind_error and "does not run with these input shapes" in result.rebind_error
