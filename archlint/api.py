@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archlint.graph import Model
-from archlint.model_cost import ModelCost, ProgressCallback, compute_costs
-from archlint.profiles import HardwareProfile
-from archlint.roofline import Prediction, predict
+from archlint.analysis.model_cost import ModelCost, ProgressCallback, compute_costs
+from archlint.analysis.roofline import Prediction, predict
+from archlint.model.graph import Model
+from archlint.targets.profile import HardwareProfile
 
 if TYPE_CHECKING:
     import onnx
 
-    from archlint.loaders import ModelRequest
+    from archlint.model.loaders import ModelRequest
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def load_model(
 ) -> Model:
     """Read a model (an ONNX file, or what a loader builds from ``request``), bind its input
     shapes, symbols and values, and resolve every shape and control-flow decision it can."""
-    from archlint.loaders import ModelRequest, load_proto
+    from archlint.model.loaders import ModelRequest, load_proto
 
     proto = load_proto(str(path), request or ModelRequest(str(path), inputs or {}))
     return resolve_model(proto, path, inputs, dims, values)
@@ -56,7 +56,7 @@ def resolve_model(
     values: Mapping[str, Any] | None = None,
 ) -> Model:
     """archlint's graph of an already loaded ``proto`` (left unchanged), resolved at the binding."""
-    from archlint import onnx_loader, resolution, shapes
+    from archlint.model import onnx_loader, resolution, shapes
 
     work, weights = resolution.skeleton(proto)
     given = shapes.bind_inputs(work, inputs or {}, dims or {}, values)

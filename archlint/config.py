@@ -41,10 +41,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from archlint.diagnostics import Severity
 from archlint.errors import UsageError
-from archlint.profiles import describe_validation_error
-from archlint.shape_text import parse_shape
+from archlint.lint.diagnostics import Severity
+from archlint.model.shape_text import parse_shape
+from archlint.targets.profile import describe_validation_error
 
 
 class _Strict(BaseModel):

@@ -45,8 +45,8 @@ from _models import (
 )
 from onnx import TensorProto, helper
 
-from archlint.costs.record import OpClass
-from archlint.model_cost import ModelCost
+from archlint.analysis.costs.record import OpClass
+from archlint.analysis.model_cost import ModelCost
 
 ZOO_DIR = MODELS_DIR / "zoo"
 # How far archlint's multiply-adds and parameters may be from the published figures: those are

@@ -40,12 +40,12 @@ import onnx
 from _zoo import ZOO, ZooModel, ensure_zoo
 from throughput import section as throughput_section
 
-from archlint import runtime
+from archlint import units
 from archlint.api import analyze
-from archlint.calibration.run import calibrate
-from archlint.calibration.writer import to_yaml
-from archlint.profiles import ConvShape, HardwareProfile, load_profile
-from archlint.report import units
+from archlint.measure import runtime
+from archlint.measure.calibration.run import calibrate
+from archlint.measure.calibration.writer import to_yaml
+from archlint.targets.profile import ConvShape, HardwareProfile, load_profile
 
 WITHIN = 0.25  # a prediction within +-25 % of the measurement counts as right
 CLOSE_FLOPS = 2.0  # pairs of models within this FLOPs ratio are the ones FLOPs cannot rank

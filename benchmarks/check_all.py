@@ -42,7 +42,7 @@ def run_check(models: list[Path], targets: str) -> tuple[float, int, dict[str, o
 
 
 def main() -> None:
-    from archlint.hardware_registry import registered_profiles
+    from archlint.targets.registry import registered_profiles
 
     targets = ",".join(registered_profiles())
     models = sorted(LIGHT.glob("*.onnx"))

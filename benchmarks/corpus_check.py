@@ -47,10 +47,10 @@ import numpy as np
 import onnx
 from _models import MODELS_DIR
 
+from archlint.analysis.model_cost import ModelCost, NodeCost, compute_costs
 from archlint.api import load_model
 from archlint.errors import ArchlintError
-from archlint.graph import Model
-from archlint.model_cost import ModelCost, NodeCost, compute_costs
+from archlint.model.graph import Model
 
 CORPUS_DIR = MODELS_DIR / "corpus"
 MANIFEST = CORPUS_DIR / "manifest.json"

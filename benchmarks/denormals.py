@@ -228,10 +228,10 @@ def sweep(folder: Path, net: Net, repeats: int) -> None:
 
 def rule_check(folder: Path, net: Net) -> None:
     from archlint.api import analyze
-    from archlint.checker import CheckOptions, check
-    from archlint.hardware_registry import resolve
-    from archlint.rule_registry import registered_rules
-    from archlint.selection import Selection
+    from archlint.lint.checker import CheckOptions, check
+    from archlint.lint.registry import registered_rules
+    from archlint.lint.selection import Selection
+    from archlint.targets.registry import resolve
 
     path = folder / "al401.onnx"
     onnx.save(models(net)["subnormal"], str(path))

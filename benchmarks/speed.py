@@ -27,8 +27,8 @@ import _models
 import onnx
 
 from archlint.api import analyze
-from archlint.hardware_registry import resolve
-from archlint.profiles import HardwareProfile
+from archlint.targets.profile import HardwareProfile
+from archlint.targets.registry import resolve
 
 TARGET_RATIO = 2.0
 
@@ -106,9 +106,9 @@ def phase_times(spec: _models.ModelSpec, profile: HardwareProfile) -> dict[str, 
     cProfile's per-call overhead inflates exactly the many-small-calls code that makes a model
     slow, so the split of wall time between stages is measured without it.
     """
-    from archlint import onnx_loader, resolution, shapes
-    from archlint.model_cost import compute_costs
-    from archlint.roofline import predict
+    from archlint.analysis.model_cost import compute_costs
+    from archlint.analysis.roofline import predict
+    from archlint.model import onnx_loader, resolution, shapes
 
     marks = [time.perf_counter()]
     proto = onnx_loader.read_proto(spec.path)

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import onnx
 from _zoo import ZOO, ensure_zoo
 
-from archlint import runtime
+from archlint.analysis.roofline import batch_latency, max_batch
 from archlint.api import analyze
-from archlint.profiles import HardwareProfile, load_profile
-from archlint.roofline import batch_latency, max_batch
+from archlint.measure import runtime
+from archlint.targets.profile import HardwareProfile, load_profile
 
 MODELS = ("resnet18", "mobilenet_v2", "squeezenet1_1", "efficientnet_b0")
 MEASURED_BATCHES = (1, 4, 16, 64)

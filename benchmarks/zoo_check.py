@@ -24,8 +24,8 @@ import _zoo
 import numpy as np
 import onnx
 
-from archlint import runtime
 from archlint.api import analyze
+from archlint.measure import runtime
 
 
 @dataclass(frozen=True)

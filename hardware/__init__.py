@@ -6,7 +6,7 @@ from collections.abc import Callable
 from importlib import resources
 
 from archlint import hookimpl
-from archlint.profiles import HardwareProfile, load_profile
+from archlint.targets.profile import HardwareProfile, load_profile
 
 
 @hookimpl

@@ -13,7 +13,7 @@ import pkgutil
 from collections.abc import Callable
 
 from archlint import hookimpl
-from archlint.rule import Rule
+from archlint.lint.rule import Rule
 
 
 def builtin_rules() -> list[type[Rule]]:

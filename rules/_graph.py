@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from archlint.costs.conv import conv_class
-from archlint.costs.record import OpClass
-from archlint.dtypes import DType
-from archlint.model_cost import NodeCost
-from archlint.rule import RuleContext
+from archlint.analysis.costs.conv import conv_class
+from archlint.analysis.costs.record import OpClass
+from archlint.analysis.model_cost import NodeCost
+from archlint.lint.rule import RuleContext
+from archlint.model.dtypes import DType
 
 # Operators that pass a tensor's channels through unchanged: looking through them finds where
 # channels really come from (a model input) or go to (a model output).

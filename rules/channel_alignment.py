@@ -7,12 +7,13 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from archlint.diagnostics import Finding, Severity
-from archlint.model_cost import NodeCost
-from archlint.report.units import count, seconds
-from archlint.roofline import padded_flops
-from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
-from rules._graph import designer_chosen
+from archlint.analysis.model_cost import NodeCost
+from archlint.analysis.roofline import padded_flops
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.units import count, seconds
+
+from ._graph import designer_chosen
 
 
 class ChannelAlignmentOptions(RuleOptions):

@@ -9,14 +9,15 @@ from dataclasses import dataclass, replace
 
 from pydantic import Field
 
-from archlint.costs.record import OpClass
-from archlint.diagnostics import Finding, Severity
-from archlint.dtypes import DType
-from archlint.model_cost import NodeCost
-from archlint.report.units import count, percent, seconds
-from archlint.roofline import node_time
-from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
-from rules._graph import conv_ints, conv_padding, conv_weight, fed_by_model_input, static_shape
+from archlint.analysis.costs.record import OpClass
+from archlint.analysis.model_cost import NodeCost
+from archlint.analysis.roofline import node_time
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.model.dtypes import DType
+from archlint.units import count, percent, seconds
+
+from ._graph import conv_ints, conv_padding, conv_weight, fed_by_model_input, static_shape
 
 # Gray, RGB and RGBA images: a conv reading this few channels from a model input is a stem.
 _IMAGE_CHANNELS = 4

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 from pydantic import Field, field_validator
 
-from archlint.costs.record import OpClass
-from archlint.diagnostics import Finding, Severity
+from archlint.analysis.costs.record import OpClass
+from archlint.analysis.model_cost import NodeCost
 from archlint.fixes.flush_denormals import SMALLEST_NORMAL, TINY, Counts
 from archlint.fixes.fold_batchnorm import batchnorm_scale, folded_weight
-from archlint.model_cost import NodeCost
-from archlint.report.units import seconds
-from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
-from archlint.weights import float_weights, weight_array
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.model.weights import float_weights, weight_array
+from archlint.units import seconds
 
 # Measured by benchmarks/denormals.py (one 3x3 Conv, 64 -> 64 channels, 56x56, onnxruntime 1.31.1
 # CPU, one thread, default session options, Intel Xeon Cascade Lake, median of 20 runs; see

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from archlint.diagnostics import Finding, Severity
-from archlint.model_cost import NodeCost
-from archlint.report.units import percent, seconds
-from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
-from rules._graph import fusable_chains
+from archlint.analysis.model_cost import NodeCost
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.units import percent, seconds
+
+from ._graph import fusable_chains
 
 
 class FragmentedGraphOptions(RuleOptions):

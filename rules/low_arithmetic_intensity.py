@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from archlint.costs.record import OpClass
-from archlint.diagnostics import Finding, Severity
-from archlint.model_cost import NodeCost
-from archlint.report.units import count, percent, seconds, size
-from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.analysis.costs.record import OpClass
+from archlint.analysis.model_cost import NodeCost
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.units import count, percent, seconds, size
 
 # Narrower storage types, preferred first; the first the target computes in is offered.
 _NARROWER = {

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 from pydantic import Field, field_validator
 
-from archlint.diagnostics import Finding, Severity
-from archlint.model_cost import NodeCost
-from archlint.profiles import human_rate
-from archlint.report.units import percent, seconds
-from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.analysis.model_cost import NodeCost
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.targets.profile import human_rate
+from archlint.units import percent, seconds
 
 # Storage bits of the dtypes this rule can suggest: bytes moved scale by bits / 32.
 _BITS = {"fp16": 16, "bf16": 16, "int8": 8}

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from archlint.diagnostics import Finding, Severity
-from archlint.report.units import percent, seconds, size
-from archlint.roofline import MAX_BATCH
-from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.analysis.roofline import MAX_BATCH
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.units import percent, seconds, size
 
 
 class MemoryBudgetOptions(RuleOptions):

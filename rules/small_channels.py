@@ -8,13 +8,14 @@ from dataclasses import replace
 
 from pydantic import Field
 
-from archlint.costs.record import OpClass
-from archlint.diagnostics import Finding, Severity
-from archlint.model_cost import NodeCost
-from archlint.report.units import percent, seconds
-from archlint.roofline import node_time
-from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
-from rules._graph import (
+from archlint.analysis.costs.record import OpClass
+from archlint.analysis.model_cost import NodeCost
+from archlint.analysis.roofline import node_time
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.units import percent, seconds
+
+from ._graph import (
     INPUT_ROLES,
     OUTPUT_ROLES,
     conv_weight,

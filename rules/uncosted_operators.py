@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from archlint.diagnostics import Finding, Severity
-from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
 
 
 class UncostedOperatorsOptions(RuleOptions):

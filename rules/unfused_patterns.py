@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from archlint.diagnostics import Finding, Severity
-from archlint.graph import Tensor
-from archlint.model_cost import NodeCost
-from archlint.report.units import percent, seconds, size
-from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
-from rules._graph import constant_tensors, sole_reader
+from archlint.analysis.model_cost import NodeCost
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.model.graph import Tensor
+from archlint.units import percent, seconds, size
+
+from ._graph import constant_tensors, sole_reader
 
 _CHANNEL_AXIS = {"Conv": 1, "Gemm": -1, "MatMul": -1}  # of the output: where one weight row lands
 _SCALES = frozenset({"Mul", "Div"})

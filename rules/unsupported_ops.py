@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from archlint.costs.table import CONTROL_FLOW
-from archlint.diagnostics import Finding, Severity
-from archlint.graph import Node
-from archlint.report.units import seconds, size
-from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.analysis.costs.table import CONTROL_FLOW
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.model.graph import Node
+from archlint.units import seconds, size
 
 # Exact rewrites into other ONNX operators, suggested only when the target supports them all.
 _REWRITES: dict[str, tuple[str, ...]] = {

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from archlint.costs.record import OpClass
-from archlint.diagnostics import Finding, Severity
-from archlint.model_cost import NodeCost
-from archlint.report.units import percent, seconds, size
-from archlint.roofline import node_time
-from archlint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.analysis.costs.record import OpClass
+from archlint.analysis.model_cost import NodeCost
+from archlint.analysis.roofline import node_time
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.units import percent, seconds, size
 
 
 class WeightBoundGemmOptions(RuleOptions):

@@ -6,8 +6,8 @@ from pathlib import Path
 import onnx
 import pytest
 
+from archlint.analysis.model_cost import ModelCost
 from archlint.api import analyze
-from archlint.model_cost import ModelCost
 from tests.builders import save
 
 

@@ -10,7 +10,7 @@ from archlint.config import load_config
 
 def run(args: argparse.Namespace) -> int:
     from archlint.api import analyze
-    from archlint.progress import DelayedProgress
+    from archlint.commands.progress import DelayedProgress
 
     config = load_config(args.config)
     profiles = targets(args, config)
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
             out.write(html_report.render_analysis(analysis))
         else:
-            from archlint.report import analysis_table
+            from archlint.report.views import analysis_table
 
             analysis_table.render(analysis, table_console(out), args.top)
     return 0

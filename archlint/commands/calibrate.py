@@ -22,10 +22,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from archlint.calibration.run import calibrate
-    from archlint.calibration.writer import to_yaml
-    from archlint.progress import DelayedProgress
-    from archlint.runtime import require_onnxruntime
+    from archlint.commands.progress import DelayedProgress
+    from archlint.measure.calibration.run import calibrate
+    from archlint.measure.calibration.writer import to_yaml
+    from archlint.measure.runtime import require_onnxruntime
 
     require_onnxruntime("archlint calibrate")
     if args.threads < 1 or args.threads > (os.cpu_count() or 1) * 4:

@@ -12,14 +12,14 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from archlint.checker import CheckOptions, NodeIgnore, check
 from archlint.commands.common import output
 from archlint.config import Config, load_config
-from archlint.diagnostics import Severity
 from archlint.errors import UsageError
-from archlint.rule import RuleOptions
-from archlint.rule_registry import RegisteredRule, find_rule, registered_rules
-from archlint.selection import DEFAULT_SELECT, Selection, normalize
+from archlint.lint.checker import CheckOptions, NodeIgnore, check
+from archlint.lint.diagnostics import Severity
+from archlint.lint.registry import RegisteredRule, find_rule, registered_rules
+from archlint.lint.rule import RuleOptions
+from archlint.lint.selection import DEFAULT_SELECT, Selection, normalize
 
 if TYPE_CHECKING:
     from archlint.report.base import CheckReport
@@ -30,7 +30,7 @@ def _codes(text: str | None) -> list[str]:
 
 
 def selection(args: argparse.Namespace, config: Config, rules: Mapping[str, RegisteredRule]) -> Selection:
-    from archlint.suppressions import UNUSED_CODE, UNUSED_NAME
+    from archlint.lint.suppressions import UNUSED_CODE, UNUSED_NAME
 
     # AL001 unused-noqa is reported by the checker, not by a rule, and is selected like one.
     names = {r.rule.name: code for code, r in rules.items()} | {UNUSED_NAME: UNUSED_CODE}
@@ -47,7 +47,7 @@ def selection(args: argparse.Namespace, config: Config, rules: Mapping[str, Regi
 def rule_options(config: Config) -> dict[str, RuleOptions]:
     from pydantic import ValidationError
 
-    from archlint.profiles import describe_validation_error
+    from archlint.targets.profile import describe_validation_error
 
     options: dict[str, RuleOptions] = {}
     for key, values in config.rules.items():
@@ -76,12 +76,12 @@ def check_options(args: argparse.Namespace, config: Config) -> CheckOptions:
 
 
 def run(args: argparse.Namespace) -> int:
-    from archlint import baseline
     from archlint.api import analyze
     from archlint.commands.check_models import jobs, target_names
-    from archlint.progress import DelayedProgress
+    from archlint.commands.progress import DelayedProgress
+    from archlint.lint import baseline
     from archlint.report.base import CheckReport
-    from archlint.reporter_registry import reporter_for
+    from archlint.report.registry import reporter_for
 
     config = load_config(args.config)
     reporter_type = reporter_for(args.format or "full")

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from archlint.commands.common import DEFAULT_TARGET, flag_shapes, flag_values
 from archlint.config import Config, ModelEntry
 from archlint.errors import UsageError
-from archlint.loaders import ModelRequest
+from archlint.model.loaders import ModelRequest
+from archlint.model.shape_text import parse_shape
 from archlint.pytorch import reference
-from archlint.shape_text import parse_shape
 
 if TYPE_CHECKING:
-    from archlint.profiles import HardwareProfile
+    from archlint.targets.profile import HardwareProfile
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Job:
 
 
 def jobs(args: argparse.Namespace, config: Config) -> list[Job]:
-    from archlint.hardware_registry import resolve_many
+    from archlint.targets.registry import resolve_many
 
     result = []
     for model, entry in _entries(args, config):

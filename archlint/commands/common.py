@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from archlint.config import Config
-    from archlint.profiles import HardwareProfile
+    from archlint.targets.profile import HardwareProfile
 
 DEFAULT_TARGET = "cpu"
 
@@ -46,13 +46,13 @@ def _key_value(text: str, what: str, empty: bool = False) -> tuple[str, str]:
 
 def flag_values(args: argparse.Namespace) -> dict[str, int | float | list[int | float]]:
     """``--value NAME=V``: input values, for inputs that steer control flow."""
-    from archlint.shape_text import parse_value
+    from archlint.model.shape_text import parse_value
 
     return {name: parse_value(text) for name, text in (_key_value(t, "--value") for t in args.value)}
 
 
 def flag_shapes(args: argparse.Namespace) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
-    from archlint.shape_text import parse_shape
+    from archlint.model.shape_text import parse_shape
 
     pairs = (_key_value(t, "--input", empty=True) for t in args.input)
     inputs = {name: parse_shape(value) for name, value in pairs}
@@ -74,7 +74,7 @@ def model_shapes(
 
 
 def targets(args: argparse.Namespace, config: Config) -> list[HardwareProfile]:
-    from archlint.hardware_registry import resolve_many
+    from archlint.targets.registry import resolve_many
 
     return resolve_many(args.target or ",".join(config.target) or DEFAULT_TARGET)
 

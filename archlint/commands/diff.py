@@ -12,11 +12,11 @@ from archlint.commands.common import add_model_options
 
 if TYPE_CHECKING:
     from archlint.api import Analysis
-    from archlint.checker import CheckOptions
     from archlint.config import Config
-    from archlint.diagnostics import Diagnostic
-    from archlint.model_diff import ModelDiff
-    from archlint.profiles import HardwareProfile
+    from archlint.diff.model_diff import ModelDiff
+    from archlint.lint.checker import CheckOptions
+    from archlint.lint.diagnostics import Diagnostic
+    from archlint.targets.profile import HardwareProfile
 
 FORMATS = ("markdown", "json")
 
@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from archlint.commands.check import check_options
     from archlint.commands.common import output, targets
     from archlint.config import load_config
-    from archlint.diagnostics import Severity
-    from archlint.model_diff import compare
+    from archlint.diff.model_diff import compare
+    from archlint.lint.diagnostics import Severity
     from archlint.report import diff_json, diff_markdown
 
     config = load_config(args.config)
@@ -90,10 +90,10 @@ def _checked(
     options: CheckOptions,
 ) -> tuple[Analysis, list[Diagnostic]]:
     from archlint.api import analyze
-    from archlint.checker import check
     from archlint.commands.common import flag_values, model_shapes
-    from archlint.progress import DelayedProgress
-    from archlint.rule_registry import registered_rules
+    from archlint.commands.progress import DelayedProgress
+    from archlint.lint.checker import check
+    from archlint.lint.registry import registered_rules
 
     with DelayedProgress(f"analyzing {model}") as progress:
         if args.model:  # a model definition: its inputs may carry dtypes, its factory kwargs
@@ -114,8 +114,8 @@ def _compare_revisions(
     from dataclasses import replace
     from pathlib import Path
 
-    from archlint.git_snapshot import reference_in, repository_root, snapshot
-    from archlint.model_diff import compare
+    from archlint.diff.git_snapshot import reference_in, repository_root, snapshot
+    from archlint.diff.model_diff import compare
 
     root = repository_root(Path.cwd())
     checked = []

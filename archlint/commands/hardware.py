@@ -8,8 +8,8 @@ import argparse
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from archlint.hardware_registry import registered_profiles, resolve
-    from archlint.report import hardware_table
+    from archlint.report.views import hardware_table
+    from archlint.targets.registry import registered_profiles, resolve
 
     console = Console()
     if args.name:

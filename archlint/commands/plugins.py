@@ -10,10 +10,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from archlint.hardware_registry import registered_profiles
-    from archlint.plugins import plugin_label, plugin_manager
-    from archlint.reporter_registry import registered_reporters
-    from archlint.rule_registry import registered_rules
+    from archlint.lint.registry import registered_rules
+    from archlint.plugins.manager import plugin_label, plugin_manager
+    from archlint.report.registry import registered_reporters
+    from archlint.targets.registry import registered_profiles
 
     manager = plugin_manager()
     rules_by_plugin: dict[str, list[str]] = {}

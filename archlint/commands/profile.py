@@ -16,7 +16,7 @@ from archlint.commands.common import add_model_options
 if TYPE_CHECKING:
     from archlint.api import Analysis
     from archlint.config import Config
-    from archlint.diagnostics import Diagnostic
+    from archlint.lint.diagnostics import Diagnostic
 
 
 def _count(minimum: int) -> Callable[[str], int]:
@@ -29,8 +29,8 @@ def _count(minimum: int) -> Callable[[str], int]:
 
 
 def _optimization(text: str) -> str:
-    # archlint.runtime imports numpy and onnx: read its levels only when the flag is given.
-    from archlint.runtime import OPTIMIZATIONS
+    # archlint.measure.runtime imports numpy and onnx: read its levels only when the flag is given.
+    from archlint.measure.runtime import OPTIMIZATIONS
 
     if text not in OPTIMIZATIONS:
         raise argparse.ArgumentTypeError(f"expected one of {', '.join(OPTIMIZATIONS)}, got {text!r}")
@@ -62,15 +62,15 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from archlint import profiling
     from archlint.api import analyze
     from archlint.commands.common import flag_values, model_shapes, output, table_console, targets
+    from archlint.commands.progress import DelayedProgress
     from archlint.config import load_config
     from archlint.errors import UsageError
-    from archlint.loaders import ModelRequest
-    from archlint.profile_result import build
-    from archlint.progress import DelayedProgress
-    from archlint.runtime import require_onnxruntime
+    from archlint.measure import profiling
+    from archlint.measure.profile_result import build
+    from archlint.measure.runtime import require_onnxruntime
+    from archlint.model.loaders import ModelRequest
 
     require_onnxruntime("archlint profile")  # before minutes of analysis, not after
     config = load_config(args.config)
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
             out.write(profile_json.render(result))
         else:
-            from archlint.report import profile_table
+            from archlint.report.views import profile_table
 
             profile_table.render(result, table_console(out), args.top)
     return 0
@@ -99,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _findings(analysis: Analysis, config: Config) -> list[Diagnostic]:
     """The rules as ``check`` runs them with this configuration (profile has no selection flags)."""
-    from archlint.checker import check
     from archlint.commands.check import check_options
-    from archlint.rule_registry import registered_rules
+    from archlint.lint.checker import check
+    from archlint.lint.registry import registered_rules
 
     flags = argparse.Namespace(select=None, extend_select=None, ignore=None)
     return check(analysis, registered_rules(), check_options(flags, config))

@@ -12,7 +12,7 @@ def run_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from archlint.rule_registry import registered_rules
+    from archlint.lint.registry import registered_rules
 
     table = Table(box=box.SIMPLE, title="Rules (archlint rule CODE explains one)", title_justify="left")
     for column in ("code", "name", "severity by target kind", "fix", "summary"):
@@ -26,7 +26,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from archlint.rule_registry import find_rule
+    from archlint.lint.registry import find_rule
 
     registered = find_rule(args.code)
     if registered is None:

@@ -14,7 +14,7 @@ import onnx
 from onnx.external_data_helper import load_external_data_for_model
 
 from archlint.errors import UsageError
-from archlint.onnx_loader import read_proto, stored_tensors
+from archlint.model.onnx_loader import read_proto, stored_tensors
 
 # Tensors below this many bytes stay inside the .onnx file, as onnx's own writer does.
 _EXTERNAL_THRESHOLD = 1024

@@ -16,7 +16,7 @@ import onnx
 from onnx import numpy_helper
 
 from archlint.fixes.proto import Array, plural, set_values
-from archlint.onnx_loader import stored_tensors
+from archlint.model.onnx_loader import stored_tensors
 
 #: Weights at or below this magnitude are flushed too (AL401's ``tiny_threshold`` default).
 TINY = 1e-15

@@ -22,8 +22,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from archlint import dtypes
 from archlint.fixes.proto import MainGraph, attr, plural, set_values
+from archlint.model import dtypes
 
 # Operators that act on each channel alone and map a zero channel to a finite value, so the
 # padded channels stay apart from the real ones and never turn into NaN (which zero weights

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from archlint.onnx_loader import iter_graphs
+from archlint.model.onnx_loader import iter_graphs
 
 Array = np.ndarray[Any, Any]
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from archlint import runtime
 from archlint.fixes.proto import Array
-from archlint.runtime import onnxruntime_version, random_inputs
+from archlint.measure import runtime
+from archlint.measure.runtime import onnxruntime_version, random_inputs
 
 __all__ = ["Verdict", "Verifier", "compare_outputs", "onnxruntime_version", "random_inputs", "run"]
 

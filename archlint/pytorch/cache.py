@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from archlint.source_locations import project_relative, repository_root
+from archlint.model.source_locations import project_relative, repository_root
 
 if TYPE_CHECKING:
     import onnx

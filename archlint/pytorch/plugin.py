@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from archlint import hookimpl
-from archlint.loaders import Loader, ModelRequest
+from archlint.model.loaders import Loader, ModelRequest
 from archlint.pytorch import reference
 
 if TYPE_CHECKING:
@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 def load(request: ModelRequest) -> onnx.ModelProto:
     """The exported model, from the cache when nothing it depends on has changed."""
+    from archlint.model.source_locations import SOURCE_MAP_KEY
     from archlint.pytorch import cache, export
     from archlint.pytorch.source_map import module_lines
-    from archlint.source_locations import SOURCE_MAP_KEY
 
     parsed = _parse(request.reference)
     module = reference.import_module(parsed)

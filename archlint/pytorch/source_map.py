@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from archlint.source_locations import project_relative
+from archlint.model.source_locations import project_relative
 
 if TYPE_CHECKING:
     import torch

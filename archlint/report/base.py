@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from archlint.api import Analysis
-from archlint.diagnostics import Diagnostic, Severity
-from archlint.rule_registry import RegisteredRule
+from archlint.lint.diagnostics import Diagnostic, Severity
+from archlint.lint.registry import RegisteredRule
 
 
 @dataclass(frozen=True)

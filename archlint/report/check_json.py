@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from archlint.diagnostics import Diagnostic
+from archlint.lint.diagnostics import Diagnostic
 from archlint.report.base import CheckReport, Reporter
 
 SCHEMA = "archlint.check/1"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from archlint.diagnostics import Diagnostic
-from archlint.report import units
+from archlint import units
+from archlint.lint.diagnostics import Diagnostic
 from archlint.report.base import CheckReport, Reporter
 
 

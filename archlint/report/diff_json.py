@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from archlint.model_diff import Figures, ModelDiff
+from archlint.diff.model_diff import Figures, ModelDiff
 from archlint.report.check_json import diagnostic_dict
 
 SCHEMA = "archlint.diff/1"

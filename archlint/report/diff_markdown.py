@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from archlint.diagnostics import Diagnostic
-from archlint.model_diff import Figures, LayerDelta, ModelDiff
-from archlint.report import units
+from archlint import units
+from archlint.diff.model_diff import Figures, LayerDelta, ModelDiff
+from archlint.lint.diagnostics import Diagnostic
 from archlint.report.markdown import _table, code, plural, text
 
 #: Layer rows shown before the rest is summarized: a comment stays readable (and under GitHub's

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from archlint.diagnostics import Diagnostic, Severity
-from archlint.report import units
+from archlint import units
+from archlint.lint.diagnostics import Diagnostic, Severity
 from archlint.report.base import CheckReport, Reporter
 from archlint.report.concise import where
 

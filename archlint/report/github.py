@@ -10,8 +10,8 @@ definition) are put on their line.
 
 from __future__ import annotations
 
-from archlint.diagnostics import Diagnostic, Severity
-from archlint.report import units
+from archlint import units
+from archlint.lint.diagnostics import Diagnostic, Severity
 from archlint.report.base import CheckReport, Reporter
 from archlint.report.concise import where
 

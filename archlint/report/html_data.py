@@ -1,7 +1,7 @@
 """What the HTML report draws, as plain JSON-ready data: one view per model and target.
 
 Every number travels twice: raw, for the page to plot and sort, and as text formatted here with
-archlint.report.units, so the page shows the same figures as the terminal reports and its script
+archlint.units, so the page shows the same figures as the terminal reports and its script
 needs no number formatting of its own (beyond axis ticks).
 """
 
@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from archlint import __version__
+from archlint import __version__, units
+from archlint.analysis.roofline import NodeTime, Prediction
 from archlint.api import Analysis
-from archlint.diagnostics import Diagnostic
-from archlint.profiles import HardwareProfile
-from archlint.report import units
-from archlint.roofline import NodeTime, Prediction
+from archlint.lint.diagnostics import Diagnostic
+from archlint.targets.profile import HardwareProfile
 
 # Colours of op types in the order of their share of time; the rest share OTHER_COLOUR.
 PALETTE = (

@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import ClassVar
 
-from archlint.diagnostics import Diagnostic, Severity
-from archlint.report import units
+from archlint import units
+from archlint.lint.diagnostics import Diagnostic, Severity
 from archlint.report.base import CheckReport, Reporter
 from archlint.report.concise import where
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from archlint.profile_result import FindingProfile, NodeProfile, ProfileResult
+from archlint.measure.profile_result import FindingProfile, NodeProfile, ProfileResult
 
 SCHEMA = "archlint.profile/1"
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from archlint.diagnostics import Diagnostic, Severity
-from archlint.report import units
+from archlint import units
+from archlint.lint.diagnostics import Diagnostic, Severity
 from archlint.report.base import CheckReport, Reporter
 
 SEVERITY = {Severity.ERROR: "ERROR", Severity.WARNING: "WARNING", Severity.INFO: "INFO"}

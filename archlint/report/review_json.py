@@ -22,8 +22,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from archlint.diagnostics import Diagnostic
-from archlint.report import units
+from archlint import units
+from archlint.lint.diagnostics import Diagnostic
 from archlint.report.base import CheckReport, Reporter
 from archlint.report.markdown import _findings, _headline, _per_target, code, text
 

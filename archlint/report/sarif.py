@@ -17,11 +17,10 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
-from archlint import __version__
-from archlint.diagnostics import Diagnostic, Severity
-from archlint.report import units
+from archlint import __version__, units
+from archlint.lint.diagnostics import Diagnostic, Severity
+from archlint.lint.rule import Rule
 from archlint.report.base import CheckReport, Reporter
-from archlint.rule import Rule
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 FINGERPRINT = "archlintFinding/v1"

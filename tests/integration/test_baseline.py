@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from onnx import helper
 
-from archlint import baseline
 from archlint.cli import main
-from archlint.diagnostics import Diagnostic, Severity
+from archlint.lint import baseline
+from archlint.lint.diagnostics import Diagnostic, Severity
 from tests.builders import model, save, value, weight
 
 ARGS = ["--target", "gpu,cpu", "--select", "AL101", "--format", "concise"]
@@ -54,7 +54,7 @@ def test_write_baseline_records_counts_sorted_and_passes(
     assert "wrote 4 suppressions to archlint-baseline.json" in err
     document = json.loads(Path("archlint-baseline.json").read_text())
     assert document == {
-        "schema": "archlint.baseline/1",
+        "schema": "archlint.lint.baseline/1",
         "suppressions": [
             {"path": "models/net.onnx", "code": "AL101", "node": "narrow", "count": 2},  # a100 and xeon
             {"path": "models/net.onnx", "code": "AL101", "node": "widen", "count": 2},
@@ -100,8 +100,8 @@ def test_paths_are_relative_to_the_working_folder(
     [
         (None, "No such file"),
         ("{not json", "not JSON"),
-        ('{"schema": "eslint"}', "not an archlint.baseline/1 file"),
-        ('{"schema": "archlint.baseline/1", "suppressions": [{"path": "a"}]}', "bad suppression"),
+        ('{"schema": "eslint"}', "not an archlint.lint.baseline/1 file"),
+        ('{"schema": "archlint.lint.baseline/1", "suppressions": [{"path": "a"}]}', "bad suppression"),
     ],
 )
 def test_bad_baselines_are_usage_errors(

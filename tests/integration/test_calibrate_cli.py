@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from archlint.analysis.costs.record import OpClass
 from archlint.cli import main
-from archlint.costs.record import OpClass
-from archlint.profiles import load_profile
+from archlint.targets.profile import load_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "examples" / "mobilenet_tiny.onnx")

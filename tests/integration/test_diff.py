@@ -13,7 +13,7 @@ from onnx import helper
 
 from archlint.api import analyze
 from archlint.cli import main
-from archlint.hardware_registry import resolve_many
+from archlint.targets.registry import resolve_many
 from tests.builders import model, save, value, weight
 from tests.integration.test_reporters import assert_golden
 

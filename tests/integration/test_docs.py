@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from archlint.hardware_registry import registered_profiles
+from archlint.targets.registry import registered_profiles
 
 ROOT = Path(__file__).resolve().parents[2]
 

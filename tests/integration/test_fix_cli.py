@@ -12,12 +12,12 @@ import pytest
 from onnx import helper, numpy_helper
 
 from archlint.api import analyze
-from archlint.checker import CheckOptions, check
 from archlint.cli import main
 from archlint.fixes import driver, verify
-from archlint.hardware_registry import resolve
-from archlint.rule_registry import registered_rules
-from archlint.selection import Selection
+from archlint.lint.checker import CheckOptions, check
+from archlint.lint.registry import registered_rules
+from archlint.lint.selection import Selection
+from archlint.targets.registry import resolve
 from tests.builders import model, save, value
 
 Array = np.ndarray[Any, Any]

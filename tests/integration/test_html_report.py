@@ -19,10 +19,10 @@ from onnx import TensorProto, helper, numpy_helper
 
 from archlint.api import analyze
 from archlint.cli import main
-from archlint.hardware_registry import resolve_many
 from archlint.report.html_data import rate_text, roof
 from archlint.report.html_report import HtmlReporter, embed_json
-from archlint.reporter_registry import reporter_for
+from archlint.report.registry import reporter_for
+from archlint.targets.registry import resolve_many
 from tests.builders import model, require_chromium, save, value, weight
 
 # Node names that would break out of the data block, or start an HTML comment, if not escaped.

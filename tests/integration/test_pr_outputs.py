@@ -15,12 +15,12 @@ import pytest
 from onnx import helper
 
 from archlint.cli import main
-from archlint.diagnostics import Diagnostic, Location, Severity
+from archlint.lint.diagnostics import Diagnostic, Location, Severity
+from archlint.lint.registry import registered_rules
 from archlint.report.base import CheckReport
 from archlint.report.rdjson import RdjsonReporter
+from archlint.report.registry import reporter_for
 from archlint.report.review_json import ReviewJsonReporter
-from archlint.reporter_registry import reporter_for
-from archlint.rule_registry import registered_rules
 from tests.builders import model, save, value, weight
 from tests.integration.test_reporters import GOLDEN_ARGS, ROOT, assert_golden, handmade
 

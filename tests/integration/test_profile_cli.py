@@ -19,7 +19,7 @@ import pytest
 from onnx import helper, numpy_helper
 
 from archlint.cli import main
-from archlint.ort_mapping import ENGINE_OPS
+from archlint.measure.ort_mapping import ENGINE_OPS
 from tests.builders import model, save, value
 
 pytest.importorskip("onnxruntime")
@@ -295,7 +295,7 @@ def test_bad_counts_are_usage_errors(files: dict[str, Path]) -> None:
 def test_without_onnxruntime_it_says_which_extra_to_install(
     files: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from archlint import runtime
+    from archlint.measure import runtime
 
     monkeypatch.setattr(runtime, "onnxruntime_version", lambda: None)
     assert main(["profile", str(files["conv"])]) == 2

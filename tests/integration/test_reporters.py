@@ -17,13 +17,13 @@ import pytest
 from onnx import helper
 
 from archlint.cli import main
-from archlint.diagnostics import Diagnostic, Location, Severity
+from archlint.lint.diagnostics import Diagnostic, Location, Severity
+from archlint.lint.registry import registered_rules
 from archlint.report.base import CheckReport
 from archlint.report.github import GithubReporter, escape_data, escape_property
 from archlint.report.markdown import MarkdownReporter
+from archlint.report.registry import reporter_for
 from archlint.report.sarif import FINGERPRINT, SarifReporter
-from archlint.reporter_registry import reporter_for
-from archlint.rule_registry import registered_rules
 from tests.builders import model, save, value, weight
 
 ROOT = Path(__file__).resolve().parents[2]

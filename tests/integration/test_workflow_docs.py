@@ -81,7 +81,7 @@ def test_every_archlint_command_parses(command: str) -> None:
     except SystemExit as exc:
         pytest.fail(f"`{command}` does not parse (exit {exc.code})")
     if args.command == "check" and args.format:
-        from archlint.reporter_registry import reporter_for
+        from archlint.report.registry import reporter_for
 
         reporter_for(args.format)  # a format argparse cannot check: the reporters are plugins
 

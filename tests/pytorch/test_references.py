@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from archlint.errors import UsageError
+from archlint.lint.suppressions import parse as parse_noqa
 from archlint.pytorch.reference import Reference, parse, split_dtype
-from archlint.suppressions import parse as parse_noqa
 
 
 def test_references() -> None:

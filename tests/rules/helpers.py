@@ -7,9 +7,9 @@ from pathlib import Path
 import onnx
 
 from archlint.api import analyze
-from archlint.diagnostics import Finding
-from archlint.hardware_registry import resolve
-from archlint.rule import Rule, RuleContext, RuleOptions
+from archlint.lint.diagnostics import Finding
+from archlint.lint.rule import Rule, RuleContext, RuleOptions
+from archlint.targets.registry import resolve
 from tests.builders import save
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from archlint.rules.channel_alignment import ChannelAlignment, ChannelAlignmentOptions
 from onnx import helper
 
-from rules.channel_alignment import ChannelAlignment, ChannelAlignmentOptions
 from tests.builders import conv_model, model, value, weight
 from tests.rules.helpers import findings
 

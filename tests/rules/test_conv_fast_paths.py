@@ -7,12 +7,12 @@ from typing import Any
 
 import onnx
 import pytest
+from archlint.rules.conv_fast_paths import ConvFastPaths, ConvFastPathsOptions
 from onnx import helper
 
-from archlint.diagnostics import Severity
-from archlint.hardware_registry import resolve
-from archlint.report.units import count
-from rules.conv_fast_paths import ConvFastPaths, ConvFastPathsOptions
+from archlint.lint.diagnostics import Severity
+from archlint.targets.registry import resolve
+from archlint.units import count
 from tests.builders import conv_model, minimal_profile_yaml, model, value, weight
 from tests.rules.helpers import findings
 

@@ -9,13 +9,13 @@ import numpy as np
 import onnx
 import pydantic
 import pytest
+from archlint.rules.denormal_weights import DenormalWeights, DenormalWeightsOptions
 from onnx import helper, numpy_helper
 
 from archlint.api import analyze
-from archlint.diagnostics import Severity
-from archlint.hardware_registry import resolve
-from archlint.rule import RuleContext
-from rules.denormal_weights import DenormalWeights, DenormalWeightsOptions
+from archlint.lint.diagnostics import Severity
+from archlint.lint.rule import RuleContext
+from archlint.targets.registry import resolve
 from tests.builders import minimal_profile_yaml, model, value
 from tests.rules.helpers import findings
 
@@ -153,7 +153,7 @@ def test_a_target_of_unknown_kind_gets_information_only(tmp_path: Path) -> None:
 def test_weights_are_read_once_per_model_not_once_per_target(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rules.denormal_weights as module
+    import archlint.rules.denormal_weights as module
 
     reads: list[str] = []
     original = module.float_weights

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import onnx
 import pytest
+from archlint.rules.depthwise_on_accelerator import DepthwiseOnAccelerator, DepthwiseOnAcceleratorOptions
 from onnx import helper
 
-from archlint.hardware_registry import resolve
-from archlint.report.units import count, seconds
-from rules.depthwise_on_accelerator import DepthwiseOnAccelerator, DepthwiseOnAcceleratorOptions
+from archlint.targets.registry import resolve
+from archlint.units import count, seconds
 from tests.builders import conv_model, model, value, weight
 from tests.rules.helpers import findings
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import onnx
 import pytest
+from archlint.rules.elementwise_heavy import ElementwiseHeavy, ElementwiseHeavyOptions
 from onnx import helper
 
-from rules.elementwise_heavy import ElementwiseHeavy, ElementwiseHeavyOptions
 from tests.builders import conv_model, minimal_profile_yaml, model, value, weight
 from tests.rules.helpers import findings
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import onnx
 import pytest
+from archlint.rules.fragmented_graph import FragmentedGraph, FragmentedGraphOptions
 from onnx import helper
 
-from rules.fragmented_graph import FragmentedGraph, FragmentedGraphOptions
 from tests.builders import conv_model, minimal_profile_yaml, model, value, weight
 from tests.rules.helpers import findings
 

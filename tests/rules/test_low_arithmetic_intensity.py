@@ -7,9 +7,9 @@ from pathlib import Path
 import onnx
 import pytest
 import yaml
+from archlint.rules.low_arithmetic_intensity import LowArithmeticIntensity, LowArithmeticIntensityOptions
 from onnx import helper
 
-from rules.low_arithmetic_intensity import LowArithmeticIntensity, LowArithmeticIntensityOptions
 from tests.builders import conv_model, model, value, weight
 from tests.rules.helpers import findings
 

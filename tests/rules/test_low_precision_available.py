@@ -6,13 +6,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from archlint.rules.low_precision_available import LowPrecisionAvailable, LowPrecisionAvailableOptions
 from onnx import TensorProto, helper
 
+from archlint.analysis.roofline import node_time
 from archlint.api import analyze
-from archlint.diagnostics import Severity
-from archlint.hardware_registry import resolve
-from archlint.roofline import node_time
-from rules.low_precision_available import LowPrecisionAvailable, LowPrecisionAvailableOptions
+from archlint.lint.diagnostics import Severity
+from archlint.targets.registry import resolve
 from tests.builders import conv_model, model, value, weight
 from tests.rules.helpers import findings
 

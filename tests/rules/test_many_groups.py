@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from archlint.rules.many_groups import ManyGroups, ManyGroupsOptions
 
-from archlint.hardware_registry import resolve
-from archlint.report.units import seconds
-from rules.many_groups import ManyGroups, ManyGroupsOptions
+from archlint.targets.registry import resolve
+from archlint.units import seconds
 from tests.builders import conv_model
 from tests.rules.helpers import findings
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import onnx
 import pytest
+from archlint.rules.memory_budget import MemoryBudget, MemoryBudgetOptions
 from onnx import helper
 
-from archlint.diagnostics import Severity
-from rules.memory_budget import MemoryBudget, MemoryBudgetOptions
+from archlint.lint.diagnostics import Severity
 from tests.builders import minimal_profile_yaml, model, value, weight
 from tests.rules.helpers import findings
 

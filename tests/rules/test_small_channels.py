@@ -6,10 +6,10 @@ from pathlib import Path
 
 import onnx
 import pytest
+from archlint.rules.small_channels import SmallChannels, SmallChannelsOptions
 from onnx import helper
 
-from archlint.hardware_registry import resolve
-from rules.small_channels import SmallChannels, SmallChannelsOptions
+from archlint.targets.registry import resolve
 from tests.builders import model, value, weight
 from tests.rules.helpers import findings
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from archlint.rules.uncosted_operators import UncostedOperators
 from onnx import helper
 
-from rules.uncosted_operators import UncostedOperators
 from tests.builders import model, value, weight
 from tests.rules.helpers import findings
 

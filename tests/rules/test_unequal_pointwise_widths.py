@@ -6,9 +6,9 @@ from pathlib import Path
 
 import onnx
 import pytest
+from archlint.rules.unequal_pointwise_widths import UnequalPointwiseWidths, UnequalPointwiseWidthsOptions
 
-from archlint.diagnostics import Severity
-from rules.unequal_pointwise_widths import UnequalPointwiseWidths, UnequalPointwiseWidthsOptions
+from archlint.lint.diagnostics import Severity
 from tests.builders import conv_model, minimal_profile_yaml
 from tests.rules.helpers import findings
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import onnx
 import pytest
+from archlint.rules.unfused_patterns import UnfusedPatterns, UnfusedPatternsOptions
 from onnx import helper
 
-from rules.unfused_patterns import UnfusedPatterns, UnfusedPatternsOptions
 from tests.builders import minimal_profile_yaml, model, value, weight
 from tests.rules.helpers import findings
 

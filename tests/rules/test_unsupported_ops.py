@@ -6,11 +6,11 @@ from pathlib import Path
 
 import onnx
 import pytest
+from archlint.rules.unsupported_ops import UnsupportedOps, UnsupportedOpsOptions
 from onnx import helper
 
-from archlint.hardware_registry import resolve
-from archlint.report.units import seconds
-from rules.unsupported_ops import UnsupportedOps, UnsupportedOpsOptions
+from archlint.targets.registry import resolve
+from archlint.units import seconds
 from tests.builders import model, value, weight
 from tests.rules.helpers import findings
 

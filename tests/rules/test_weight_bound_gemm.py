@@ -6,10 +6,10 @@ from pathlib import Path
 
 import onnx
 import pytest
+from archlint.rules.weight_bound_gemm import WeightBoundGemm, WeightBoundGemmOptions
 from onnx import helper
 
-from archlint.report.units import seconds
-from rules.weight_bound_gemm import WeightBoundGemm, WeightBoundGemmOptions
+from archlint.units import seconds
 from tests.builders import model, value, weight
 from tests.rules.helpers import findings
 

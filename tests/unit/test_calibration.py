@@ -6,12 +6,12 @@ from collections import Counter
 
 import pytest
 
-from archlint.calibration import fit, micro
-from archlint.calibration.host import Host
-from archlint.calibration.measure import Measured, cost_of, executed_kernels, executed_op_types
-from archlint.costs.record import OpClass
-from archlint.profiles import ConvShape, HardwareProfile
-from archlint.roofline import node_time
+from archlint.analysis.costs.record import OpClass
+from archlint.analysis.roofline import node_time
+from archlint.measure.calibration import fit, micro
+from archlint.measure.calibration.host import Host
+from archlint.measure.calibration.measure import Measured, cost_of, executed_kernels, executed_op_types
+from archlint.targets.profile import ConvShape, HardwareProfile
 
 
 def _measured(bench: micro.Micro, seconds: float) -> Measured:

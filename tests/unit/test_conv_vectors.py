@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from archlint.analysis.model_cost import ModelCost
 from archlint.api import analyze
-from archlint.hardware_registry import resolve
-from archlint.model_cost import ModelCost
+from archlint.targets.registry import resolve
 from tests.builders import conv_model, minimal_profile_yaml, save
 
 MIB = 2**20

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import onnx.defs
 
-from archlint.costs.table import CONTROL_FLOW, HANDLERS, handler_for
+from archlint.analysis.costs.table import CONTROL_FLOW, HANDLERS, handler_for
 
 
 def test_every_default_domain_operator_has_a_handler() -> None:

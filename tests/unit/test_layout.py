@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from onnx import helper
 
+from archlint.analysis.layout import conversions
+from archlint.analysis.model_cost import ModelCost
+from archlint.analysis.roofline import node_times
 from archlint.api import analyze
-from archlint.layout import conversions
-from archlint.model_cost import ModelCost
-from archlint.profiles import HardwareProfile
-from archlint.roofline import node_times
+from archlint.targets.profile import HardwareProfile
 from tests.builders import model, save, value, weight
 
 BLOCKED = ("Add", "GlobalAveragePool", "Mul", "Relu", "Concat")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from onnx import TensorProto, helper
 
-from archlint.model_cost import ModelCost
+from archlint.analysis.model_cost import ModelCost
 from tests.builders import model, value, weight
 
 Cost = Callable[..., ModelCost]

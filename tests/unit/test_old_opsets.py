@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 from onnx import helper, numpy_helper
 
-from archlint.model_cost import ModelCost
+from archlint.analysis.model_cost import ModelCost
 from tests.builders import model, value, weight
 
 Cost = Callable[..., ModelCost]

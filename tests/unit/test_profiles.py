@@ -9,9 +9,9 @@ import pytest
 
 from archlint import hookimpl
 from archlint.errors import ProfileError
-from archlint.hardware_registry import registered_profiles, resolve, resolve_many
-from archlint.plugins import plugin_manager
-from archlint.profiles import HardwareProfile, load_profile
+from archlint.plugins.manager import plugin_manager
+from archlint.targets.profile import HardwareProfile, load_profile
+from archlint.targets.registry import registered_profiles, resolve, resolve_many
 
 REQUIRED_DEVICES = {
     "h100",

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from archlint import progress
+from archlint.commands import progress
 
 
 def test_no_bar_for_fast_work() -> None:

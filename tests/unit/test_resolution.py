@@ -12,9 +12,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from archlint.analysis.model_cost import ModelCost
 from archlint.api import load_model
 from archlint.errors import ShapeError, UsageError
-from archlint.model_cost import ModelCost
 from tests.builders import model, save, value, weight
 
 Cost = Callable[..., ModelCost]
@@ -246,8 +246,8 @@ def test_loading_leaves_the_callers_proto_unchanged(tmp_path: Path) -> None:
 
 def test_an_undecided_if_reports_the_range_of_both_branches(tmp_path: Path) -> None:
     from archlint.api import analyze
-    from archlint.hardware_registry import resolve
     from archlint.report.analysis_json import document
+    from archlint.targets.registry import resolve
 
     path = save(_sample_rate_model(), tmp_path / "vad.onnx")
     analysis = analyze(path, [resolve("cpu")])

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from onnx import helper
 
+from archlint.analysis.costs.record import OpClass
+from archlint.analysis.roofline import MAX_BATCH, conv_shape_factor, max_batch, node_time, padded_flops
 from archlint.api import analyze
-from archlint.costs.record import OpClass
-from archlint.profiles import ConvShape, HardwareProfile
-from archlint.roofline import MAX_BATCH, conv_shape_factor, max_batch, node_time, padded_flops
+from archlint.targets.profile import ConvShape, HardwareProfile
 from tests.builders import conv_model, model, save, value, weight
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from archlint.analysis.model_cost import ModelCost
 from archlint.api import load_model
 from archlint.errors import ShapeError, UsageError
-from archlint.model_cost import ModelCost
 from tests.builders import model, save, value, weight
 
 Cost = Callable[..., ModelCost]

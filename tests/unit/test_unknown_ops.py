@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from onnx import helper
 
-from archlint.model_cost import ModelCost
+from archlint.analysis.model_cost import ModelCost
 from tests.builders import model, value, weight
 
 Cost = Callable[..., ModelCost]

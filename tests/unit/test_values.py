@@ -9,7 +9,7 @@ import pytest
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from archlint import values
+from archlint.model import values
 
 I64 = np.int64
 

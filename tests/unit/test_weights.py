@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-from archlint.model_cost import ModelCost
+from archlint.analysis.model_cost import ModelCost
 from tests.builders import model, value, weight
 
 Cost = Callable[..., ModelCost]

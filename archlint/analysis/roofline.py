@@ -1,0 +1,221 @@
+"""Roofline prediction: per-operator time on a device, latency, and throughput at a full device.
+
+Per operator and batch size b (weights are read once per batch, everything else scales with b):
+  compute_s = FLOPs_padded * b / (peak[dtype] * compute_efficiency)
+  memory_s  = (weight_bytes / bandwidth + b * other_bytes / bandwidth') / bandwidth_efficiency
+  time_s    = max(compute_s / conv shape, memory_s) / efficiency[op class] + op_overhead_s * repeats
+(views such as Reshape and Flatten alias their input and pay no overhead). ``bandwidth`` is the
+main memory's; ``bandwidth'`` is the profile's on-chip bandwidth when it gives one and the
+operator's activation bytes fit on chip, else the main memory's too. Weights an operator reads
+again within one execution (an LSTM's recurrent weights, every step) stream at the bandwidth of
+wherever those weights fit. ``conv shape`` is 1 except for fp32 convs on a profile with a
+``conv_shape`` (few channels per group, short output rows, grouped, or a channel count the
+layout cannot take).
+An operator the profile's engine fuses into the kernel that produces its input costs nothing;
+one that makes the engine copy a tensor into or out of its blocked conv layout pays for the copy
+(``blocked_ops``, archlint/analysis/layout.py).
+FLOPs_padded rounds every channel-like dimension up to the profile's alignment for the dtype: a
+30-channel conv on a device that packs channels by 8 pays for 32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from archlint.analysis.costs.record import OpClass
+from archlint.analysis.layout import channel_counts, conversions
+from archlint.analysis.model_cost import ModelCost, NodeCost
+from archlint.targets.profile import ConvShape, HardwareProfile
+
+Bound = Literal["compute", "memory", "overhead", "fused"]
+
+#: Throughput is searched up to this batch; past it, predicted QPS is flat on every profile.
+MAX_BATCH = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTime:
+    cost: NodeCost
+    compute_s: float
+    memory_s: float
+    overhead_s: float
+    time_s: float
+    bound: Bound
+    layout_s: float = 0.0  # part of time_s: converting tensors into or out of a blocked layout
+
+
+@dataclass(frozen=True)
+class Prediction:
+    profile: HardwareProfile
+    nodes: tuple[NodeTime, ...]
+    latency_s: float  # batch 1
+    max_batch: int  # largest batch that fits device memory (1 when the profile has no memory size)
+    throughput_qps: float  # at max_batch
+    fits: bool  # weights plus batch-1 activations fit device memory
+    # Batch-1 latency with the cheaper branch of every If decided only at run time (latency_s
+    # counts the costlier one); equal to latency_s when every If was decided.
+    latency_min_s: float = 0.0
+
+
+def padded_flops(cost: NodeCost, profile: HardwareProfile) -> float:
+    alignment = profile.alignment_for(cost.compute_dtype)
+    if alignment <= 1:
+        return float(cost.flops)
+    factor = math.prod(
+        math.ceil(dim / alignment) * alignment / dim for dim in channel_counts(cost, alignment)
+    )
+    return cost.flops * factor
+
+
+def conv_shape_factor(cost: NodeCost, shape: ConvShape, alignment: int = 1) -> float:
+    """The factor ``shape`` puts on an fp32 conv's arithmetic throughput (1 for anything else)."""
+    if cost.op_class not in (OpClass.CONV, OpClass.DEPTHWISE_CONV) or cost.compute_dtype != "fp32":
+        return 1.0
+    factor = 1.0
+    if shape.narrow_rows and cost.row_width > 0:
+        factor *= cost.row_width / (cost.row_width + shape.narrow_rows)
+    if any(c % shape.fallback_multiple for c in channel_counts(cost, alignment)):
+        factor *= shape.fallback.get(cost.op_class, 1.0)
+    if cost.op_class is OpClass.DEPTHWISE_CONV or not cost.padded_dims:
+        return factor  # depthwise convs have a class efficiency of their own
+    if int(cost.node.attr("group", 1)) > 1:
+        factor *= shape.grouped
+    # Few output channels per group leave accumulators idle; a short reduction (an RGB stem's
+    # 3 x 3 x 3 taps, a 1x1 conv from few channels) leaves little work per accumulator.
+    channels = cost.padded_dims[-1]
+    if cost.reduction_length:
+        channels = min(channels, cost.reduction_length)
+    if shape.narrow_channels and channels > 0:
+        factor *= channels / (channels + shape.narrow_channels)
+    return factor
+
+
+def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeTime:
+    compute_s = (
+        padded_flops(cost, profile)
+        * batch
+        / (profile.peak_for(cost.compute_dtype) * profile.compute_efficiency)
+    )
+    activations = batch * (cost.bytes - cost.weight_bytes - cost.reread_bytes)
+    # Weights come from main memory: a layer's weights were last read a whole inference ago, and
+    # the rest of the model has been through the caches since. Activations were just written
+    # and stream from on-chip memory when they fit there; so do weights read again right away.
+    memory_s = (
+        cost.weight_bytes / profile.memory_bandwidth
+        + cost.reread_bytes / profile.bandwidth_for(cost.reread_set_bytes)
+        + activations / profile.bandwidth_for(activations)
+    ) / profile.bandwidth_efficiency
+    efficiency = profile.efficiency_for(cost.op_class, cost.flops // cost.repeats)
+    # A conv's shape costs arithmetic throughput (idle accumulators, short rows); a conv bound by
+    # its memory traffic (a 1x1 conv on a 1x1 map streams its weights once) does not feel it.
+    shape = conv_shape_factor(cost, profile.conv_shape, profile.alignment_for(cost.compute_dtype))
+    roof_s = max(compute_s / shape, memory_s) / efficiency
+    # A view is an alias the engine records without launching a kernel: no dispatch cost.
+    overhead_s = 0.0 if cost.op_class is OpClass.VIEW else profile.op_overhead_s * cost.repeats
+    bound: Bound = "compute" if compute_s / shape >= memory_s else "memory"
+    if overhead_s > roof_s:
+        bound = "overhead"
+    return NodeTime(cost, compute_s, memory_s, overhead_s, roof_s + overhead_s, bound)
+
+
+def fused_time(time: NodeTime) -> NodeTime:
+    """The same operator run inside its producer's kernel: no time, no dispatch of its own."""
+    return NodeTime(time.cost, time.compute_s, time.memory_s, 0.0, 0.0, "fused")
+
+
+def fused_nodes(model: ModelCost, profile: HardwareProfile) -> frozenset[int]:
+    """Indexes into ``model.nodes`` of the operators the profile's engine fuses away.
+
+    A node fuses when one of its inputs is the only-consumed output of a producer listed in
+    ``profile.fusion`` (or of a node already fused into one), and its op type is listed for that
+    producer: Conv -> BatchNormalization -> Relu is one kernel when both follow Conv.
+    """
+    if not profile.fusion:
+        return frozenset()
+    readers: dict[str, int] = {}
+    for cost in model.nodes:
+        for name in cost.node.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    root_of: dict[str, str] = {}  # tensor -> op type of the kernel that writes it
+    fused: set[int] = set()
+    for index, cost in enumerate(model.nodes):
+        root = next(
+            (
+                root_of[name]
+                for name in cost.node.inputs
+                if name in root_of
+                and readers.get(name) == 1
+                and cost.op_type in profile.fusion.get(root_of[name], ())
+            ),
+            None,
+        )
+        if root is not None:
+            fused.add(index)
+        elif cost.op_type in profile.fusion:
+            root = cost.op_type
+        if root is not None and cost.node.outputs:
+            root_of[cost.node.outputs[0]] = root
+    return frozenset(fused)
+
+
+def with_conversions(time: NodeTime, profile: HardwareProfile, sizes: list[int]) -> NodeTime:
+    """``time`` plus the engine's copies of ``sizes`` bytes between layouts (each read and written)."""
+    efficiency = profile.efficiency.get(OpClass.DATA_MOVEMENT, 1.0) * profile.bandwidth_efficiency
+    seconds = sum(2 * size / profile.bandwidth_for(2 * size) / efficiency for size in sizes)
+    seconds += profile.op_overhead_s * len(sizes)
+    return dataclasses.replace(time, time_s=time.time_s + seconds, layout_s=seconds)
+
+
+def node_times(model: ModelCost, profile: HardwareProfile, batch: int = 1) -> tuple[NodeTime, ...]:
+    fused = fused_nodes(model, profile)
+    converted = conversions(model, profile, fused)
+    times = []
+    for index, cost in enumerate(model.nodes):
+        time = node_time(cost, profile, batch)
+        if index in fused:
+            time = fused_time(time)
+        if index in converted:
+            time = with_conversions(time, profile, [size * batch for size in converted[index]])
+        times.append(time)
+    return tuple(times)
+
+
+def batch_latency(model: ModelCost, profile: HardwareProfile, batch: int) -> float:
+    return sum(t.time_s for t in node_times(model, profile, batch))
+
+
+def max_batch(model: ModelCost, profile: HardwareProfile) -> int:
+    """Largest batch whose weights + activations fit device memory (activations scale with b)."""
+    if profile.device_memory_bytes is None:
+        return 1
+    free = profile.device_memory_bytes - model.weight_bytes
+    per_sample = max(model.peak_activation_bytes, 1)
+    return int(max(0, min(free // per_sample, MAX_BATCH)))
+
+
+def predict(model: ModelCost, profile: HardwareProfile) -> Prediction:
+    nodes = node_times(model, profile)
+    latency = sum(n.time_s for n in nodes)
+    batch = max_batch(model, profile)
+    fits = batch >= 1
+    batched = latency if batch == 1 else batch_latency(model, profile, batch)
+    throughput = batch / batched if fits and batched > 0 else 0.0
+    return Prediction(
+        profile, nodes, latency, batch, throughput, fits, latency - _branch_slack(model, nodes, profile)
+    )
+
+
+def _branch_slack(model: ModelCost, nodes: tuple[NodeTime, ...], profile: HardwareProfile) -> float:
+    """How much faster the model runs when every undecided If takes its cheaper branch."""
+    if not model.undecided:
+        return 0.0
+    times = {id(t.cost): t.time_s for t in nodes}
+    slack = 0.0
+    for decision in model.undecided:
+        kept = sum(times.get(id(n), 0.0) for n in decision.kept_nodes)
+        other = sum(node_time(n, profile).time_s for n in decision.other_nodes)
+        slack += max(kept - other, 0.0)
+    return slack

@@ -1,0 +1,136 @@
+"""Run the selected rules over an analysis, once per target, and collect Diagnostics.
+
+A rule runs on a target only if it declares a severity for that target's kind. A rule that
+raises is reported as one line naming the rule, the plugin that brought it, and the model.
+For a model built from source code, each finding is then placed on its source line (with the
+module path in its message) and ``# archlint: noqa`` comments on those lines are applied.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from archlint.api import Analysis
+from archlint.errors import ArchlintError
+from archlint.lint.diagnostics import Diagnostic
+from archlint.lint.registry import RegisteredRule
+from archlint.lint.rule import RuleContext, RuleOptions
+from archlint.lint.selection import Selection, _longest
+from archlint.model.graph import Model
+
+if TYPE_CHECKING:
+    from archlint.model.source_locations import NodeSource
+
+
+@dataclass(frozen=True)
+class NodeIgnore:
+    """Silence ``codes`` (prefixes) on the nodes whose names match the glob ``nodes``."""
+
+    nodes: str
+    codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    selection: Selection = field(default_factory=Selection)
+    rule_options: Mapping[str, RuleOptions] = field(default_factory=dict)  # by code
+    per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # glob -> codes
+    node_ignores: tuple[NodeIgnore, ...] = ()
+
+
+def check(analysis: Analysis, rules: Mapping[str, RegisteredRule], options: CheckOptions) -> list[Diagnostic]:
+    path = analysis.model.path
+    file_ignores = [codes for glob, codes in options.per_file_ignores.items() if fnmatch.fnmatch(path, glob)]
+    diagnostics: list[Diagnostic] = []
+    for prediction in analysis.predictions:
+        context = RuleContext(analysis, prediction)
+        for code, registered in rules.items():
+            severity = registered.rule.severity.get(prediction.profile.kind)
+            if severity is None or not options.selection.is_selected(code):
+                continue
+            if any(_longest(codes, code) >= 0 for codes in file_ignores):
+                continue
+            diagnostics.extend(
+                d for d in _run(registered, context, options.rule_options.get(code), severity)
+                if not _node_ignored(d, options.node_ignores)
+            )  # fmt: skip
+    return _with_sources(analysis, diagnostics, options.selection)
+
+
+def _with_sources(
+    analysis: Analysis, diagnostics: list[Diagnostic], selection: Selection
+) -> list[Diagnostic]:
+    """Place findings on source lines and apply the noqa comments there (ONNX files have none)."""
+    from archlint.lint import suppressions
+    from archlint.model import source_locations
+
+    model = analysis.model
+    places = _node_sources(model)
+    if not places:
+        return diagnostics
+    placed = [_placed(d, places.get(d.node or "")) for d in diagnostics]
+    comments = suppressions.find((p.location for p in places.values()), source_locations.repository_root())
+    kept, used = suppressions.apply(placed, comments)
+    if selection.is_selected(suppressions.UNUSED_CODE):
+        targets = [prediction.profile.name for prediction in analysis.predictions]
+        kept.extend(suppressions.unused(comments, used, model.path, targets))
+    return kept
+
+
+def _node_sources(model: Model) -> dict[str, NodeSource]:
+    from archlint.model.source_locations import locate, source_map
+
+    modules = source_map(model)
+    sources = ((node.name, locate(model, node, modules)) for node in model.graph.nodes)
+    return {name: source for name, source in sources if source is not None}
+
+
+def _placed(diagnostic: Diagnostic, source: NodeSource | None) -> Diagnostic:
+    if source is None:
+        return diagnostic
+    message = f"{source.module}: {diagnostic.message}" if source.module else diagnostic.message
+    return replace(diagnostic, location=source.location, message=message)
+
+
+def _run(
+    registered: RegisteredRule,
+    context: RuleContext,
+    rule_options: RuleOptions | None,
+    severity: object,
+) -> Sequence[Diagnostic]:
+    rule_type = registered.rule
+    try:
+        findings = list(rule_type(rule_options).check(context))
+    except ArchlintError:
+        raise
+    except Exception as exc:
+        raise ArchlintError(
+            f"rule {rule_type.code} ({rule_type.name}) from {registered.plugin!r} failed on "
+            f"{context.analysis.model.path}: {type(exc).__name__}: {exc}"
+        ) from exc
+    return [
+        Diagnostic(
+            code=rule_type.code,
+            name=rule_type.name,
+            severity=finding.severity or rule_type.severity[context.profile.kind],
+            target=context.profile.name,
+            path=context.analysis.model.path,
+            node=finding.node,
+            message=finding.message,
+            fix=finding.fix,
+            saving_s=finding.saving_s,
+        )
+        for finding in findings
+    ]
+
+
+def _node_ignored(diagnostic: Diagnostic, ignores: Sequence[NodeIgnore]) -> bool:
+    if diagnostic.node is None:
+        return False
+    return any(
+        fnmatch.fnmatchcase(diagnostic.node, ignore.nodes) and _longest(ignore.codes, diagnostic.code) >= 0
+        for ignore in ignores
+    )

@@ -1,0 +1,121 @@
+"""The contract for rules, built-in and third-party.
+
+A rule is a class with a code (``AL101``), a kebab-case name, a severity per target kind, an
+options model, and a ``check`` that reads the analysis of one model on one target and yields
+Findings. The class docstring is the rule's documentation, in ruff's structure (What it does /
+Why is this bad? / Example / Use instead / Options / References): ``archlint rule CODE`` prints
+it and docs/rules/<name>.md is generated from it.
+
+Rules never recompute costs; to say what a fix saves they re-cost the changed operator with
+``RuleContext.saving``, which runs the same roofline on a modified copy of the node's costs.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from archlint.analysis.model_cost import ModelCost, NodeCost
+from archlint.analysis.roofline import NodeTime, Prediction, node_time
+from archlint.api import Analysis
+from archlint.lint.diagnostics import Finding, Severity
+from archlint.targets.profile import HardwareProfile
+
+
+def severity_by_kind(**kinds: Severity) -> Mapping[str, Severity]:
+    """A rule's severity per target kind, e.g. ``severity_by_kind(gpu=Severity.WARNING)``."""
+    return MappingProxyType(kinds)
+
+
+class RuleOptions(BaseModel):
+    """Base of every rule's options: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(ABC):
+    code: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]  # one line, shown by `archlint rules`
+    # Severity on each kind of target ("gpu", "cpu", "npu", "other"); a kind that is absent
+    # means the pattern costs nothing there and the rule stays silent.
+    severity: ClassVar[Mapping[str, Severity]]
+    options_type: ClassVar[type[RuleOptions]] = RuleOptions
+    fix_applicability: ClassVar[str | None] = None  # "safe" or "unsafe" when `archlint fix` can apply it
+
+    def __init__(self, options: RuleOptions | None = None) -> None:
+        self.options = options if options is not None else self.options_type()
+
+    @abstractmethod
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        """Yield a Finding per problem in ``ctx`` (one model on one target)."""
+
+    @classmethod
+    def documentation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def applies_to(cls, profile: HardwareProfile) -> bool:
+        return profile.kind in cls.severity
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """One model on one target, as a rule sees it."""
+
+    analysis: Analysis
+    prediction: Prediction
+
+    @property
+    def cost(self) -> ModelCost:
+        return self.analysis.cost
+
+    @property
+    def profile(self) -> HardwareProfile:
+        return self.prediction.profile
+
+    @property
+    def latency_s(self) -> float:
+        return self.prediction.latency_s
+
+    @cached_property
+    def _by_node(self) -> dict[int, NodeTime]:
+        return {id(t.cost): t for t in self.prediction.nodes}
+
+    def timed(self, node: NodeCost) -> NodeTime:
+        return self._by_node.get(id(node)) or node_time(node, self.profile)
+
+    def time(self, node: NodeCost) -> float:
+        return self.timed(node).time_s
+
+    def share(self, node: NodeCost) -> float:
+        """Fraction of the predicted batch-1 latency this operator takes."""
+        return self.time(node) / self.latency_s if self.latency_s else 0.0
+
+    def recost(self, node: NodeCost, **changes: Any) -> float:
+        """Predicted time of ``node`` with some of its costs changed (flops, bytes_read, ...)."""
+        return node_time(replace(node, **changes), self.profile).time_s
+
+    def saving(self, node: NodeCost, **changes: Any) -> float:
+        """Time saved on this target if ``node`` had the changed costs (never negative)."""
+        return max(0.0, self.time(node) - self.recost(node, **changes))
+
+    @cached_property
+    def producers(self) -> dict[str, NodeCost]:
+        return {out: n for n in self.cost.nodes for out in n.node.outputs if out}
+
+    @cached_property
+    def consumers(self) -> dict[str, list[NodeCost]]:
+        readers: dict[str, list[NodeCost]] = {}
+        for n in self.cost.nodes:
+            for name in n.node.inputs:
+                if name:
+                    readers.setdefault(name, []).append(n)
+        return readers

@@ -1,0 +1,144 @@
+"""Turn microbenchmark timings into profile figures. Pure arithmetic: no timing happens here.
+
+Every figure is the plain reading of one or a few measurements:
+- a peak is the best rate of the GEMMs (the fastest kernel the engine has for the dtype), and
+  bandwidths are copy rates, all from the fastest run of each: on a shared machine, other
+  processes only ever slow a run down. Efficiencies compare fastest runs with those peaks; the
+  dispatch-overhead slope uses median runs;
+- main-memory bandwidth is the rate of a copy far larger than the caches;
+- on-chip bandwidth is the best copy rate among cache-sized copies, and the on-chip capacity the
+  largest copy working set still at least halfway (geometrically) between that and main memory;
+- dispatch overhead is the slope of time over operator count of chains of tiny operators;
+- a class's efficiency is the roofline's time (at efficiency 1) over the measured time less the
+  dispatch overhead, both summed over the class's microbenchmarks, capped at 1;
+- a conv's narrow-channel and narrow-row constants c and w are the pair under which the conv
+  microbenchmarks' own efficiencies scatter least around their figures (efficiency x
+  channels / (channels + c) x width / (width + w), width the output's);
+- the grouped-conv and layout-fallback factors are efficiencies measured on top of everything
+  before them: the time the roofline with the conv figures predicts over the measured time;
+- the channel multiple of the engine's blocked layout is the smallest step above one block whose
+  conv the engine still put in that layout (it adds reorder kernels), read from its profiler;
+- an op keeps the blocked conv layout when, in a graph of Conv -> op -> Conv, onnxruntime's
+  profiler shows only the conversions of the graph's own input and output;
+- a producer fuses a follower when, in a graph of producer -> follower, onnxruntime's profiler
+  shows no kernel of the follower's op type: it ran inside the producer's kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from archlint.analysis.roofline import node_time
+from archlint.measure.calibration.measure import Measured
+from archlint.targets.profile import ConvShape, HardwareProfile
+
+MIN_EFFICIENCY = 0.01
+
+
+def best_rate(runs: Sequence[Measured]) -> float:
+    """Highest FLOP/s (OP/s) among the runs."""
+    return max(run.flops / run.best_seconds for run in runs)
+
+
+def copy_bytes(run: Measured) -> int:
+    """What a copy microbenchmark reads plus writes."""
+    return 2 * run.micro.input_bytes
+
+
+def copy_rate(run: Measured) -> float:
+    return copy_bytes(run) / run.best_seconds
+
+
+def on_chip(copies: Sequence[Measured], main_memory: float) -> tuple[float, int] | None:
+    """(bandwidth, capacity in bytes) of the caches, or None when no copy beat main memory."""
+    best = max(copy_rate(run) for run in copies)
+    if best <= main_memory * 1.1:
+        return None
+    threshold = math.sqrt(best * main_memory)
+    fitting = [copy_bytes(run) for run in copies if copy_rate(run) >= threshold]
+    return best, max(fitting)
+
+
+def dispatch_overhead(short: Measured, long: Measured) -> float:
+    """Seconds per operator: the slope between two chain lengths (fixed per-run costs cancel)."""
+    extra_ops = long.operators - short.operators
+    return max(0.0, (long.seconds - short.seconds) / extra_ops)
+
+
+def _roof_and_busy(run: Measured, profile: HardwareProfile) -> tuple[float, float]:
+    """(predicted, measured) seconds of ``run``, both less the dispatch overhead."""
+    times = [node_time(node, profile) for node in run.cost.nodes]
+    overhead = sum(t.overhead_s for t in times)
+    return sum(t.time_s for t in times) - overhead, max(run.best_seconds - overhead, 0.0)
+
+
+def efficiency(runs: Sequence[Measured], profile: HardwareProfile) -> float:
+    """Roofline time over measured time, summed over ``runs``: the factor ``profile`` is missing.
+
+    Sums, not a mean of ratios: the longer microbenchmarks weigh more, as the larger operators
+    of a network dominate its time. Fastest runs, like the peaks the roofline is built from.
+    """
+    return _summed_ratio([_roof_and_busy(run, profile) for run in runs])
+
+
+def _summed_ratio(pairs: Sequence[tuple[float, float]]) -> float:
+    roof, busy = sum(p for p, _ in pairs), sum(m for _, m in pairs)
+    return min(1.0, max(MIN_EFFICIENCY, roof / busy)) if busy > 0 else 1.0
+
+
+#: Narrow-channel constants tried: 0 (no effect), then 0.5 to 128 channels in steps of ~19 %.
+NARROW_GRID = (0.0, *(0.5 * 2 ** (k / 4) for k in range(33)))
+#: Narrow-row constants tried: 0, then 0.25 to 32 output positions in steps of ~19 %.
+ROWS_GRID = (0.0, *(0.25 * 2 ** (k / 4) for k in range(29)))
+
+
+def narrow_shapes(run_sets: Sequence[Sequence[Measured]], profile: HardwareProfile) -> ConvShape:
+    """The narrow-channel and narrow-row constants that best explain the conv runs' spread.
+
+    ``run_sets`` are runs that share one efficiency figure each (dense convs, depthwise convs,
+    grouped convs). For each pair of candidates, every set's efficiency is fitted as usual and
+    the pair is scored by the squared log ratios of each run's own efficiency to its set's;
+    ``profile`` has the peaks and bandwidths only.
+    """
+
+    def scatter(channels: float, rows: float) -> float:
+        shape = ConvShape(narrow_channels=channels, narrow_rows=rows)
+        shaped = profile.model_copy(update={"conv_shape": shape})
+        total = 0.0
+        for runs in run_sets:
+            pairs = [_roof_and_busy(run, shaped) for run in runs]
+            fitted = _summed_ratio(pairs)
+            total += sum(math.log(p / m / fitted) ** 2 for p, m in pairs if p > 0 and m > 0)
+        return total
+
+    channels, rows = min(((c, r) for c in NARROW_GRID for r in ROWS_GRID), key=lambda cr: scatter(*cr))
+    return ConvShape(narrow_channels=channels, narrow_rows=rows)
+
+
+def blocked_multiple(block: int, converted: Mapping[int, bool]) -> int:
+    """The channel multiple the engine's blocked layout takes, from whether a conv of each
+    channel count in ``converted`` ran in it; 1 when every count does or there is no layout."""
+    if block <= 1 or not converted.get(2 * block, False):
+        return 1
+    step = 1
+    while step < block and not converted.get(block + step, False):
+        step *= 2
+    return step
+
+
+def fusions(executed: Mapping[tuple[str, str], frozenset[str]]) -> dict[str, tuple[str, ...]]:
+    """Per producer op type, the follower op types that never ran as kernels of their own."""
+    fused: dict[str, list[str]] = {}
+    for (producer, follower), op_types in executed.items():
+        if follower not in op_types:
+            fused.setdefault(producer, []).append(follower)
+    return {producer: tuple(sorted(names)) for producer, names in sorted(fused.items())}
+
+
+def blocked_ops(probed: Mapping[str, Counter[str]]) -> tuple[str, ...]:
+    """The op types whose Conv -> op -> Conv graph needed no conversions of its own: only the
+    graph's input was converted into the blocked layout and only its output out of it."""
+    kept = (op for op, kernels in probed.items() if kernels["ReorderInput"] == kernels["ReorderOutput"] == 1)
+    return tuple(sorted(kept))

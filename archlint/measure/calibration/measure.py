@@ -1,0 +1,111 @@
+"""Time a microbenchmark with onnxruntime and cost it with archlint's own analysis.
+
+Both sides of every efficiency figure come from here: the measured seconds, and the FLOPs and
+bytes archlint counts for the same graph, so a calibrated figure means exactly what the roofline
+that uses it computes.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archlint.analysis.model_cost import ModelCost, compute_costs
+from archlint.api import resolve_model
+from archlint.measure import ort_profile, runtime
+from archlint.measure.calibration.micro import Micro
+
+#: Every microbenchmark is timed in this many rounds, each round running all of them once in
+#: turn: on a shared machine other processes come in bursts of seconds, and rounds spread a
+#: burst over all the figures instead of letting it land on one.
+ROUNDS = 6
+#: Measured seconds per microbenchmark and round (at least one run): over all rounds, enough
+#: repeats that the median is stable and that the fastest run is a clean one.
+SLICE_SECONDS = 0.15
+
+
+@dataclass(frozen=True)
+class Measured:
+    micro: Micro
+    seconds: float  # median wall-clock of one run
+    # The fastest run: other processes only ever slow a run down, so peaks are read off this.
+    best_seconds: float
+    cost: ModelCost
+
+    @property
+    def flops(self) -> int:
+        return self.cost.flops
+
+    @property
+    def bytes(self) -> int:
+        return self.cost.bytes
+
+    @property
+    def operators(self) -> int:
+        return len(self.cost.nodes)
+
+
+@dataclass(frozen=True)
+class Timed:
+    """A microbenchmark to time, and for how long per round."""
+
+    micro: Micro
+    slice_seconds: float = SLICE_SECONDS
+
+
+def measure(
+    benches: Sequence[Timed],
+    threads: int,
+    rounds: int = ROUNDS,
+    tick: Callable[[], None] | None = None,
+) -> list[Measured]:
+    """Time every bench in ``rounds`` interleaved rounds; one result per bench, in order.
+
+    All sessions are built (and warmed up) first, so a round is nothing but timed runs.
+    """
+    sessions: list[tuple[Any, dict[str, runtime.Array]]] = []
+    for bench in benches:
+        session = runtime.make_session(
+            bench.micro.proto, optimization=bench.micro.optimization, threads=threads
+        )
+        feeds = runtime.random_inputs(bench.micro.proto, {"x": bench.micro.shape})
+        runtime.time_runs(session, feeds, runs=0, warmup=2)
+        sessions.append((session, feeds))
+    times: list[list[float]] = [[] for _ in benches]
+    for _ in range(rounds):
+        for bench, (session, feeds), collected in zip(benches, sessions, times, strict=True):
+            collected += runtime.time_runs(session, feeds, runs=1, warmup=0, min_seconds=bench.slice_seconds)
+            if tick is not None:
+                tick()
+    return [
+        Measured(bench.micro, statistics.median(runs), min(runs), cost_of(bench.micro))
+        for bench, runs in zip(benches, times, strict=True)
+    ]
+
+
+def executed_kernels(micro: Micro, threads: int) -> Counter[str]:
+    """How many kernels of each op type onnxruntime ran for ``micro``, read from its profiler.
+
+    What the engine fused away never runs as a kernel of its own, and the layout conversions it
+    adds do: this observes both directly, without timing, so a busy machine cannot blur it.
+    """
+    with tempfile.TemporaryDirectory(prefix="archlint-calibrate-") as folder:
+        session = runtime.make_session(
+            micro.proto, optimization=micro.optimization, threads=threads, profile_prefix=f"{folder}/run"
+        )
+        runtime.run(session, runtime.random_inputs(micro.proto, {"x": micro.shape}))
+        kernels = ort_profile.read(Path(session.end_profiling()), warmup=0)
+    return Counter(kernels.op_types.values())
+
+
+def executed_op_types(micro: Micro, threads: int) -> frozenset[str]:
+    return frozenset(executed_kernels(micro, threads))
+
+
+def cost_of(micro: Micro) -> ModelCost:
+    return compute_costs(resolve_model(micro.proto, f"<{micro.name}>"))

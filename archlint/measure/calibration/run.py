@@ -1,0 +1,290 @@
+"""``archlint calibrate``: measure this machine with onnxruntime and write a hardware profile.
+
+The order matters: peaks, bandwidths and dispatch overhead first, then the per-class
+efficiencies, which are the measured time set against a roofline built from those figures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from archlint import units
+from archlint.analysis.costs.record import OpClass
+from archlint.measure.calibration import fit, micro
+from archlint.measure.calibration.host import Host, read_host
+from archlint.measure.calibration.measure import (
+    ROUNDS,
+    Measured,
+    Timed,
+    executed_kernels,
+    executed_op_types,
+    measure,
+)
+from archlint.measure.runtime import onnxruntime_version
+from archlint.targets.profile import ConvShape, HardwareProfile, Source
+
+ProgressCallback = Callable[[int, int], None]
+
+GEMM_SIZES = (512, 1024)
+INT8_GEMM_SIZE = 1024
+#: Cache-sized copies (bytes of the input; as much again is written) and a main-memory one.
+CACHE_COPIES = tuple(2**k for k in range(17, 25))  # 128 KiB .. 16 MiB
+MAIN_MEMORY_COPY = 256 * 2**20
+CHAINS = (32, 256)
+PEAK_SLICE_SECONDS = 0.3  # per round, for the peaks and main-memory bandwidth
+
+
+def calibrate(name: str, threads: int, progress: ProgressCallback | None = None) -> HardwareProfile:
+    host = read_host()
+    block, block_reason = host.fp32_block
+    classes = micro.class_benches()
+    pairs = [(p, f) for p, followers in micro.FUSION_CANDIDATES.items() for f in followers]
+    probes = _probe_channels(block)
+
+    # Every later figure is relative to the peaks and bandwidths: give their fastest run more
+    # chances to be a clean one.
+    peaks = [micro.gemm(size) for size in GEMM_SIZES] + [micro.gemm_int8(INT8_GEMM_SIZE)]
+    main_copy = micro.copy(MAIN_MEMORY_COPY)
+    machine = [micro.copy(size) for size in CACHE_COPIES] + [micro.tiny_chain(n) for n in CHAINS]
+    class_micros = [bench for group in classes for bench in group.micros]
+    grouped = micro.grouped_benches()
+    timed = [Timed(bench, PEAK_SLICE_SECONDS) for bench in [*peaks, main_copy]]
+    timed += [Timed(bench) for bench in [*machine, *class_micros, *grouped]]
+
+    done = 0
+    blocked_probes = len(micro.BLOCKED_CANDIDATES) if block > 1 else 0
+    total = len(timed) * ROUNDS + len(pairs) + len(probes) + blocked_probes  # + fallback convs, if any
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    converted = {}
+    for channels in probes:
+        converted[channels] = "ReorderInput" in executed_op_types(micro.layout_probe(channels), threads)
+        tick()
+    multiple = fit.blocked_multiple(block, converted)
+    fallback_micros = micro.fallback_benches(micro.fallback_channels(multiple)) if multiple > 1 else {}
+    fallback_timed = [Timed(bench) for benches in fallback_micros.values() for bench in benches]
+    timed += fallback_timed
+    total += len(fallback_timed) * ROUNDS
+
+    results = iter(measure(timed, threads, ROUNDS, tick))
+    gemms = [next(results) for _ in GEMM_SIZES]
+    int8, main = next(results), next(results)
+    copies = [next(results) for _ in CACHE_COPIES]
+    short, long = next(results), next(results)
+    class_runs = {group.op_class: [next(results) for _ in group.micros] for group in classes}
+    grouped_runs = [next(results) for _ in grouped]
+    fallback_runs = {
+        op_class: [next(results) for _ in benches] for op_class, benches in fallback_micros.items()
+    }
+
+    peak_fp32, peak_int8 = fit.best_rate(gemms), fit.best_rate([int8])
+    bandwidth = fit.copy_rate(main)
+    cache = fit.on_chip(copies, bandwidth)
+    overhead = fit.dispatch_overhead(short, long)
+    roofline = HardwareProfile(
+        name=name,
+        kind="cpu",
+        peak_flops={"fp32": _round(peak_fp32), "int8": _round(max(peak_int8, peak_fp32))},
+        memory_bandwidth=_round(bandwidth),
+        on_chip_bandwidth=_round(cache[0]) if cache else None,
+        on_chip_memory_bytes=cache[1] if cache else None,
+        device_memory_bytes=host.memory_bytes,
+        channel_alignment={"fp32": block} if block > 1 else {},
+        op_overhead_s=_round(overhead),
+        flush_to_zero="optional" if host.is_x86 else None,
+    )
+
+    # Convs first: their efficiencies are fitted together with the narrow-channel and narrow-row
+    # constants, and the grouped and fallback factors are what the profile still misses after.
+    conv_runs = [class_runs[OpClass.CONV], class_runs[OpClass.DEPTHWISE_CONV], grouped_runs]
+    narrow = fit.narrow_shapes(conv_runs, roofline)
+    narrow = ConvShape(narrow_channels=_round(narrow.narrow_channels), narrow_rows=_round(narrow.narrow_rows))
+    shaped = roofline.model_copy(update={"conv_shape": narrow})
+    efficiency = {op_class: fit.efficiency(runs, shaped) for op_class, runs in class_runs.items()}
+    shaped = shaped.model_copy(update={"efficiency": efficiency})
+    conv_shape = narrow.model_copy(update={"grouped": round(fit.efficiency(grouped_runs, shaped), 3)})
+    shaped = shaped.model_copy(update={"conv_shape": conv_shape})
+    if fallback_runs:
+        factors = {c: round(fit.efficiency(runs, shaped), 3) for c, runs in fallback_runs.items()}
+        conv_shape = conv_shape.model_copy(update={"fallback_multiple": multiple, "fallback": factors})
+
+    observed = {}
+    for pair in pairs:
+        observed[pair] = executed_op_types(micro.fusion_pair(*pair), threads)
+        tick()
+    fusion = fit.fusions(observed)
+    probed = {}
+    if block > 1:
+        for op_type in micro.BLOCKED_CANDIDATES:
+            probed[op_type] = executed_kernels(micro.blocked_probe(op_type), threads)
+            tick()
+    blocked_ops = fit.blocked_ops(probed)
+
+    measured = _Measurements(
+        gemms, int8, main, copies, (short, long), class_runs, grouped_runs, fallback_runs
+    )
+    sources = _sources(host, threads, measured, efficiency, conv_shape, converted, fusion, cache)
+    sources += (_blocked_source(probed, blocked_ops),)
+    return roofline.model_copy(
+        update={
+            "efficiency": {k: round(v, 3) for k, v in efficiency.items()},
+            "conv_shape": conv_shape,
+            "fusion": fusion,
+            "blocked_ops": blocked_ops,
+            "description": _description(host, threads),
+            "layout": f"NCHWc blocks of {block} fp32 channels ({block_reason})" if block > 1 else "",
+            "sources": sources,
+        }
+    )
+
+
+def _blocked_source(probed: dict[str, Counter[str]], blocked_ops: tuple[str, ...]) -> Source:
+    if not probed:
+        return Source(figure="blocked_ops", source="no blocked conv layout on this CPU: none")
+    kept = ", ".join(blocked_ops) or "none"
+    return Source(
+        figure="blocked_ops",
+        source="graphs of Conv -> op -> Conv run once with onnxruntime's profiler: the op keeps the "
+        "blocked layout when the engine converted only the graph's input and output (one "
+        f"ReorderInput, one ReorderOutput); kept: {kept}; tried: {', '.join(probed)}",
+    )
+
+
+def _probe_channels(block: int) -> list[int]:
+    """Channel counts whose convs show which counts the engine's blocked layout takes."""
+    if block <= 1:
+        return []
+    steps = [1 << k for k in range(block.bit_length()) if 1 << k < block]
+    return [2 * block, *(block + step for step in steps)]
+
+
+@dataclass(frozen=True)
+class _Measurements:
+    gemms: Sequence[Measured]
+    int8: Measured
+    main: Measured
+    copies: Sequence[Measured]
+    chains: tuple[Measured, Measured]
+    classes: dict[OpClass, list[Measured]]
+    grouped: Sequence[Measured]
+    fallback: dict[OpClass, list[Measured]]
+
+
+def _round(value: float) -> float:
+    """Four significant digits: run-to-run noise is larger than that."""
+    return float(f"{value:.4g}")
+
+
+def _description(host: Host, threads: int) -> str:
+    version = onnxruntime_version() or "?"
+    plural = "s" if threads != 1 else ""
+    return (
+        f"{host.cpu} ({host.machine}), measured by archlint calibrate with onnxruntime {version}, "
+        f"CPU execution provider, {threads} intra-op thread{plural}, sequential execution"
+    )
+
+
+def _rate_note(run: Measured) -> str:
+    rate = units.count(run.flops / run.best_seconds)
+    return f"{run.micro.name}: {rate}FLOP/s (fastest run {units.seconds(run.best_seconds)})"
+
+
+def _listed(runs: Sequence[Measured]) -> str:
+    return "; ".join(f"{r.micro.name} {units.seconds(r.best_seconds)}" for r in runs)
+
+
+def _sources(
+    host: Host,
+    threads: int,
+    measured: _Measurements,
+    efficiency: dict[OpClass, float],
+    conv_shape: ConvShape,
+    converted: dict[int, bool],
+    fusion: dict[str, tuple[str, ...]],
+    cache: tuple[float, int] | None,
+) -> tuple[Source, ...]:
+    how = f"wall-clock of onnxruntime session.run, {threads} thread(s), {ROUNDS} interleaved rounds"
+    chains, main = measured.chains, measured.main
+    notes = [
+        Source(
+            figure="peak_flops.fp32", source=f"best of {'; '.join(map(_rate_note, measured.gemms))} ({how})"
+        ),
+        Source(
+            figure="peak_flops.int8", source=f"{_rate_note(measured.int8)} ({how}); never below fp32's rate"
+        ),
+        Source(
+            figure="memory_bandwidth",
+            source=f"{main.micro.name} (Identity, optimizations off): "
+            f"{units.count(fit.copy_rate(main))}B/s read+written ({how})",
+        ),
+        Source(
+            figure="op_overhead_s",
+            source=f"slope between chains of {chains[0].operators} and {chains[1].operators} Relus on 16 "
+            f"floats: {units.seconds(chains[0].seconds)} and {units.seconds(chains[1].seconds)} ({how})",
+        ),
+    ]
+    rates = ", ".join(
+        f"{units.size(fit.copy_bytes(c))} {units.count(fit.copy_rate(c))}B/s" for c in measured.copies
+    )
+    on_chip = (
+        f"best copy rate; capacity: largest working set at or above the geometric mean of it and "
+        f"main memory. Copies (working set, rate): {rates}"
+        if cache
+        else f"no cache-sized copy beat main memory by 10%: {rates}"
+    )
+    notes.append(Source(figure="on_chip_bandwidth, on_chip_memory_bytes", source=on_chip))
+    for op_class, runs in measured.classes.items():
+        shaped = {
+            OpClass.CONV: " (with conv_shape.narrow_channels and narrow_rows)",
+            OpClass.DEPTHWISE_CONV: " (with conv_shape.narrow_rows)",
+        }.get(op_class, "")
+        notes.append(
+            Source(
+                figure=f"efficiency.{op_class}",
+                source=f"{efficiency[op_class]:.3f} = summed roofline time{shaped} (at efficiency 1, less "
+                f"dispatch) over summed fastest-run time, less dispatch, of: {_listed(runs)}",
+            )
+        )
+    notes += [
+        Source(
+            figure="conv_shape.narrow_channels, conv_shape.narrow_rows",
+            source=f"{conv_shape.narrow_channels:.3g} channels, {conv_shape.narrow_rows:.3g} output "
+            "positions: of the pairs of constants tried, the one under which the runs of "
+            "efficiency.conv, efficiency.depthwise_conv and conv_shape.grouped scatter least "
+            "(squared log ratio) around their own figures",
+        ),
+        Source(
+            figure="conv_shape.grouped",
+            source=f"{conv_shape.grouped:.3f} = predicted (all conv figures above) over fastest-run time of: "
+            f"{_listed(measured.grouped)}",
+        ),
+    ]
+    probes = ", ".join(f"{c}ch {'blocked' if v else 'plain'}" for c, v in converted.items()) or "none"
+    layout = f"convs that onnxruntime put in its blocked layout (it adds ReorderInput): {probes}"
+    for op_class, runs in measured.fallback.items():
+        layout += (
+            f"; fallback.{op_class} {conv_shape.fallback[op_class]:.3f} = predicted over fastest-run "
+            f"time of: {_listed(runs)}"
+        )
+    notes.append(Source(figure="conv_shape.fallback_multiple, conv_shape.fallback", source=layout))
+    fused = "; ".join(f"{p}: {', '.join(f)}" for p, f in fusion.items()) or "none"
+    notes.append(
+        Source(
+            figure="fusion",
+            source="a follower fuses when onnxruntime's profiler shows no kernel of its op type in a "
+            f"graph of producer -> follower; observed: {fused}; tried: "
+            + "; ".join(f"{p}: {', '.join(f)}" for p, f in micro.FUSION_CANDIDATES.items()),
+        )
+    )
+    block, reason = host.fp32_block
+    notes.append(Source(figure="channel_alignment", source=f"CPU reports {reason}: {block} fp32 lanes"))
+    if host.memory_bytes:
+        notes.append(Source(figure="device_memory_bytes", source="physical memory reported by the OS"))
+    return tuple(notes)

@@ -1,0 +1,155 @@
+"""Shapes archlint declares where onnx's shape inference gives none.
+
+onnx knows no schema for onnxruntime's contrib operators (``contrib_shapes`` has their output
+shapes); it infers a Loop or Scan body from the outer types without writing them back, and
+leaves a Loop's outputs shapeless because a carried value "may change shape across
+iterations". Each function here declares what it can tell as value infos of the graph being
+resolved and returns how many it declared, so that the resolution loop knows it learned
+something.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from archlint.model import contrib_shapes
+from archlint.model.folding import DEFAULT_DOMAINS
+
+Array = np.ndarray[Any, Any]
+Shape = tuple[int, ...]
+
+# Operators onnxruntime defines in the default domain (no onnx schema at the opsets they appear
+# at): their shapes come from contrib_shapes like those of com.microsoft operators.
+_RUNTIME_DEFAULT_DOMAIN_OPS = frozenset({"SimplifiedLayerNormalization", "LayerNormalization"})
+
+
+def contrib_output_shapes(
+    work: onnx.ModelProto, shapes: Mapping[str, Shape], types: Mapping[str, int], done: set[str]
+) -> int:
+    """Declare the output shapes of contrib operators whose inputs are resolved."""
+    added = 0
+    outputs = {o.name: o for o in work.graph.output}
+    for node in work.graph.node:
+        onnx_knows = node.domain in DEFAULT_DOMAINS and node.op_type not in _RUNTIME_DEFAULT_DOMAIN_OPS
+        if onnx_knows or all(o in shapes or o in done for o in node.output if o):
+            continue
+        in_shapes = [shapes.get(n) if n else None for n in node.input]
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        results = contrib_shapes.output_shapes(node.op_type, in_shapes, attrs)
+        for index, (name, shape) in enumerate(zip(node.output, results, strict=False)):
+            if not name or shape is None or name in shapes or name in done:
+                continue
+            elem_type = contrib_shapes.OUTPUT_TYPES.get(node.op_type, {}).get(index)
+            elem_type = elem_type or types.get(node.input[0], onnx.TensorProto.FLOAT)
+            _declare(work, name, types.get(name) or elem_type, shape, outputs)
+            done.add(name)
+            added += 1
+    return added
+
+
+def _declare(
+    work: onnx.ModelProto, name: str, elem_type: int, shape: Shape, outputs: Mapping[str, onnx.ValueInfoProto]
+) -> None:
+    info = helper.make_tensor_value_info(name, elem_type, shape)
+    if name in outputs:  # inference reads a graph output's type from the output itself
+        outputs[name].CopyFrom(info)
+    else:
+        work.graph.value_info.append(info)
+
+
+def loop_output_shapes(
+    work: onnx.ModelProto, inferred: onnx.ModelProto, shapes: Mapping[str, Shape], known: Mapping[str, Array]
+) -> int:
+    """Shapes of a Loop's outputs, which onnx leaves unknown ("shape may change across
+    iterations"): a carried value whose body output has its body input's shape keeps it, and
+    a scan output stacks one body output per trip when the trip count is known."""
+    added = 0
+    outputs = {o.name: o for o in work.graph.output}
+    for node in inferred.graph.node:
+        body = next((a.g for a in node.attribute if a.name == "body"), None)
+        if node.op_type != "Loop" or body is None or node.domain not in DEFAULT_DOMAINS:
+            continue
+        carried = len(node.input) - 2
+        body_in, body_out = _graph_shapes(body.input), _graph_shapes(body.output)
+        for index, name in enumerate(node.output):
+            out = body_out[index + 1] if index + 1 < len(body_out) else None
+            if not name or name in shapes or out is None:
+                continue
+            if index < carried:
+                shape = out if 2 + index < len(body_in) and body_in[2 + index] == out else None
+            else:
+                trips = known.get(node.input[0]) if node.input[0] else None
+                shape = (
+                    (int(np.asarray(trips).reshape(-1)[0]), *out)
+                    if trips is not None and np.asarray(trips).size == 1
+                    else None
+                )
+            if shape is not None:
+                _declare(work, name, body.output[index + 1].type.tensor_type.elem_type, shape, outputs)
+                added += 1
+    return added
+
+
+def _graph_shapes(infos: Sequence[onnx.ValueInfoProto]) -> list[Shape | None]:
+    result: list[Shape | None] = []
+    for info in infos:
+        tensor_type = info.type.tensor_type
+        static = info.type.HasField("tensor_type") and _is_static(tensor_type)
+        result.append(tuple(d.dim_value for d in tensor_type.shape.dim) if static else None)
+    return result
+
+
+def body_input_shapes(graph: onnx.GraphProto, shapes: Mapping[str, Shape]) -> int:
+    """Declare Loop and Scan body inputs from the outer tensors that feed them.
+
+    onnx infers a body with the outer types but does not write them back, and the declared ones
+    are dropped after a rebinding; without them nothing in the body resolves."""
+    added = 0
+    for node in graph.node:
+        body = next(
+            (a.g for a in node.attribute if a.name == "body" and a.type == onnx.AttributeProto.GRAPH), None
+        )
+        if body is None or node.domain not in DEFAULT_DOMAINS:
+            continue
+        for info, shape in zip(body.input, _body_shapes(node, body, shapes), strict=False):
+            tensor_type = info.type.tensor_type
+            if shape is None or not info.type.HasField("tensor_type") or _is_static(tensor_type):
+                continue
+            tensor_type.shape.SetInParent()
+            tensor_type.shape.ClearField("dim")
+            for dim in shape:
+                tensor_type.shape.dim.add().dim_value = dim
+            added += 1
+    return added
+
+
+def _is_static(tensor_type: onnx.TypeProto.Tensor) -> bool:
+    return tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in tensor_type.shape.dim)
+
+
+def _body_shapes(
+    node: onnx.NodeProto, body: onnx.GraphProto, shapes: Mapping[str, Shape]
+) -> list[Shape | None]:
+    """Loop: iteration number and condition (scalars), then the carried values; Scan: the
+    state values, then one slice of each scanned input."""
+    if node.op_type == "Loop":
+        return [(), (), *(shapes.get(name) for name in node.input[2:])]
+    if node.op_type != "Scan":
+        return []
+    scan_count = next((a.i for a in node.attribute if a.name == "num_scan_inputs"), 0)
+    states = len(node.input) - scan_count
+    axes = next((list(a.ints) for a in node.attribute if a.name == "scan_input_axes"), [0] * scan_count)
+    result: list[Shape | None] = [shapes.get(name) for name in node.input[:states]]
+    for name, axis in zip(node.input[states:], axes, strict=False):
+        shape = shapes.get(name)
+        result.append(
+            None
+            if shape is None or not shape
+            else shape[: axis % len(shape)] + shape[axis % len(shape) + 1 :]
+        )
+    return result

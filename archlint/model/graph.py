@@ -1,0 +1,101 @@
+"""archlint's immutable view of a model graph: tensors with resolved shapes, nodes, subgraphs.
+
+Only ``onnx_loader`` builds these; every later stage reads them and nothing mutates them. A shape
+dimension is an ``int`` once resolved and a ``str`` (the symbol or ``"?"``) when it is not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from archlint.model.dtypes import DType
+
+Dim = int | str
+
+
+@dataclass(frozen=True, slots=True)
+class Tensor:
+    name: str
+    dtype: DType
+    shape: tuple[Dim, ...] | None  # None: rank unknown
+    # Derived once here: every cost handler and the liveness walk read them, often repeatedly.
+    static_shape: tuple[int, ...] | None = field(init=False, repr=False, compare=False)
+    numel: int | None = field(init=False, repr=False, compare=False)
+    nbytes: int | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        static = None
+        if self.shape is not None and all(isinstance(d, int) for d in self.shape):
+            static = tuple(int(d) for d in self.shape)
+        numel = math.prod(static) if static is not None else None
+        object.__setattr__(self, "static_shape", static)
+        object.__setattr__(self, "numel", numel)
+        object.__setattr__(self, "nbytes", None if numel is None else self.dtype.nbytes(numel))
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    name: str
+    op_type: str
+    domain: str  # "" is the default ONNX domain
+    inputs: tuple[str, ...]  # "" marks an omitted optional input
+    outputs: tuple[str, ...]
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    subgraphs: Mapping[str, Graph] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def attr(self, key: str, default: Any = None) -> Any:
+        return self.attrs.get(key, default)
+
+    def input(self, index: int) -> str:
+        """Name of input ``index``, or "" when it is absent or omitted."""
+        return self.inputs[index] if index < len(self.inputs) else ""
+
+
+@dataclass(frozen=True)
+class Graph:
+    name: str
+    nodes: tuple[Node, ...]
+    inputs: tuple[str, ...]  # runtime inputs (initializers excluded)
+    outputs: tuple[str, ...]
+    tensors: Mapping[str, Tensor]  # every tensor visible here, outer scopes included
+    initializers: frozenset[str]
+    # Values of small constant tensors (trip counts, axes, shapes); large weights are never read.
+    small_values: Mapping[str, Any] = field(default_factory=dict)
+    # The stored form (an onnx.TensorProto) of every initializer and Constant value, read only on
+    # request through archlint.model.weights: the cost model never needs weight values.
+    stored: Mapping[str, Any] = field(default_factory=dict)
+
+    def tensor(self, name: str) -> Tensor | None:
+        return self.tensors.get(name)
+
+    def has_unresolved_shapes(self) -> bool:
+        """Whether a node output that something reads has no static shape (main graph)."""
+        read = {name for node in self.nodes for name in node.inputs} | set(self.outputs)
+        for node in self.nodes:
+            for name in node.outputs:
+                tensor = self.tensors.get(name)
+                if name in read and (tensor is None or tensor.static_shape is None):
+                    return True
+        return False
+
+
+@dataclass(frozen=True)
+class Model:
+    path: str
+    graph: Graph
+    opsets: Mapping[str, int]
+    producer: str
+    # The proto's metadata_props: loaders record facts about the source here (the PyTorch loader
+    # stores its module -> source line map under "archlint.source_map").
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    # Weights stored in If branches that the binding does not take (the branch was inlined away):
+    # name -> (elements, dtype). They are loaded with the model, so they count as its parameters.
+    untaken_weights: Mapping[str, tuple[int, DType]] = field(default_factory=dict)
+
+    @property
+    def opset(self) -> int:
+        return self.opsets.get("", self.opsets.get("ai.onnx", 0))

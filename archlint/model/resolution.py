@@ -1,0 +1,251 @@
+"""Resolve every shape and every small value a model's structure depends on, to a fixpoint.
+
+Exporters compute shapes inside the graph (``Shape -> Gather -> Concat -> Reshape``), pick branches
+on them (``Shape -> Gather -> Equal -> If``) and count loops with them. One round:
+
+1. onnx's shape inference (C++, with data propagation) on a *skeleton* of the model: the same
+   graph with large weights replaced by their type and dims, and with every value known so far
+   turned into an initializer, so that inference reads folded Reshape targets as constants;
+2. the shapes onnx's inference leaves out (``declared_shapes``): onnxruntime's contrib operators'
+   outputs, Loop and Scan body inputs, a Loop's outputs;
+3. values of the small tensors that are now computable (``folding``), from the user's input
+   values, stored constants and static shapes, and the constant computations inside bodies;
+4. every main-graph If whose condition became known is replaced by the branch it takes
+   (``inline``), so the outer shapes flow into it.
+
+Rounds repeat while one of them learns something. Each round adds a value or a shape, or removes
+an If, and there are finitely many of each, so the loop ends without a fixed cap. The caller's
+proto is never modified.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from archlint.errors import ShapeError
+from archlint.model.declared_shapes import body_input_shapes, contrib_output_shapes, loop_output_shapes
+from archlint.model.folding import DEFAULT_DOMAINS, fold_bodies, fold_values, has_subgraph, stored_values
+from archlint.model.inline import inline_known_ifs
+from archlint.model.onnx_loader import SMALL_VALUE_LIMIT
+
+Array = np.ndarray[Any, Any]
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The skeleton with every shape it could resolve, the main graph's known values, and the
+    weights stored in the If branches that inlining left out."""
+
+    proto: onnx.ModelProto
+    values: Mapping[str, Array]
+    untaken: Mapping[str, onnx.TensorProto]
+
+
+def skeleton(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, onnx.TensorProto]]:
+    """A copy of ``proto`` whose large main-graph initializers carry only name, type and dims,
+    and the original initializers those stubs stand for (by name)."""
+    copy = onnx.ModelProto()
+    for name in ("ir_version", "producer_name", "producer_version", "domain", "model_version"):
+        setattr(copy, name, getattr(proto, name))
+    copy.opset_import.extend(proto.opset_import)
+    copy.metadata_props.extend(proto.metadata_props)
+    copy.functions.extend(proto.functions)
+    graph, target = proto.graph, copy.graph
+    target.name = graph.name
+    for name in ("node", "input", "output", "value_info", "sparse_initializer"):
+        getattr(target, name).extend(getattr(graph, name))
+    weights: dict[str, onnx.TensorProto] = {}
+    for init in graph.initializer:
+        if _numel(init) <= SMALL_VALUE_LIMIT:
+            target.initializer.append(init)
+            continue
+        stub = target.initializer.add()
+        stub.name, stub.data_type = init.name, init.data_type
+        stub.dims.extend(init.dims)
+        weights[init.name] = init
+    return copy, weights
+
+
+def _numel(tensor: onnx.TensorProto) -> int:
+    return int(np.prod(tensor.dims)) if tensor.dims else 1
+
+
+def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
+    """Infer, fold and inline on ``work`` (a skeleton this call may change) until nothing changes."""
+    known: dict[str, Array] = {**stored_values(work.graph), **given}
+    contrib_done: set[str] = set()
+    untaken: dict[str, onnx.TensorProto] = {}
+    opset = next((o.version for o in work.opset_import if o.domain in DEFAULT_DOMAINS), 1)
+    while True:
+        inferred, kept = _infer_with_values(work, known)
+        shapes, types = _static_shapes(inferred.graph)
+        learned = contrib_output_shapes(work, shapes, types, contrib_done)
+        learned += body_input_shapes(work.graph, shapes)
+        learned += loop_output_shapes(work, inferred, shapes, known)
+        learned += fold_values(work.graph, shapes, known, opset)
+        learned += fold_bodies(work.graph, known, opset)
+        learned += inline_known_ifs(work, known, untaken)
+        if not learned:
+            return Resolved(_assemble(work, inferred, kept, known), known, untaken)
+
+
+def _infer_with_values(
+    work: onnx.ModelProto, known: Mapping[str, Array]
+) -> tuple[onnx.ModelProto, list[int]]:
+    """Shape inference on a copy of ``work`` where every known value is an initializer and the
+    nodes that computed them are gone; returns it with the indices of the nodes it kept."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(work)
+    # Before IR 4 an initializer counts only when it is also a graph input; the values turned
+    # into initializers here are not, so the copy is read under IR 4 rules.
+    copy.ir_version = max(copy.ir_version, 4)
+    graph = copy.graph
+    kept = [i for i, n in enumerate(work.graph.node) if not _computed(n, known)]
+    nodes = [graph.node[i] for i in kept]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    inputs = [i for i in graph.input if i.name not in known]
+    del graph.input[:]
+    graph.input.extend(inputs)
+    stored = {i.name for i in graph.initializer}
+    for name, value in known.items():
+        if name not in stored:
+            graph.initializer.append(numpy_helper.from_array(np.asarray(value), name))
+    return run_inference(copy), kept
+
+
+def _computed(node: onnx.NodeProto, known: Mapping[str, Array]) -> bool:
+    outputs = [o for o in node.output if o]
+    return bool(outputs) and all(o in known for o in outputs) and not has_subgraph(node)
+
+
+def run_inference(proto: onnx.ModelProto, strict: bool = False) -> onnx.ModelProto:
+    try:
+        return onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=strict, data_prop=True)
+    except Exception as exc:  # an inconsistent model: say which check failed, in one line
+        raise ShapeError(f"shape inference failed: {_last_line(exc)}") from exc
+
+
+def _last_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__
+
+
+def _static_shapes(graph: onnx.GraphProto) -> tuple[dict[str, Shape], dict[str, int]]:
+    """Static shapes and element types of the main graph's tensors."""
+    shapes: dict[str, Shape] = {}
+    types: dict[str, int] = {}
+    for info in [*graph.input, *graph.value_info, *graph.output]:
+        tensor_type = info.type.tensor_type
+        if not info.type.HasField("tensor_type"):
+            continue
+        types[info.name] = tensor_type.elem_type
+        if tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in tensor_type.shape.dim):
+            shapes[info.name] = tuple(d.dim_value for d in tensor_type.shape.dim)
+    for init in graph.initializer:
+        shapes[init.name], types[init.name] = tuple(init.dims), init.data_type
+    return shapes, types
+
+
+def _assemble(
+    work: onnx.ModelProto, inferred: onnx.ModelProto, kept: list[int], known: Mapping[str, Array]
+) -> onnx.ModelProto:
+    """``work``'s nodes with the inferred shapes: control-flow nodes come from the inferred copy
+    (their subgraphs carry inferred shapes), and folded tensors get value infos of their own."""
+    final = onnx.ModelProto()
+    final.CopyFrom(work)
+    graph = final.graph
+    inferred_nodes = dict(zip(kept, inferred.graph.node, strict=True))
+    for index, node in enumerate(graph.node):
+        if has_subgraph(node) and index in inferred_nodes:
+            node.CopyFrom(inferred_nodes[index])
+    del graph.value_info[:]
+    graph.value_info.extend(inferred.graph.value_info)
+    outputs = {o.name: o for o in inferred.graph.output}
+    for output in graph.output:
+        if output.name in outputs:
+            output.CopyFrom(outputs[output.name])
+    stored = {i.name for i in graph.initializer} | {i.name for i in graph.input}
+    for name, value in known.items():
+        if name not in stored and value.dtype.kind in "biuf":
+            elem_type = helper.np_dtype_to_tensor_dtype(value.dtype)
+            graph.value_info.append(helper.make_tensor_value_info(name, elem_type, value.shape))
+    return final
+
+
+# Operators whose output shape depends on data values: unresolved outputs are expected there.
+_DATA_DEPENDENT = frozenset(
+    [
+        "NonZero",
+        "Unique",
+        "NonMaxSuppression",
+        "Compress",
+        "TopK",
+        "Loop",
+        "Scan",
+        "If",
+        "Resize",
+        "Upsample",
+        "Range",
+        "Expand",
+        "Tile",
+        "Pad",
+        "ConstantOfShape",
+        "Reshape",
+        "Slice",
+        "Split",
+        "OneHot",
+        "StringSplit",
+        "CenterCropPad",
+    ]
+)
+
+
+def check_consistency(resolved: Resolved) -> None:
+    """Refuse a model that cannot run at the bound shapes: a node whose inputs all resolved but
+    whose outputs onnx cannot infer is one where a frozen size (a weight's dimension, a traced
+    constant) contradicts the shapes flowing in. Strict inference names the node and the sizes."""
+    shapes, _ = _static_shapes(resolved.proto.graph)
+    if not any(_stuck(node, shapes) for node in resolved.proto.graph.node):
+        return
+    try:
+        onnx.shape_inference.infer_shapes(resolved.proto, check_type=False, strict_mode=True, data_prop=True)
+    except Exception as exc:
+        raise ShapeError(
+            f"{_refusal(_last_line(exc), resolved.proto.graph, shapes)}: the model does not run with these "
+            "input shapes (a size it fixes, such as a weight's dimension or a traced constant, disagrees)"
+        ) from None
+
+
+# onnx's strict-mode message: "... (op_type:MatMul, node name: mix): [ShapeInferenceError] why".
+_INFERENCE_ERROR = re.compile(
+    r"\(op_type:(?P<op>[^,]+), node name: (?P<node>[^)]*)\): (?:\[\w+\] )?(?P<why>.*)"
+)
+
+
+def _refusal(message: str, graph: onnx.GraphProto, shapes: Mapping[str, Shape]) -> str:
+    """onnx's message retold: the node, the shapes it was given, and why it cannot take them."""
+    match = _INFERENCE_ERROR.search(message)
+    if match is None:
+        return message
+    node = next((n for n in graph.node if n.name == match["node"]), None)
+    given = [shapes[i] for i in node.input if i in shapes] if node is not None else []
+    inputs = " and ".join(str(s) for s in given)
+    return f"node {match['node']!r} ({match['op']}) cannot take inputs {inputs}: {match['why'].rstrip('.')}"
+
+
+def _stuck(node: onnx.NodeProto, shapes: Mapping[str, Shape]) -> bool:
+    if node.domain not in DEFAULT_DOMAINS or node.op_type in _DATA_DEPENDENT:
+        return False
+    inputs = [n for n in node.input if n]
+    return (
+        bool(inputs) and all(n in shapes for n in inputs) and any(o not in shapes for o in node.output if o)
+    )

@@ -1,0 +1,75 @@
+"""The plugin manager: built-ins first, then every ``archlint`` entry point."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.metadata
+from collections.abc import Callable
+
+import pluggy
+
+from archlint.errors import ArchlintError
+from archlint.plugins import hookspecs
+
+# Built-in plugins, registered exactly like third-party ones, by module rather than by entry
+# point: the rules/ and hardware/ folders are installed as archlint.rules and archlint.hardware.
+BUILTIN_PLUGINS = (
+    "archlint.hardware",
+    "archlint.rules",
+    "archlint.report.builtin",
+    "archlint.pytorch.plugin",
+)
+
+
+@functools.cache
+def plugin_manager() -> pluggy.PluginManager:
+    manager = pluggy.PluginManager("archlint")
+    manager.add_hookspecs(hookspecs)
+    for module_name in BUILTIN_PLUGINS:
+        manager.register(importlib.import_module(module_name), name=f"archlint.builtin.{module_name}")
+    try:
+        manager.load_setuptools_entrypoints("archlint")
+    except Exception as exc:
+        raise ArchlintError(
+            f"plugin {_failing_entry_point()} failed to load: {type(exc).__name__}: {exc}"
+        ) from exc
+    manager.check_pending()
+    return manager
+
+
+def _failing_entry_point() -> str:
+    """Which ``archlint`` entry point does not import (only asked once loading has failed)."""
+    for entry_point in importlib.metadata.entry_points(group="archlint"):
+        try:
+            entry_point.load()
+        except Exception:
+            dist = entry_point.dist
+            return f"{dist.name} {dist.version} ({entry_point.value})" if dist else entry_point.value
+    return "(unknown)"
+
+
+def call_register_hook(hook_name: str, what: str, register_for: Callable[[str], Callable[..., None]]) -> None:
+    """Call every plugin's ``hook_name(register=...)``, giving each the callback
+    ``register_for(plugin label)``; a plugin that raises becomes one error naming it."""
+    manager = plugin_manager()
+    for impl in getattr(manager.hook, hook_name).get_hookimpls():
+        label = plugin_label(manager, impl.plugin)
+        try:
+            impl.function(register=register_for(label))
+        except ArchlintError:
+            raise
+        except Exception as exc:
+            raise ArchlintError(
+                f"plugin {label!r} failed to register its {what}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+
+def plugin_label(manager: pluggy.PluginManager, plugin: object) -> str:
+    """The distribution a plugin came from ("name version"), or its module for built-ins."""
+    for candidate, dist in manager.list_plugin_distinfo():
+        if candidate is plugin:
+            return f"{dist.project_name} {dist.version}"
+    name = str(manager.get_name(plugin) or getattr(plugin, "__name__", repr(plugin)))
+    builtin = "archlint.builtin."
+    return f"{name.removeprefix(builtin)} (built-in)" if name.startswith(builtin) else name

@@ -1,0 +1,1 @@
+"""Tables the analyze, profile and hardware commands print: renderers, not output-format plugins."""

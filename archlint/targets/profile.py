@@ -1,0 +1,184 @@
+"""Hardware profiles: the schema of hardware/*.yaml and of user profiles given by path.
+
+Only ``name``, ``peak_flops`` and ``memory_bandwidth`` are required; that minimal profile is a
+pure roofline. Every other field has a neutral default (no alignment, no overhead, efficiency 1).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from archlint.analysis.costs.record import OpClass
+from archlint.errors import ProfileError
+
+# libyaml's safe loader is ~10x faster than the pure-Python one; both build only plain data.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: Keys of ``peak_flops`` and ``channel_alignment``: the compute classes of archlint.model.dtypes.
+COMPUTE_KEYS = frozenset(
+    {"fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "fp4", "int32", "int16", "int8", "int4"}
+)
+
+Fraction = Annotated[float, Field(gt=0, le=1)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    """Where a figure comes from: a datasheet, a paper, a measurement."""
+
+    figure: str
+    source: str
+    url: str | None = None
+
+
+class SmallOps(_Strict):
+    """Operators too small to fill the device reach only ``efficiency`` of the roofline."""
+
+    flops_below: float = Field(0.0, ge=0)
+    efficiency: Fraction = 1.0
+
+
+class ConvShape(_Strict):
+    """How a convolution's shape slows its arithmetic below its op class's figure (measured by calibrate).
+
+    Blocked-layout CPU kernels (onnxruntime's NCHWc) keep a few output channel blocks in
+    registers and stream over the input channels: with few channels per group or short output
+    rows there is little to reuse, grouped convs run one narrow conv per group, and a channel count the layout
+    cannot take falls back to a generic im2col kernel.
+    """
+
+    # c at which a conv runs at half its class efficiency: efficiency x c / (c + narrow_channels),
+    # c the smaller of its output channels per group and its multiply-adds per output element
+    # (input channels per group x kernel taps). 0: no effect.
+    narrow_channels: float = Field(0.0, ge=0)
+    # w at which a conv (depthwise too) runs at half its efficiency: x w / (w + narrow_rows), w its
+    # output width. The kernels compute one output row per call; a 7-wide row is short work for
+    # a call's set-up and padding edges. 0: no effect.
+    narrow_rows: float = Field(0.0, ge=0)
+    grouped: Fraction = 1.0  # factor for grouped convs that are not depthwise
+    # Convs whose channel counts are not a multiple of this run the engine's fallback kernel, at
+    # the ``fallback`` factor of their op class (conv, depthwise_conv). 1: every count is taken.
+    fallback_multiple: int = Field(1, ge=1)
+    fallback: dict[OpClass, Fraction] = Field(default_factory=dict)
+
+
+class HardwareProfile(_Strict):
+    name: str
+    kind: Literal["gpu", "cpu", "npu", "other"] = "other"
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    peak_flops: dict[str, Positive]  # FLOP/s (OP/s for integer types) per compute dtype
+    memory_bandwidth: Positive  # bytes/s of the main memory
+    device_memory_bytes: Positive | None = None
+    on_chip_memory_bytes: Positive | None = None  # last-level cache or scratchpad SRAM
+    # bytes/s of on-chip memory, for operators whose bytes fit in on_chip_memory_bytes; unset:
+    # every operator streams at memory_bandwidth.
+    on_chip_bandwidth: Positive | None = None
+    channel_alignment: dict[str, int] = Field(default_factory=dict)  # per compute dtype
+    layout: str = ""  # the tensor layout the alignment figures assume, e.g. "NHWC, tensor cores"
+    op_overhead_s: float = Field(0.0, ge=0)  # dispatch cost paid by every operator execution
+    compute_efficiency: Fraction = 1.0  # fraction of peak that dense kernels sustain
+    bandwidth_efficiency: Fraction = 1.0  # fraction of bandwidth that streaming kernels sustain
+    efficiency: dict[OpClass, Fraction] = Field(default_factory=dict)  # per op class, on the roofline
+    small_ops: SmallOps = SmallOps()
+    conv_shape: ConvShape = ConvShape()
+    # Op types besides Conv that run in the engine's blocked conv layout (``layout``): a tensor
+    # passing between them and any other op is copied into or out of it (see archlint/analysis/layout.py).
+    # Empty: no conversions are charged.
+    blocked_ops: tuple[str, ...] = ()
+    # Op types the engine runs inside the kernel of the operator producing their input, keyed by
+    # that producer's op type ({Conv: [BatchNormalization, Relu]}): they cost no time of their own.
+    fusion: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # How subnormal floats are handled: "always" flushed (no penalty), "optional" (slow path
+    # unless the engine turns on FTZ/DAZ, as on x86), "never" (slow path cannot be avoided).
+    flush_to_zero: Literal["always", "optional", "never"] | None = None
+    supported_ops: tuple[str, ...] | None = None
+    sources: tuple[Source, ...] = ()
+
+    @field_validator("peak_flops", "channel_alignment")
+    @classmethod
+    def _known_dtypes(cls, table: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(table) - COMPUTE_KEYS)
+        if unknown:
+            raise ValueError(f"unknown dtype key(s) {unknown}; use one of {sorted(COMPUTE_KEYS)}")
+        return table
+
+    @field_validator("peak_flops")
+    @classmethod
+    def _not_empty(cls, table: dict[str, float]) -> dict[str, float]:
+        if not table:
+            raise ValueError("give at least one peak rate, e.g. {fp32: 1.0e12}")
+        return table
+
+    def peak_for(self, compute: str) -> float:
+        """Peak rate for a compute dtype; a dtype the profile does not list runs at fp32's rate."""
+        if compute in self.peak_flops:
+            return self.peak_flops[compute]
+        return self.peak_flops.get("fp32", max(self.peak_flops.values()))
+
+    def alignment_for(self, compute: str) -> int:
+        return self.channel_alignment.get(compute, 1)
+
+    @property
+    def ridge_point(self) -> float:
+        """FLOP per byte above which an fp32 operator is compute-bound on this device."""
+        return self.peak_for("fp32") / self.memory_bandwidth
+
+    def bandwidth_for(self, moved_bytes: float) -> float:
+        """The bandwidth an operator moving ``moved_bytes`` streams at, before efficiency."""
+        if self.on_chip_bandwidth and self.on_chip_memory_bytes and moved_bytes <= self.on_chip_memory_bytes:
+            return self.on_chip_bandwidth
+        return self.memory_bandwidth
+
+    def efficiency_for(self, op_class: OpClass, flops: int) -> float:
+        value = self.efficiency.get(op_class, 1.0)
+        if flops < self.small_ops.flops_below:
+            value *= self.small_ops.efficiency
+        return value
+
+
+def load_profile(path: str | Path) -> HardwareProfile:
+    file = Path(path)
+    try:
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_SafeLoader)
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read hardware profile ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: a hardware profile is a YAML mapping")
+    try:
+        return HardwareProfile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(f"{path}: {describe_validation_error(exc, HardwareProfile)}") from None
+
+
+def describe_validation_error(exc: ValidationError, schema: type[BaseModel]) -> str:
+    """One line for the most useful error: a misspelt key first, with the key it resembles."""
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    error = errors[0]
+    where = ".".join(str(p) for p in error["loc"]) or "profile"
+    if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
+        keys = [field.alias or name for name, field in schema.model_fields.items()]
+        close = difflib.get_close_matches(str(error["loc"][0]), keys, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{where}: unknown key{hint}"
+    return f"{where}: {error['msg']}"
+
+
+def human_rate(value: float) -> str:
+    """2.86e12 -> '2.86 T'."""
+    if value <= 0:
+        return "0"
+    exponent = min(int(math.log10(value) // 3), 5)
+    return f"{value / 10 ** (3 * exponent):.3g} {' kMGTP'[exponent]}".rstrip()
