@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archlint.analysis.model_cost import ModelCost, ProgressCallback, compute_costs
-from archlint.analysis.roofline import Prediction, predict
+from archlint.analysis.analysis import Analysis
+from archlint.analysis.model_cost import ProgressCallback, compute_costs
+from archlint.analysis.roofline import predict
 from archlint.model.graph import Model
 from archlint.targets.profile import HardwareProfile
 
 if TYPE_CHECKING:
     import onnx
 
-    from archlint.model.loaders import ModelRequest
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """A model's costs and, per target, the roofline prediction: what rules and reports read."""
-
-    cost: ModelCost
-    predictions: tuple[Prediction, ...]
-    # Target-independent results rules compute once per model and reuse for every target (AL401's
-    # scan of weight values, say); keyed by rule code and options.
-    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def model(self) -> Model:
-        return self.cost.model
+    from archlint.model.loader import ModelRequest
 
 
 def load_model(
@@ -42,7 +27,8 @@ def load_model(
 ) -> Model:
     """Read a model (an ONNX file, or what a loader builds from ``request``), bind its input
     shapes, symbols and values, and resolve every shape and control-flow decision it can."""
-    from archlint.model.loaders import ModelRequest, load_proto
+    from archlint.model.loader import ModelRequest
+    from archlint.model.loaders import load_proto
 
     proto = load_proto(str(path), request or ModelRequest(str(path), inputs or {}))
     return resolve_model(proto, path, inputs, dims, values)

@@ -17,8 +17,8 @@ from archlint.config import Config, load_config
 from archlint.errors import UsageError
 from archlint.lint.checker import CheckOptions, NodeIgnore, check
 from archlint.lint.diagnostics import Severity
-from archlint.lint.registry import RegisteredRule, find_rule, registered_rules
-from archlint.lint.rule import RuleOptions
+from archlint.lint.registry import find_rule, registered_rules
+from archlint.lint.rule import RegisteredRule, RuleOptions
 from archlint.lint.selection import DEFAULT_SELECT, Selection, normalize
 
 if TYPE_CHECKING:

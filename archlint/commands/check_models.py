@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from archlint.commands.common import DEFAULT_TARGET, flag_shapes, flag_values
 from archlint.config import Config, ModelEntry
 from archlint.errors import UsageError
-from archlint.model.loaders import ModelRequest
+from archlint.model.loader import ModelRequest
 from archlint.model.shape_text import parse_shape
 from archlint.pytorch import reference
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from archlint.commands.common import add_model_options
 
 if TYPE_CHECKING:
-    from archlint.api import Analysis
+    from archlint.analysis.analysis import Analysis
     from archlint.config import Config
     from archlint.diff.model_diff import ModelDiff
     from archlint.lint.checker import CheckOptions

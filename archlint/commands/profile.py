@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from archlint.commands.common import add_model_options
 
 if TYPE_CHECKING:
-    from archlint.api import Analysis
+    from archlint.analysis.analysis import Analysis
     from archlint.config import Config
     from archlint.lint.diagnostics import Diagnostic
 
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from archlint.measure import profiling
     from archlint.measure.profile_result import build
     from archlint.measure.runtime import require_onnxruntime
-    from archlint.model.loaders import ModelRequest
+    from archlint.model.loader import ModelRequest
 
     require_onnxruntime("archlint profile")  # before minutes of analysis, not after
     config = load_config(args.config)

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from archlint.api import Analysis
+from archlint.analysis.analysis import Analysis
 from archlint.lint.diagnostics import Diagnostic, Severity
 
 

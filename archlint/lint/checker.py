@@ -13,11 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from archlint.api import Analysis
+from archlint.analysis.analysis import Analysis
 from archlint.errors import ArchlintError
 from archlint.lint.diagnostics import Diagnostic
-from archlint.lint.registry import RegisteredRule
-from archlint.lint.rule import RuleContext, RuleOptions
+from archlint.lint.rule import RegisteredRule, RuleContext, RuleOptions
 from archlint.lint.selection import Selection, _longest
 from archlint.model.graph import Model
 

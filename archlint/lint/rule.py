@@ -22,9 +22,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from archlint.analysis.analysis import Analysis
 from archlint.analysis.model_cost import ModelCost, NodeCost
 from archlint.analysis.roofline import NodeTime, Prediction, node_time
-from archlint.api import Analysis
 from archlint.lint.diagnostics import Finding, Severity
 from archlint.targets.profile import HardwareProfile
 
@@ -119,3 +119,11 @@ class RuleContext:
                 if name:
                     readers.setdefault(name, []).append(n)
         return readers
+
+
+@dataclass(frozen=True)
+class RegisteredRule:
+    """A rule with the plugin that registered it (the distribution, or the built-in module)."""
+
+    rule: type[Rule]
+    plugin: str

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from archlint.analysis.analysis import Analysis
 from archlint.analysis.roofline import Prediction
-from archlint.api import Analysis
 from archlint.lint.diagnostics import Diagnostic
 from archlint.measure.ort_mapping import NodeMapping, map_nodes
 from archlint.measure.profiling import Measurement, RunSettings

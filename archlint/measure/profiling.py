@@ -23,7 +23,8 @@ from archlint.measure.ort_mapping import EngineGraph, read_engine_graph
 from archlint.measure.ort_profile import KernelTimes
 from archlint.measure.runtime import Optimization
 from archlint.model.graph import Model
-from archlint.model.loaders import ModelRequest, load_proto
+from archlint.model.loader import ModelRequest
+from archlint.model.loaders import load_proto
 
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
 

@@ -1,42 +1,16 @@
-"""Model loaders: turn what the user names (a file, a model definition) into an ONNX proto.
-
-The ONNX loader is built in; others (PyTorch model definitions) register through the
-``archlint_register_loaders`` hook. The first loader that claims a reference reads it. A file
-holds its graph; a model definition must be run to produce one, so a loader may take the whole
-request (input shapes and dtypes, factory arguments) through ``load_request`` instead.
-"""
+"""Which loader reads a reference: the plugins' (PyTorch model definitions, ...) first, then the
+built-in ONNX loader; the first that claims a reference reads it."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from archlint.errors import ArchlintError, ModelLoadError
+from archlint.errors import ModelLoadError
+from archlint.model.loader import Loader, ModelRequest
+from archlint.plugins.registry import Registry
 
 if TYPE_CHECKING:
     import onnx
-
-
-@dataclass(frozen=True)
-class ModelRequest:
-    """What the user asked for: a reference and what a model definition needs to be built."""
-
-    reference: str
-    inputs: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    input_dtypes: Mapping[str, str] = field(default_factory=dict)  # by input name; default float32
-    kwargs: Mapping[str, Any] = field(default_factory=dict)  # for a model factory
-    values: Mapping[str, Any] = field(default_factory=dict)  # input values that steer control flow
-
-
-@dataclass(frozen=True)
-class Loader:
-    name: str
-    claims: Callable[[str], bool]  # whether this loader reads the reference
-    load: Callable[[str], onnx.ModelProto]  # the model, never modified on disk
-    # Loaders that build the model (and so need its input shapes) take the request instead.
-    load_request: Callable[[ModelRequest], onnx.ModelProto] | None = None
 
 
 def _read_onnx(reference: str) -> onnx.ModelProto:
@@ -48,19 +22,14 @@ def _read_onnx(reference: str) -> onnx.ModelProto:
 ONNX_LOADER = Loader("onnx", lambda reference: reference.lower().endswith(".onnx"), _read_onnx)
 
 
-@functools.cache
+LOADERS: Registry[Loader] = Registry(
+    "archlint_register_loaders", "model loader", keys=lambda loader: (loader.name,)
+)
+
+
 def registered_loaders() -> tuple[Loader, ...]:
-    from archlint.plugins.manager import call_register_hook
-
-    loaders: list[Loader] = []
-
-    def register(loader: Loader) -> None:
-        if any(existing.name == loader.name for existing in loaders):
-            raise ArchlintError(f"model loader {loader.name!r} is registered twice")
-        loaders.append(loader)
-
-    call_register_hook("archlint_register_loaders", "model loaders", lambda _label: register)
-    return (*loaders, ONNX_LOADER)  # plugins first: they claim more specific references
+    """Plugins' loaders first (they claim more specific references), then the ONNX one."""
+    return (*(entry.item for entry in LOADERS.entries()), ONNX_LOADER)
 
 
 def find_loader(reference: str) -> Loader | None:

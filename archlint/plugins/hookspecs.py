@@ -15,7 +15,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from archlint.lint.rule import Rule
-    from archlint.model.loaders import Loader
+    from archlint.model.loader import Loader
     from archlint.report.base import Reporter
     from archlint.targets.profile import HardwareProfile
 
@@ -47,7 +47,7 @@ def archlint_register_reporters(register: Callable[[type[Reporter]], None]) -> N
 
 @hookspec
 def archlint_register_loaders(register: Callable[[Loader], None]) -> None:
-    """Register model loaders: call ``register(loader)`` with an ``archlint.model.loaders.Loader``.
+    """Register model loaders: call ``register(loader)`` with an ``archlint.model.loader.Loader``.
 
     A loader claims the model references it can read (a file suffix, a ``file.py::factory``)
     and turns one into an ONNX ModelProto; archlint does the rest.

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from archlint import hookimpl
-from archlint.model.loaders import Loader, ModelRequest
+from archlint.model.loader import Loader, ModelRequest
 from archlint.pytorch import reference
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from archlint.analysis.analysis import Analysis
 from archlint.analysis.roofline import Prediction
-from archlint.api import Analysis
 
 SCHEMA = "archlint.analysis/1"
 

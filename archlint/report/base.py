@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from archlint.api import Analysis
+from archlint.analysis.analysis import Analysis
 from archlint.lint.diagnostics import Diagnostic, Severity
-from archlint.lint.registry import RegisteredRule
+from archlint.lint.rule import RegisteredRule
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from archlint import __version__, units
+from archlint.analysis.analysis import Analysis
 from archlint.analysis.roofline import NodeTime, Prediction
-from archlint.api import Analysis
 from archlint.lint.diagnostics import Diagnostic
 from archlint.targets.profile import HardwareProfile
 

@@ -12,7 +12,7 @@ import html
 import json
 from importlib import resources
 
-from archlint.api import Analysis
+from archlint.analysis.analysis import Analysis
 from archlint.report.base import CheckReport, Reporter
 from archlint.report.html_data import JsonDict, report_data
 

@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import functools
-
-from archlint.errors import ArchlintError, UsageError
+from archlint.errors import UsageError
+from archlint.plugins.registry import Registry
 from archlint.report.base import Reporter
 
+REPORTERS: Registry[type[Reporter]] = Registry(
+    "archlint_register_reporters", "output format", keys=lambda reporter: (reporter.name,)
+)
 
-@functools.cache
+
 def registered_reporters() -> dict[str, type[Reporter]]:
-    from archlint.plugins.manager import call_register_hook
-
-    reporters: dict[str, type[Reporter]] = {}
-
-    def register(reporter: type[Reporter]) -> None:
-        if reporter.name in reporters:
-            raise ArchlintError(f"output format {reporter.name!r} is registered twice")
-        reporters[reporter.name] = reporter
-
-    call_register_hook("archlint_register_reporters", "output formats", lambda _label: register)
-    return reporters
+    return {entry.item.name: entry.item for entry in REPORTERS.entries()}
 
 
 def reporter_for(name: str) -> type[Reporter]:
-    reporters = registered_reporters()
-    if name not in reporters:
-        raise UsageError(f"unknown --format {name!r}; choose from {', '.join(sorted(reporters))}")
-    return reporters[name]
+    entry = REPORTERS.get(name)
+    if entry is None:
+        choices = ", ".join(sorted(registered_reporters()))
+        raise UsageError(f"unknown --format {name!r}; choose from {choices}")
+    return entry.item

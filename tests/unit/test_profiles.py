@@ -11,7 +11,7 @@ from archlint import hookimpl
 from archlint.errors import ProfileError
 from archlint.plugins.manager import plugin_manager
 from archlint.targets.profile import HardwareProfile, load_profile
-from archlint.targets.registry import registered_profiles, resolve, resolve_many
+from archlint.targets.registry import PROFILES, registered_profiles, resolve, resolve_many
 
 REQUIRED_DEVICES = {
     "h100",
@@ -106,10 +106,11 @@ class _ClashingPlugin:
 def test_duplicate_names_are_rejected() -> None:
     manager = plugin_manager()
     manager.register(_ClashingPlugin(), name="clash")
-    registered_profiles.cache_clear()
+    PROFILES.clear()
     try:
-        with pytest.raises(ProfileError, match="'t4' is already registered"):
+        # The error names both sides: the plugin and its profile, and the one that has the name.
+        with pytest.raises(ProfileError, match=r"hardware profile 't4' uses 't4', which .* registered"):
             registered_profiles()
     finally:
         manager.unregister(name="clash")
-        registered_profiles.cache_clear()
+        PROFILES.clear()

@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from archlint import units
+from archlint.analysis.analysis import Analysis
 from archlint.analysis.roofline import NodeTime, Prediction
-from archlint.api import Analysis
 
 _BOUND_STYLE = {"compute": "green", "memory": "yellow", "overhead": "magenta", "fused": "dim"}
 
