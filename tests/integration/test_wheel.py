@@ -1,11 +1,15 @@
-"""rules/ and hardware/ work from a built wheel installed in a fresh virtual environment."""
+"""The built wheel in a fresh virtual environment: rules/ and hardware/ are installed as
+archlint.rules and archlint.hardware and work from there, and no top-level ``rules`` or
+``hardware`` package lands in site-packages (where ``import rules`` would return archlint's)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_wheel_in_a_fresh_venv(tmp_path: Path) -> None:
+    # Build from a clean copy: a build/ folder left in the checkout would leak stale files.
+    source = tmp_path / "source"
+    leftovers = ("build", "dist", ".git", ".venv*", ".models", "__pycache__", "*.egg-info", ".*_cache")
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*leftovers))
     dist = tmp_path / "dist"
     subprocess.run(
         [
@@ -28,11 +36,13 @@ def test_wheel_in_a_fresh_venv(tmp_path: Path) -> None:
             "--no-deps",
             "--wheel-dir",
             str(dist),
-            str(ROOT),
+            str(source),
         ],
         check=True,
     )
     (wheel,) = dist.glob("archlint-*.whl")
+    top_level = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    assert top_level == {"archlint", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
@@ -45,8 +55,11 @@ def test_wheel_in_a_fresh_venv(tmp_path: Path) -> None:
         )
         return result.stdout
 
-    located = run("-c", "import hardware, rules, archlint; print(hardware.__file__, rules.__file__)")
-    assert str(env_dir) in located and str(ROOT) not in located
+    located = run("-c", "import archlint.hardware as h, archlint.rules as r; print(h.__file__, r.__file__)")
+    assert located.count(str(env_dir)) == 2 and str(ROOT) not in located
+    assert "/archlint/hardware/" in located and "/archlint/rules/" in located
+    missing = run("-c", "import importlib.util as u; print(u.find_spec('rules'), u.find_spec('hardware'))")
+    assert missing.split() == ["None", "None"]
     listing = run("-m", "archlint", "hardware")
     assert "a100" in listing and "cortex-a53" in listing
     document = json.loads(
