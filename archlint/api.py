@@ -60,5 +60,14 @@ def analyze(
     request: ModelRequest | None = None,
     values: Mapping[str, Any] | None = None,
 ) -> Analysis:
-    cost = compute_costs(load_model(path, inputs, dims, request, values), progress)
+    """Load the model at ``path`` (or what ``request`` builds) and analyze it for ``targets``."""
+    return analyze_model(load_model(path, inputs, dims, request, values), targets, progress)
+
+
+def analyze_model(
+    model: Model, targets: Sequence[HardwareProfile] = (), progress: ProgressCallback | None = None
+) -> Analysis:
+    """Cost an already resolved model and predict it on every target (calibration, ``profile``
+    and the benchmarks hold a model they loaded themselves)."""
+    cost = compute_costs(model, progress)
     return Analysis(cost, tuple(predict(cost, profile) for profile in targets))

@@ -101,23 +101,20 @@ def print_table(rows: Sequence[Row]) -> None:
 
 
 def phase_times(spec: _models.ModelSpec, profile: HardwareProfile) -> dict[str, float]:
-    """One analyze() split into its stages, following api.analyze step by step.
+    """One analyze() split into its stages, through the same api functions analyze() calls.
 
     cProfile's per-call overhead inflates exactly the many-small-calls code that makes a model
     slow, so the split of wall time between stages is measured without it.
     """
     from archlint.analysis.model_cost import compute_costs
     from archlint.analysis.roofline import predict
-    from archlint.model import onnx_loader, resolution, shapes
+    from archlint.api import resolve_model
+    from archlint.model import onnx_loader
 
     marks = [time.perf_counter()]
     proto = onnx_loader.read_proto(spec.path)
     marks.append(time.perf_counter())
-    work, weights = resolution.skeleton(proto)
-    given = shapes.bind_inputs(work, spec.inputs, spec.dims)
-    resolved = resolution.resolve(work, given)
-    marks.append(time.perf_counter())
-    model = onnx_loader.to_model(resolved.proto, spec.path, resolved.values, weights)
+    model = resolve_model(proto, spec.path, spec.inputs, spec.dims)
     marks.append(time.perf_counter())
     cost = compute_costs(model)
     marks.append(time.perf_counter())
@@ -125,8 +122,7 @@ def phase_times(spec: _models.ModelSpec, profile: HardwareProfile) -> dict[str, 
     marks.append(time.perf_counter())
     stages = (
         "read_proto",
-        "bind + resolve shapes",
-        "to_model (convert graph)",
+        "resolve_model (bind, infer, fold, convert)",
         "compute_costs",
         "predict (roofline)",
     )

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from archlint.commands.common import output
@@ -29,15 +30,24 @@ def _codes(text: str | None) -> list[str]:
     return [part for part in (text or "").split(",") if part.strip()]
 
 
-def selection(args: argparse.Namespace, config: Config, rules: Mapping[str, RegisteredRule]) -> Selection:
+@dataclass(frozen=True)
+class SelectionFlags:
+    """``--select``, ``--extend-select`` and ``--ignore`` as given (None: not given)."""
+
+    select: str | None = None
+    extend_select: str | None = None
+    ignore: str | None = None
+
+
+def selection(flags: SelectionFlags, config: Config, rules: Mapping[str, RegisteredRule]) -> Selection:
     from archlint.lint.suppressions import UNUSED_CODE, UNUSED_NAME
 
     # AL001 unused-noqa is reported by the checker, not by a rule, and is selected like one.
     names = {r.rule.name: code for code, r in rules.items()} | {UNUSED_NAME: UNUSED_CODE}
     codes = [*rules, UNUSED_CODE]
-    select = _codes(args.select) or config.select or list(DEFAULT_SELECT)
-    extend = [*config.extend_select, *_codes(args.extend_select)]
-    ignore = [*config.ignore, *_codes(args.ignore)]
+    select = _codes(flags.select) or config.select or list(DEFAULT_SELECT)
+    extend = [*config.extend_select, *_codes(flags.extend_select)]
+    ignore = [*config.ignore, *_codes(flags.ignore)]
     return Selection(
         select=normalize([*select, *extend], names, codes),
         ignore=normalize(ignore, names, codes),
@@ -67,12 +77,16 @@ def _snake(values: Mapping[str, object]) -> dict[str, object]:
     return {key.replace("-", "_"): value for key, value in values.items()}
 
 
-def check_options(args: argparse.Namespace, config: Config) -> CheckOptions:
+def selection_flags(args: argparse.Namespace) -> SelectionFlags:
+    return SelectionFlags(args.select, args.extend_select, args.ignore)
+
+
+def check_options(flags: SelectionFlags, config: Config) -> CheckOptions:
     rules = registered_rules()
     names = {r.rule.name: code for code, r in rules.items()}
     file_ignores = {glob: normalize(codes, names, rules) for glob, codes in config.per_file_ignores.items()}
     node_ignores = tuple(NodeIgnore(i.nodes, normalize(i.codes, names, rules)) for i in config.ignore_nodes)
-    return CheckOptions(selection(args, config, rules), rule_options(config), file_ignores, node_ignores)
+    return CheckOptions(selection(flags, config, rules), rule_options(config), file_ignores, node_ignores)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     reporter_type = reporter_for(args.format or "full")
-    options = check_options(args, config)
+    options = check_options(selection_flags(args), config)
     fail_level = Severity(args.fail_level) if args.fail_level else config.fail_level
     checked = jobs(args, config)
     if not checked:  # --changed touched no configured model: a pre-commit hook stays silent

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archlint.commands.common import DEFAULT_TARGET, flag_shapes, flag_values
+from archlint.commands.common import DEFAULT_TARGET, flag_dims, flag_values
 from archlint.config import Config, ModelEntry
 from archlint.errors import UsageError
 from archlint.model.loader import ModelRequest
@@ -95,9 +95,9 @@ def _request(
         inputs[name] = parse_shape(shape)
         if dtype is not None:
             dtypes[name] = dtype
-    _, flag_dims = flag_shapes(argparse.Namespace(input=[], dim=args.dim))
     kwargs = entry.kwargs | _kwargs(args.kwargs)
-    return ModelRequest(model, inputs, dtypes, kwargs, flag_values(args)), dims | entry.dims | flag_dims
+    request = ModelRequest(model, inputs, dtypes, kwargs, flag_values(args))
+    return request, dims | entry.dims | flag_dims(args.dim)
 
 
 def _name_value(text: str) -> tuple[str, str]:

@@ -51,17 +51,22 @@ def flag_values(args: argparse.Namespace) -> dict[str, int | float | list[int | 
     return {name: parse_value(text) for name, text in (_key_value(t, "--value") for t in args.value)}
 
 
-def flag_shapes(args: argparse.Namespace) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+def flag_inputs(texts: list[str]) -> dict[str, tuple[int, ...]]:
+    """``--input NAME=1x3x224x224`` texts: input shapes."""
     from archlint.model.shape_text import parse_shape
 
-    pairs = (_key_value(t, "--input", empty=True) for t in args.input)
-    inputs = {name: parse_shape(value) for name, value in pairs}
+    pairs = (_key_value(t, "--input", empty=True) for t in texts)
+    return {name: parse_shape(value) for name, value in pairs}
+
+
+def flag_dims(texts: list[str]) -> dict[str, int]:
+    """``--dim SYMBOL=N`` texts: symbol values."""
     dims: dict[str, int] = {}
-    for name, value in (_key_value(t, "--dim") for t in args.dim):
+    for name, value in (_key_value(t, "--dim") for t in texts):
         if not value.isdigit():
             raise UsageError(f"bad --dim {name}={value}: the value must be a non-negative integer")
         dims[name] = int(value)
-    return inputs, dims
+    return dims
 
 
 def model_shapes(
@@ -69,7 +74,7 @@ def model_shapes(
 ) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
     """The config's shapes for this model, overridden by the command line's."""
     inputs, dims = config.shapes_for(model)
-    given_inputs, given_dims = flag_shapes(args)
+    given_inputs, given_dims = flag_inputs(args.input), flag_dims(args.dim)
     return inputs | given_inputs, dims | given_dims
 
 

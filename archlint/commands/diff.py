@@ -60,7 +60,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from archlint.commands.check import check_options
+    from archlint.commands.check import check_options, selection_flags
     from archlint.commands.common import output, targets
     from archlint.config import load_config
     from archlint.diff.model_diff import compare
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     profiles = targets(args, config)
-    options = check_options(args, config)
+    options = check_options(selection_flags(args), config)
     if args.model:
         diff = _compare_revisions(args, config, profiles, options)
     else:

@@ -62,7 +62,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from archlint.api import analyze
+    from archlint.api import analyze_model, resolve_model
     from archlint.commands.common import flag_values, model_shapes, output, table_console, targets
     from archlint.commands.progress import DelayedProgress
     from archlint.config import load_config
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from archlint.measure.profile_result import build
     from archlint.measure.runtime import require_onnxruntime
     from archlint.model.loader import ModelRequest
+    from archlint.model.loaders import load_proto
 
     require_onnxruntime("archlint profile")  # before minutes of analysis, not after
     config = load_config(args.config)
@@ -79,9 +80,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--target: profile compares with one target at a time")
     inputs, dims = model_shapes(args, config, args.model)
     request = ModelRequest(args.model, inputs, values=flag_values(args))
+    proto = load_proto(args.model, request)  # read once: analyzed, then run with its weights
     with DelayedProgress(f"analyzing {args.model}") as progress:
-        analysis = analyze(args.model, profiles, inputs, dims, progress, request, request.values)
-    proto = profiling.runnable_proto(request, analysis.model)
+        model = resolve_model(proto, args.model, inputs, dims, request.values)
+        analysis = analyze_model(model, profiles, progress)
+    profiling.prepare_to_run(proto, args.model, analysis.model)
     settings = profiling.RunSettings(args.threads, args.runs, args.warmup, args.optimization)
     measurement = profiling.measure(proto, profiling.input_shapes(analysis.model), settings)
     result = build(analysis, analysis.predictions[0], measurement, _findings(analysis, config))
@@ -99,9 +102,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _findings(analysis: Analysis, config: Config) -> list[Diagnostic]:
     """The rules as ``check`` runs them with this configuration (profile has no selection flags)."""
-    from archlint.commands.check import check_options
+    from archlint.commands.check import SelectionFlags, check_options
     from archlint.lint.checker import check
     from archlint.lint.registry import registered_rules
 
-    flags = argparse.Namespace(select=None, extend_select=None, ignore=None)
-    return check(analysis, registered_rules(), check_options(flags, config))
+    return check(analysis, registered_rules(), check_options(SelectionFlags(), config))

@@ -23,8 +23,6 @@ from archlint.measure.ort_mapping import EngineGraph, read_engine_graph
 from archlint.measure.ort_profile import KernelTimes
 from archlint.measure.runtime import Optimization
 from archlint.model.graph import Model
-from archlint.model.loader import ModelRequest
-from archlint.model.loaders import load_proto
 
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
 
@@ -46,21 +44,20 @@ class Measurement:
     engine: EngineGraph  # what onnxruntime ran, after its optimizations
 
 
-def runnable_proto(request: ModelRequest, model: Model) -> onnx.ModelProto:
-    """The model as loaded for the analysis, with its weights, and every node named as archlint
-    names it (``Conv_3`` for the unnamed fourth node), so that onnxruntime's names are ours."""
+def prepare_to_run(proto: onnx.ModelProto, reference: str, model: Model) -> None:
+    """Ready the proto the analysis read (in memory; the file is never written) for onnxruntime:
+    its external weights loaded, and every node named as archlint names it (``Conv_3`` for the
+    unnamed fourth node), so that onnxruntime's names are ours."""
     from onnx.external_data_helper import load_external_data_for_model, uses_external_data
 
     from archlint.model.onnx_loader import stored_tensors
 
-    proto = load_proto(request.reference, request)
     if any(uses_external_data(t) for t in stored_tensors(proto)):
-        load_external_data_for_model(proto, str(Path(request.reference).parent))
+        load_external_data_for_model(proto, str(Path(reference).parent))
     nodes = proto.graph.node
-    if len(nodes) == len(model.graph.nodes):  # always, unless a loader built a different graph
+    if len(nodes) == len(model.graph.nodes):  # unless a loader built another graph or an If was inlined
         for proto_node, node in zip(nodes, model.graph.nodes, strict=True):
             proto_node.name = proto_node.name or node.name
-    return proto
 
 
 def input_shapes(model: Model) -> dict[str, tuple[int, ...]]:
