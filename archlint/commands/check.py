@@ -7,13 +7,14 @@ is raised as an ArchlintError before anything is reported).
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from archlint.commands.common import output
+from archlint.commands.common import output, output_width
 from archlint.config import Config, load_config
 from archlint.errors import UsageError
 from archlint.lint.checker import CheckOptions, NodeIgnore, check
@@ -123,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
             out.write(statistics(report))
         else:
             terminal = out is sys.stdout and sys.stdout.isatty()
-            out.write(reporter_type(color=terminal, width=None).render(report))
+            # Reporters render into a buffer, which has no width: give them the terminal's.
+            width = output_width(out) or shutil.get_terminal_size().columns
+            out.write(reporter_type(color=terminal, width=width).render(report))
     return 1 if report.failing else 0
 
 

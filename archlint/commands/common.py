@@ -96,12 +96,21 @@ def output(path: str | None) -> Iterator[TextIO]:
         raise UsageError(f"--output-file {path}: {exc.strerror}") from None
 
 
-#: Columns of a table written to a file: a terminal's own width is used only on a terminal.
-FILE_TABLE_WIDTH = 140
+#: Width for output that is not a terminal (a pipe, a CI log, a file): wide enough that tables
+#: take the width their cells need instead of cutting them to 80 columns ("overhe…").
+UNBOUNDED_WIDTH = 10_000
 
 
-def table_console(out: TextIO) -> Console:
-    """A rich console on ``out`` (imported here: rich is slow to load and only tables need it)."""
+def output_width(out: TextIO) -> int | None:
+    """None (the terminal's own width) on a terminal, else UNBOUNDED_WIDTH."""
+    isatty = getattr(out, "isatty", None)
+    return None if isatty is not None and isatty() else UNBOUNDED_WIDTH
+
+
+def table_console(out: TextIO | None = None) -> Console:
+    """A rich console on ``out`` (default stdout; rich is imported here: it is slow to load and
+    only tables need it)."""
     from rich.console import Console
 
-    return Console(file=out, width=None if out is sys.stdout else FILE_TABLE_WIDTH)
+    stream = out or sys.stdout
+    return Console(file=stream, width=output_width(stream))

@@ -6,12 +6,11 @@ import argparse
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+    from archlint.commands.common import table_console
     from archlint.report.views import hardware_table
     from archlint.targets.registry import registered_profiles, resolve
 
-    console = Console()
+    console = table_console()
     if args.name:
         hardware_table.render_one(resolve(args.name), console)
     else:

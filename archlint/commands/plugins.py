@@ -7,9 +7,9 @@ import argparse
 
 def run(args: argparse.Namespace) -> int:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
+    from archlint.commands.common import table_console
     from archlint.lint.registry import registered_rules
     from archlint.plugins.manager import plugin_label, plugin_manager
     from archlint.report.registry import registered_reporters
@@ -30,5 +30,5 @@ def run(args: argparse.Namespace) -> int:
             caller.name.removeprefix("archlint_register_") for caller in manager.get_hookcallers(plugin) or []
         )
         table.add_row(label, ", ".join(hooks), " ".join(rules_by_plugin.get(label, [])))
-    Console().print(table)
+    table_console().print(table)
     return 0

@@ -9,9 +9,9 @@ from archlint.errors import UsageError
 
 def run_list(args: argparse.Namespace) -> int:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
+    from archlint.commands.common import table_console
     from archlint.lint.registry import registered_rules
 
     table = Table(box=box.SIMPLE, title="Rules (archlint rule CODE explains one)", title_justify="left")
@@ -21,7 +21,7 @@ def run_list(args: argparse.Namespace) -> int:
         rule = registered.rule
         severities = ", ".join(f"{kind} {sev.value}" for kind, sev in rule.severity.items())
         table.add_row(code, rule.name, severities, rule.fix_applicability or "", rule.summary)
-    Console().print(table)
+    table_console().print(table)
     return 0
 
 
