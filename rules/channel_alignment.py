@@ -52,8 +52,7 @@ class ChannelAlignment(Rule):
     or round down (`24`) to save the time the padding costs.
 
     ## Options
-    - `min_padding_share` (default `0.02`): report only when the padding is at least this share
-      of the operator's FLOPs.
+    (written from the options model)
 
     ## References
     - NVIDIA, Deep Learning Performance Guide: channels as multiples of 8 (fp16) / 16 (int8)

@@ -87,9 +87,7 @@ class ConvFastPaths(Rule):
     ```
 
     ## Options
-    - `fast_kernels` (default `[1, 3]`): square kernel sizes the target's engines have fast
-      kernels for; add `5` for an engine with a 5x5 fast path.
-    - `fast_strides` (default `[1, 2]`): strides those fast kernels support.
+    (written from the options model)
 
     ## References
     - Ding et al., "RepVGG: Making VGG-style ConvNets Great Again", CVPR 2021 (3x3 compute

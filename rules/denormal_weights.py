@@ -101,10 +101,7 @@ class DenormalWeights(Rule):
     `session.set_denormal_as_zero = 1`; PyTorch: `torch.set_flush_denormal(True)`).
 
     ## Options
-    - `tiny_threshold` (default `1e-15`): also report normal weights at or below this magnitude.
-    - `measured_slowdown` (default `[[0.001, 3.3], [0.01, 21.8], [0.1, 117.1], [1.0, 140.1]]`): measured
-      (share of a Conv's weights that are subnormal, slowdown factor) points for the estimate;
-      replace them with your own `benchmarks/denormals.py` numbers for your CPU and engine.
+    (written from the options model)
 
     ## References
     - Intel 64 and IA-32 Architectures Software Developer's Manual, Vol. 1, section 10.2.3: the

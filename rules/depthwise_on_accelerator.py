@@ -88,8 +88,7 @@ class DepthwiseOnAccelerator(Rule):
     lower resolution in the depthwise stages, or fp16/int8 activations.
 
     ## Options
-    - `min_share` (default `0.05`): when no regular conv is predicted faster, report depthwise
-      convs only if together they take at least this share of the predicted latency.
+    (written from the options model)
 
     ## References
     - Xiong et al., "MobileDets: Searching for Object Detection Architectures for Mobile

@@ -61,9 +61,7 @@ class ElementwiseHeavy(Rule):
     ShuffleNet V2 applies ReLU on one branch only and replaces the residual Add by a Concat.
 
     ## Options
-    - `min_share` (default `0.2`): report when elementwise and normalization operators take more
-      than this share of the predicted latency.
-    - `max_chains` (default `3`): how many fusable chains the fix names, largest saving first.
+    (written from the options model)
 
     ## References
     - N. Ma et al., "ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design",

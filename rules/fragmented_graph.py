@@ -56,9 +56,7 @@ class FragmentedGraph(Rule):
     constants fold and BatchNormalization and bias adds merge into the operators before them.
 
     ## Options
-    - `max_overhead_share` (default `0.2`): report when per-operator dispatch cost is above this
-      share of the predicted latency.
-    - `max_named` (default `5`): how many fusable operators the fix names.
+    (written from the options model)
 
     ## References
     - N. Ma et al., "ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design",

@@ -68,8 +68,7 @@ class LowArithmeticIntensity(Rule):
     of the bytes for the same FLOPs.
 
     ## Options
-    - `min_share` (default `0.05`): report memory-bound operators that take at least this share
-      of the predicted latency.
+    (written from the options model)
 
     ## References
     - S. Williams, A. Waterman, D. Patterson, "Roofline: an insightful visual performance model

@@ -64,10 +64,7 @@ class LowPrecisionAvailable(Rule):
     (onnxruntime.quantization, TensorRT, OpenVINO's post-training quantization).
 
     ## Options
-    - `min_speedup` (default `4.0`): report when a lower-precision peak is at least this multiple
-      of the fp32 peak.
-    - `dtypes` (default `["fp16", "bf16", "int8"]`): lower precisions to consider, in order of
-      preference; the first whose peak qualifies is suggested.
+    (written from the options model)
 
     ## References
     - NVIDIA A100 and T4 datasheets (fp32 vs tensor-core fp16/bf16/int8 rates), as quoted in

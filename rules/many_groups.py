@@ -64,9 +64,7 @@ class ManyGroups(Rule):
     make the layer narrower.
 
     ## Options
-    - `min_groups` (default `4`): report grouped convs with at least this many groups.
-    - `max_slowdown` (default `0.25`): report only when some lower group count is predicted at
-      most this much slower (25%).
+    (written from the options model)
 
     ## References
     - Ma et al., "ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design",

@@ -53,11 +53,7 @@ class MemoryBudget(Rule):
     weights.
 
     ## Options
-    - `min_batch` (default `8`): report when fewer than this many inferences fit device memory
-      at once.
-    - `min_weight_traffic_share` (default `0.25`): report weights larger than on-chip memory
-      when reading them from main memory takes at least this share of the predicted latency.
-    - `max_named` (default `3`): how many of the largest activation tensors the fix names.
+    (written from the options model)
 
     ## References
     - "FLOPs低,模型速度不一定快" (blog post, 2020-07-04): throughput is measured with the device

@@ -72,8 +72,7 @@ class SmallChannels(Rule):
     depthwise-separable pair (MobileDets).
 
     ## Options
-    - `min_channels` (default `16`): report dense convs and matrix products with fewer input or
-      output channels than this.
+    (written from the options model)
 
     ## References
     - NVIDIA, Deep Learning Performance Guide: channel counts and tensor-core tile

@@ -46,7 +46,7 @@ class UncostedOperators(Rule):
     ignore the code (`--ignore AL002`, or `ignore-nodes` in the configuration for those nodes).
 
     ## Options
-    - `max_named` (default `5`): how many operator types the message names, most frequent first.
+    (written from the options model)
 
     ## References
     - docs/analyze.md: how shapes, values and control flow are resolved.

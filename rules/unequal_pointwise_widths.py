@@ -49,8 +49,7 @@ class UnequalPointwiseWidths(Rule):
     ```
 
     ## Options
-    - `min_excess_traffic` (default `0.1`): report when the conv's memory access cost is at
-      least this share above the equal-width minimum for its FLOPs.
+    (written from the options model)
 
     ## References
     - N. Ma et al., "ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design",

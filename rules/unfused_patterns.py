@@ -63,8 +63,7 @@ class UnfusedPatterns(Rule):
     patterns are fixed in the model definition or by those tools.
 
     ## Options
-    - `min_saving_share` (default `0.0`): report only patterns whose fusion saves at least this
-      share of the predicted latency.
+    (written from the options model)
 
     ## References
     - S. Ioffe and C. Szegedy, "Batch Normalization", ICML 2015 (the inference-time affine form).

@@ -82,8 +82,7 @@ class UnsupportedOps(Rule):
     (pre- or post-processing on the host), so the device runs one partition.
 
     ## Options
-    - `extra_supported` (default `[]`): operators your engine runs on the device although the
-      profile does not list them (newer engine versions support more).
+    (written from the options model)
 
     ## References
     - Rockchip, RKNN-Toolkit2 operator support list (`doc/RKNNToolKit2_OP_Support-1.4.0.md`).

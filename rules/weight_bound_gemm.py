@@ -56,11 +56,7 @@ class WeightBoundGemm(Rule):
     (com.microsoft MatMulNBits).
 
     ## Options
-    - `min_weight_share` (default `0.8`): report matrix products whose weights are more than
-      this share of their bytes.
-    - `min_share` (default `0.01`): report only those that take at least this share of the
-      predicted latency.
-    - `batch` (default `8`): the batch size the fix predicts the per-inference time at.
+    (written from the options model)
 
     ## References
     - S. Williams, A. Waterman, D. Patterson, "Roofline: an insightful visual performance model

@@ -29,6 +29,15 @@ from archlint.lint.diagnostics import Finding, Severity
 from archlint.targets.profile import HardwareProfile
 
 
+def options_text(options_type: type[RuleOptions]) -> str:
+    """One line per option: name, default and the field's description (the docs' Options)."""
+    lines = []
+    for name, field in options_type.model_fields.items():
+        text = field.description or ""
+        lines.append(f"- `{name}` (default `{field.default}`): {text[:1].lower()}{text[1:]}".rstrip())
+    return "\n".join(lines) + "\n" if lines else "None.\n"
+
+
 def severity_by_kind(**kinds: Severity) -> Mapping[str, Severity]:
     """A rule's severity per target kind, e.g. ``severity_by_kind(gpu=Severity.WARNING)``."""
     return MappingProxyType(kinds)
@@ -59,7 +68,14 @@ class Rule(ABC):
 
     @classmethod
     def documentation(cls) -> str:
-        return inspect.cleandoc(cls.__doc__ or "")
+        """The docstring, its ``## Options`` section written from the options model: each option
+        is described once, by its pydantic field, and the docs cannot drift from it."""
+        doc = inspect.cleandoc(cls.__doc__ or "")
+        head, found, tail = doc.partition("## Options")
+        if not found:
+            return doc
+        rest = tail[tail.find("\n## ") :] if "\n## " in tail else ""
+        return f"{head}## Options\n{options_text(cls.options_type)}{rest}"
 
     @classmethod
     def applies_to(cls, profile: HardwareProfile) -> bool:

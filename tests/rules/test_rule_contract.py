@@ -37,6 +37,17 @@ def test_rule_is_documented_in_ruff_structure(rule: type) -> None:
 
 
 @pytest.mark.parametrize("rule", builtin_rules(), ids=lambda r: r.code)
+def test_every_option_is_described_once_by_its_field(rule: type) -> None:
+    for name, field in rule.options_type.model_fields.items():
+        assert field.description, f"{rule.code}: option {name} has no description"
+        assert f"`{name}` (default `{field.default}`)" in rule.documentation()
+    raw = rule.__doc__ or ""
+    assert not any(
+        f"`{name}`" in raw.split("## Options")[1].split("## ")[0] for name in rule.options_type.model_fields
+    )
+
+
+@pytest.mark.parametrize("rule", builtin_rules(), ids=lambda r: r.code)
 def test_rule_has_a_test_module(rule: type) -> None:
     module = rule.__module__.rsplit(".", 1)[1]
     assert (TESTS / f"test_{module}.py").is_file(), f"{rule.code}: no tests/rules/test_{module}.py"
