@@ -30,8 +30,6 @@ import onnx
 from _models import (
     _MOBILENET_V2,
     MODELS_DIR,
-    ExternalData,
-    GraphBuilder,
     _attention,
     activation,
     batch_norm,
@@ -47,6 +45,7 @@ from onnx import TensorProto, helper
 
 from archlint.analysis.costs.record import OpClass
 from archlint.analysis.model_cost import ModelCost
+from archlint.model.builder import ExternalData, GraphBuilder
 
 ZOO_DIR = MODELS_DIR / "zoo"
 # How far archlint's multiply-adds and parameters may be from the published figures: those are

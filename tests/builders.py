@@ -5,35 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
-OPSET = 17
+# The graph-building helpers are archlint's own, shared with the benchmarks and calibration.
+from archlint.model.builder import OPSET, model, value, weight
 
-
-def value(name: str, shape: list[Any] | None, dtype: int = TensorProto.FLOAT) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, dtype, shape)
-
-
-def weight(
-    name: str, shape: tuple[int, ...], fill: float = 0.01, dtype: Any = np.float32
-) -> onnx.TensorProto:
-    return numpy_helper.from_array(np.full(shape, fill, dtype=dtype), name)
-
-
-def model(
-    nodes: list[onnx.NodeProto],
-    inputs: list[onnx.ValueInfoProto],
-    outputs: list[onnx.ValueInfoProto],
-    initializers: list[onnx.TensorProto] = (),  # type: ignore[assignment]
-    opset: int = OPSET,
-    extra_opsets: dict[str, int] | None = None,
-) -> onnx.ModelProto:
-    graph = helper.make_graph(nodes, "test", inputs, outputs, list(initializers))
-    opsets = [helper.make_opsetid("", opset)]
-    opsets += [helper.make_opsetid(d, v) for d, v in (extra_opsets or {}).items()]
-    return helper.make_model(graph, opset_imports=opsets)
+__all__ = [
+    "OPSET",
+    "conv_model",
+    "minimal_profile_yaml",
+    "model",
+    "require_chromium",
+    "require_torch",
+    "save",
+    "value",
+    "weight",
+]
 
 
 def save(proto: onnx.ModelProto, path: Path) -> Path:

@@ -19,13 +19,13 @@ import onnx
 import pytest
 
 from archlint.api import analyze
+from archlint.model.builder import ExternalData
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 if str(BENCHMARKS) not in sys.path:
     sys.path.insert(0, str(BENCHMARKS))  # benchmarks is not a package: its scripts import it this way
 
 import _zoo  # noqa: E402
-from _models import ExternalData  # noqa: E402
 
 
 def test_zoo_has_every_architecture_once() -> None:

@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "examples" / "mobilenet_tiny.onnx")
 
 
+pytestmark = pytest.mark.slow  # one whole calibration: about a minute of microbenchmarks
+
+
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("calibrate") / "this-host.yaml"

@@ -103,6 +103,7 @@ def test_an_unchanged_model_is_not_exported_again(
     assert "exported again" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # two whole processes, the first exporting with torch
 def test_the_whole_process_uses_the_cache(in_project: Path, cache_dir: Path) -> None:
     _run(in_project, cache_dir)  # fills the cache, if no test did before
     result = _run(in_project, cache_dir)

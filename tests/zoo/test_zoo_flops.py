@@ -54,7 +54,8 @@ from tests.zoo.mobilenet_v2 import mobilenet_v2  # noqa: E402
 from tests.zoo.resnet import resnet50  # noqa: E402
 
 # torch's own exporter trips over its own deprecation (LeafSpec); nothing here can act on it.
-pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec:FutureWarning")
+# Each model is exported by torch's dynamo exporter: seconds apiece.
+pytestmark = [pytest.mark.filterwarnings("ignore:.*LeafSpec:FutureWarning"), pytest.mark.slow]
 
 TOLERANCE = 0.01
 INPUT_SHAPE = (1, 3, 224, 224)

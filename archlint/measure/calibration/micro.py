@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from archlint.analysis.costs.record import OpClass
 from archlint.measure.runtime import Optimization
-
-OPSET = 17
+from archlint.model.builder import GraphBuilder
 
 
 @dataclass(frozen=True)
@@ -39,45 +38,17 @@ class Micro:
         return math.prod(self.shape) * helper.tensor_dtype_to_np_dtype(elem_type).itemsize
 
 
-class _Graph:
-    """Just enough of a graph builder for single-input chains."""
+class _Graph(GraphBuilder):
+    """A single-input graph ``x`` for a microbenchmark."""
 
     def __init__(self, shape: Sequence[int], elem_type: int = TensorProto.FLOAT) -> None:
+        super().__init__("micro")
         self.shape = tuple(shape)
-        self.elem_type = elem_type
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[TensorProto] = []
-        self._rng = np.random.default_rng(0)
+        self.input("x", self.shape, elem_type)
 
-    def const(self, value: np.ndarray[Any, Any]) -> str:
-        name = f"c{len(self.initializers)}"
-        self.initializers.append(numpy_helper.from_array(value, name))
-        return name
-
-    def weight(self, shape: Sequence[int], fan_in: int) -> str:
-        # He-scaled so activations neither vanish into subnormals nor overflow along a chain.
-        scale = np.float32(np.sqrt(2.0 / max(fan_in, 1)))
-        return self.const(self._rng.standard_normal(tuple(shape), dtype=np.float32) * scale)
-
-    def op(self, op_type: str, inputs: Sequence[str], **attrs: Any) -> str:
-        output = f"t{len(self.nodes)}"
-        name = f"{op_type}_{len(self.nodes)}"
-        self.nodes.append(helper.make_node(op_type, list(inputs), [output], name=name, **attrs))
-        return output
-
-    def build(self, output: str, out_type: int = TensorProto.FLOAT) -> onnx.ModelProto:
-        graph = helper.make_graph(
-            self.nodes,
-            "micro",
-            [helper.make_tensor_value_info("x", self.elem_type, list(self.shape))],
-            [helper.make_tensor_value_info(output, out_type, None)],
-            self.initializers,
-        )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-        model.ir_version = 8
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-        model.graph.output[0].CopyFrom(inferred.graph.output[0])
-        return model
+    def finish(self, output: str, out_type: int = TensorProto.FLOAT) -> onnx.ModelProto:
+        self.output(output, out_type)
+        return self.build()
 
 
 # --- machine figures ----------------------------------------------------------------------------
@@ -86,8 +57,8 @@ class _Graph:
 def gemm(size: int) -> Micro:
     """An fp32 size^3 MatMul: the dense-compute peak."""
     g = _Graph((size, size))
-    y = g.op("MatMul", ["x", g.weight((size, size), size)])
-    return Micro(f"matmul fp32 {size}^3", g.build(y), g.shape)
+    y = g.op("MatMul", ["x", g.he_weight((size, size), size)])
+    return Micro(f"matmul fp32 {size}^3", g.finish(y), g.shape)
 
 
 def gemm_int8(size: int) -> Micro:
@@ -95,7 +66,7 @@ def gemm_int8(size: int) -> Micro:
     g = _Graph((size, size), TensorProto.UINT8)
     rng = np.random.default_rng(1)
     y = g.op("MatMulInteger", ["x", g.const(rng.integers(-64, 64, (size, size), dtype=np.int8))])
-    return Micro(f"matmulinteger int8 {size}^3", g.build(y, TensorProto.INT32), g.shape)
+    return Micro(f"matmulinteger int8 {size}^3", g.finish(y, TensorProto.INT32), g.shape)
 
 
 def copy(nbytes: int) -> Micro:
@@ -106,7 +77,7 @@ def copy(nbytes: int) -> Micro:
     """
     g = _Graph((nbytes // 4,))
     y = g.op("Identity", ["x"])
-    return Micro(f"copy {nbytes / 2**20:g} MiB", g.build(y), g.shape, optimization="disabled")
+    return Micro(f"copy {nbytes / 2**20:g} MiB", g.finish(y), g.shape, optimization="disabled")
 
 
 def tiny_chain(length: int) -> Micro:
@@ -115,7 +86,7 @@ def tiny_chain(length: int) -> Micro:
     y = "x"
     for _ in range(length):
         y = g.op("Relu", [y])
-    return Micro(f"{length} tiny ops", g.build(y), g.shape)
+    return Micro(f"{length} tiny ops", g.finish(y), g.shape)
 
 
 # --- operator classes ---------------------------------------------------------------------------
@@ -128,7 +99,7 @@ def conv_chain(channels: int, size: int, kernel: int, groups: int = 1, stride: i
     g = _Graph((1, channels, size, size))
     y = "x"
     for index in range(CHAIN):
-        w = g.weight((channels, channels // groups, kernel, kernel), channels // groups * kernel**2)
+        w = g.he_weight((channels, channels // groups, kernel, kernel), channels // groups * kernel**2)
         step = stride if index == 0 else 1
         y = g.op(
             "Conv",
@@ -140,15 +111,15 @@ def conv_chain(channels: int, size: int, kernel: int, groups: int = 1, stride: i
         )
     kind = "depthwise" if groups == channels else "conv" if groups == 1 else f"conv {groups} groups"
     label = f"{kind} {kernel}x{kernel} s{stride} {channels}ch {size}x{size}"
-    return Micro(label, g.build(y), g.shape)
+    return Micro(label, g.finish(y), g.shape)
 
 
 def stem(channels: int = 32, size: int = 224) -> Micro:
     """One 3x3 stride-2 conv from an RGB image: the first layer of most vision networks."""
     g = _Graph((1, 3, size, size))
-    w = g.weight((channels, 3, 3, 3), 27)
+    w = g.he_weight((channels, 3, 3, 3), 27)
     y = g.op("Conv", ["x", w], kernel_shape=[3, 3], pads=[1] * 4, strides=[2, 2])
-    return Micro(f"stem conv 3x3 s2 3->{channels}ch {size}x{size}", g.build(y), g.shape)
+    return Micro(f"stem conv 3x3 s2 3->{channels}ch {size}x{size}", g.finish(y), g.shape)
 
 
 def pointwise_pair(wide: int, narrow: int, size: int) -> Micro:
@@ -157,9 +128,9 @@ def pointwise_pair(wide: int, narrow: int, size: int) -> Micro:
     y, channels = "x", wide
     for index in range(CHAIN):
         out = narrow if index % 2 == 0 else wide
-        y = g.op("Conv", [y, g.weight((out, channels, 1, 1), channels)], kernel_shape=[1, 1])
+        y = g.op("Conv", [y, g.he_weight((out, channels, 1, 1), channels)], kernel_shape=[1, 1])
         channels = out
-    return Micro(f"conv 1x1 {wide}<->{narrow}ch {size}x{size}", g.build(y), g.shape)
+    return Micro(f"conv 1x1 {wide}<->{narrow}ch {size}x{size}", g.finish(y), g.shape)
 
 
 def matmul_chain(rows: int, width: int) -> Micro:
@@ -167,8 +138,8 @@ def matmul_chain(rows: int, width: int) -> Micro:
     g = _Graph((rows, width))
     y = "x"
     for _ in range(CHAIN):
-        y = g.op("MatMul", [y, g.weight((width, width), width)])
-    return Micro(f"matmul {rows}x{width}x{width}", g.build(y), g.shape)
+        y = g.op("MatMul", [y, g.he_weight((width, width), width)])
+    return Micro(f"matmul {rows}x{width}x{width}", g.finish(y), g.shape)
 
 
 def unary_chain(op_type: str, shape: Sequence[int], **attrs: Any) -> Micro:
@@ -176,7 +147,7 @@ def unary_chain(op_type: str, shape: Sequence[int], **attrs: Any) -> Micro:
     y = "x"
     for _ in range(CHAIN):
         y = g.op(op_type, [y], **attrs)
-    return Micro(f"{op_type} {'x'.join(map(str, shape))}", g.build(y), g.shape)
+    return Micro(f"{op_type} {'x'.join(map(str, shape))}", g.finish(y), g.shape)
 
 
 def binary_chain(op_type: str, shape: Sequence[int]) -> Micro:
@@ -186,7 +157,7 @@ def binary_chain(op_type: str, shape: Sequence[int]) -> Micro:
     y = "x"
     for _ in range(CHAIN):
         y = g.op(op_type, [y, other])
-    return Micro(f"{op_type} {'x'.join(map(str, shape))}", g.build(y), g.shape)
+    return Micro(f"{op_type} {'x'.join(map(str, shape))}", g.finish(y), g.shape)
 
 
 def batch_norm_chain(channels: int, size: int) -> Micro:
@@ -196,7 +167,7 @@ def batch_norm_chain(channels: int, size: int) -> Micro:
         scale, bias = g.const(np.ones(channels, np.float32)), g.const(np.zeros(channels, np.float32))
         mean, var = g.const(np.zeros(channels, np.float32)), g.const(np.ones(channels, np.float32))
         y = g.op("BatchNormalization", [y, scale, bias, mean, var])
-    return Micro(f"BatchNormalization {channels}ch {size}x{size}", g.build(y), g.shape)
+    return Micro(f"BatchNormalization {channels}ch {size}x{size}", g.finish(y), g.shape)
 
 
 def layer_norm_chain(rows: int, width: int) -> Micro:
@@ -205,7 +176,7 @@ def layer_norm_chain(rows: int, width: int) -> Micro:
     for _ in range(CHAIN):
         scale, bias = g.const(np.ones(width, np.float32)), g.const(np.zeros(width, np.float32))
         y = g.op("LayerNormalization", [y, scale, bias], axis=-1)
-    return Micro(f"LayerNormalization {rows}x{width}", g.build(y), g.shape)
+    return Micro(f"LayerNormalization {rows}x{width}", g.finish(y), g.shape)
 
 
 def max_pool(channels: int, size: int) -> Micro:
@@ -214,19 +185,19 @@ def max_pool(channels: int, size: int) -> Micro:
     y = "x"
     for _ in range(2):
         y = g.op("MaxPool", [y], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
-    return Micro(f"MaxPool 3x3 s2 {channels}ch {size}x{size}", g.build(y), g.shape)
+    return Micro(f"MaxPool 3x3 s2 {channels}ch {size}x{size}", g.finish(y), g.shape)
 
 
 def global_pool(channels: int, size: int) -> Micro:
     g = _Graph((1, channels, size, size))
     y = g.op("GlobalAveragePool", ["x"])
-    return Micro(f"GlobalAveragePool {channels}ch {size}x{size}", g.build(y), g.shape)
+    return Micro(f"GlobalAveragePool {channels}ch {size}x{size}", g.finish(y), g.shape)
 
 
 def reduce_mean(rows: int, width: int) -> Micro:
     g = _Graph((rows, width))
     y = g.op("ReduceMean", ["x"], axes=[-1], keepdims=1)  # opset 17: axes is still an attribute
-    return Micro(f"ReduceMean {rows}x{width}", g.build(y), g.shape)
+    return Micro(f"ReduceMean {rows}x{width}", g.finish(y), g.shape)
 
 
 def transpose_chain(shape: Sequence[int], perm: Sequence[int]) -> Micro:
@@ -234,28 +205,28 @@ def transpose_chain(shape: Sequence[int], perm: Sequence[int]) -> Micro:
     y = "x"
     for _ in range(CHAIN):
         y = g.op("Transpose", [y], perm=list(perm))
-    return Micro(f"Transpose {'x'.join(map(str, shape))}", g.build(y), g.shape)
+    return Micro(f"Transpose {'x'.join(map(str, shape))}", g.finish(y), g.shape)
 
 
 def concat(channels: int, size: int) -> Micro:
     g = _Graph((1, channels, size, size))
     y = g.op("Concat", ["x", g.const(np.ones((1, channels, size, size), np.float32))], axis=1)
-    return Micro(f"Concat 2x{channels}ch {size}x{size}", g.build(y), g.shape)
+    return Micro(f"Concat 2x{channels}ch {size}x{size}", g.finish(y), g.shape)
 
 
 def resize(channels: int, size: int) -> Micro:
     g = _Graph((1, channels, size, size))
     scales = g.const(np.array([1, 1, 2, 2], np.float32))
     y = g.op("Resize", ["x", "", scales], mode="nearest")
-    return Micro(f"Resize nearest 2x {channels}ch {size}x{size}", g.build(y), g.shape)
+    return Micro(f"Resize nearest 2x {channels}ch {size}x{size}", g.finish(y), g.shape)
 
 
 def lstm(seq: int, width: int) -> Micro:
     g = _Graph((seq, 1, width))
-    w = g.weight((1, 4 * width, width), width)
-    r = g.weight((1, 4 * width, width), width)
+    w = g.he_weight((1, 4 * width, width), width)
+    r = g.he_weight((1, 4 * width, width), width)
     y = g.op("LSTM", ["x", w, r], hidden_size=width)
-    return Micro(f"LSTM seq {seq} hidden {width}", g.build(y), g.shape)
+    return Micro(f"LSTM seq {seq} hidden {width}", g.finish(y), g.shape)
 
 
 @dataclass(frozen=True)
@@ -396,15 +367,15 @@ def blocked_probe(op_type: str) -> Micro:
     """
     channels = PROBE_CHANNELS
     g = _Graph((1, channels, PROBE_SIZE, PROBE_SIZE))
-    first = g.op("Conv", ["x", g.weight((channels, channels, 1, 1), channels)], kernel_shape=[1, 1])
+    first = g.op("Conv", ["x", g.he_weight((channels, channels, 1, 1), channels)], kernel_shape=[1, 1])
     y, residual = _blocked_candidate(g, op_type, first), first
     if op_type in ("GlobalAveragePool", "Resize", "Concat", "Split"):
         residual = ""  # the shape changed: no residual (none of these fuse into a conv anyway)
     width = channels // 2 if op_type == "Split" else 2 * channels if op_type == "Concat" else channels
-    y = g.op("Conv", [y, g.weight((channels, width, 1, 1), width)], kernel_shape=[1, 1])
+    y = g.op("Conv", [y, g.he_weight((channels, width, 1, 1), width)], kernel_shape=[1, 1])
     if residual:
         y = g.op("Add", [y, residual])
-    return Micro(f"Conv -> {op_type} -> Conv", g.build(y), g.shape)
+    return Micro(f"Conv -> {op_type} -> Conv", g.finish(y), g.shape)
 
 
 def _blocked_candidate(g: _Graph, op_type: str, x: str) -> str:
@@ -441,10 +412,10 @@ def _fusion_shape(producer: str) -> tuple[int, ...]:
 
 def _producer(g: _Graph, producer: str, x: str) -> str:
     if producer == "Conv":
-        return g.op("Conv", [x, g.weight((64, 64, 1, 1), 64)], kernel_shape=[1, 1])
+        return g.op("Conv", [x, g.he_weight((64, 64, 1, 1), 64)], kernel_shape=[1, 1])
     if producer == "MatMul":
-        return g.op("MatMul", [x, g.weight((512, 512), 512)])
-    return g.op("Gemm", [x, g.weight((512, 512), 512), g.const(np.zeros(512, np.float32))])
+        return g.op("MatMul", [x, g.he_weight((512, 512), 512)])
+    return g.op("Gemm", [x, g.he_weight((512, 512), 512), g.const(np.zeros(512, np.float32))])
 
 
 def fusion_pair(producer: str, follower: str) -> Micro:
@@ -457,13 +428,13 @@ def fusion_pair(producer: str, follower: str) -> Micro:
     g = _Graph(_fusion_shape(producer))
     if producer == "Sigmoid":  # the gate multiplies the sigmoid's own input
         return Micro(
-            f"{producer} -> {follower}", g.build(g.op("Mul", ["x", g.op("Sigmoid", ["x"])])), g.shape
+            f"{producer} -> {follower}", g.finish(g.op("Mul", ["x", g.op("Sigmoid", ["x"])])), g.shape
         )
     first = _producer(g, producer, "x")
     y = _producer(g, producer, first)
     other = first if producer == "Conv" else g.const(np.full(512, 0.5, np.float32))
     y = _follower(g, follower, y, other)
-    return Micro(f"{producer} -> {follower}", g.build(y), g.shape)
+    return Micro(f"{producer} -> {follower}", g.finish(y), g.shape)
 
 
 def _follower(g: _Graph, op_type: str, x: str, other: str) -> str:
