@@ -17,7 +17,7 @@ from archlint.analysis.analysis import Analysis
 from archlint.errors import ArchlintError
 from archlint.lint.diagnostics import Diagnostic
 from archlint.lint.rule import RegisteredRule, RuleContext, RuleOptions
-from archlint.lint.selection import Selection, _longest
+from archlint.lint.selection import Selection, longest_prefix
 from archlint.model.graph import Model
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def check(analysis: Analysis, rules: Mapping[str, RegisteredRule], options: Chec
             severity = registered.rule.severity.get(prediction.profile.kind)
             if severity is None or not options.selection.is_selected(code):
                 continue
-            if any(_longest(codes, code) >= 0 for codes in file_ignores):
+            if any(longest_prefix(codes, code) >= 0 for codes in file_ignores):
                 continue
             diagnostics.extend(
                 d for d in _run(registered, context, options.rule_options.get(code), severity)
@@ -130,6 +130,7 @@ def _node_ignored(diagnostic: Diagnostic, ignores: Sequence[NodeIgnore]) -> bool
     if diagnostic.node is None:
         return False
     return any(
-        fnmatch.fnmatchcase(diagnostic.node, ignore.nodes) and _longest(ignore.codes, diagnostic.code) >= 0
+        fnmatch.fnmatchcase(diagnostic.node, ignore.nodes)
+        and longest_prefix(ignore.codes, diagnostic.code) >= 0
         for ignore in ignores
     )

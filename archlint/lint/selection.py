@@ -21,13 +21,13 @@ class Selection:
     ignore: tuple[str, ...] = ()
 
     def is_selected(self, code: str) -> bool:
-        chosen = _longest(self.select, code)
+        chosen = longest_prefix(self.select, code)
         if chosen < 0:
             return False
-        return chosen > _longest(self.ignore, code)
+        return chosen > longest_prefix(self.ignore, code)
 
 
-def _longest(prefixes: Iterable[str], code: str) -> int:
+def longest_prefix(prefixes: Iterable[str], code: str) -> int:
     """Length of the longest prefix of ``code`` in ``prefixes`` ("ALL" matches with length 0)."""
     best = -1
     for prefix in prefixes:

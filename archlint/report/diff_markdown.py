@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from archlint import units
 from archlint.diff.model_diff import Figures, LayerDelta, ModelDiff
 from archlint.lint.diagnostics import Diagnostic
-from archlint.report.markdown import _table, code, plural, text
+from archlint.report.markdown import code, md_table, plural, text
 
 #: Layer rows shown before the rest is summarized: a comment stays readable (and under GitHub's
 #: 65,536-character limit) when an export renames every node; ``--format json`` lists them all.
@@ -65,7 +65,7 @@ def _totals(diff: ModelDiff) -> str:
     for i, target in enumerate(diff.targets):
         label = f"latency {code(target)}, batch 1"
         rows.append(_row(label, diff.base.time_s[i], diff.head.time_s[i], units.seconds))
-    return _table(["", "base", "head", "change"], ["---", "---:", "---:", "---:"], rows)
+    return md_table(["", "base", "head", "change"], ["---", "---:", "---:", "---:"], rows)
 
 
 def _row(label: str, before: float, after: float, fmt: Format) -> list[str]:
@@ -88,14 +88,14 @@ def _finding_table(findings: Sequence[Diagnostic]) -> str:
         [d.severity.value, d.code, code(d.node or "(model)"), code(d.target), text(d.message)]
         for d in findings
     ]
-    return _table(["severity", "code", "node", "target", "message"], ["---"] * 5, rows)
+    return md_table(["severity", "code", "node", "target", "message"], ["---"] * 5, rows)
 
 
 def _layers(diff: ModelDiff) -> str:
     layers = diff.changed_layers
     header = ["layer", "op", "status", "FLOPs", "bytes", *(f"time {code(t)}" for t in diff.targets)]
     rows = [_layer_row(layer, len(diff.targets)) for layer in layers[:MAX_LAYERS]]
-    table = _table(header, ["---"] * 3 + ["---:"] * (2 + len(diff.targets)), rows)
+    table = md_table(header, ["---"] * 3 + ["---:"] * (2 + len(diff.targets)), rows)
     if len(layers) > MAX_LAYERS:
         table += f"\n\n{len(layers) - MAX_LAYERS} more layers; `archlint diff --format json` lists every one."
     return f"### Layers\n\n{table}"

@@ -64,18 +64,20 @@ class MarkdownReporter(Reporter):
 
     def render(self, report: CheckReport) -> str:
         findings = sorted(report.diagnostics, key=_order(report))
-        summary = [_headline(report), _per_target(report)]
+        summary = [headline(report), per_target(report)]
         if report.analyses:
             summary.append(_latency(report))
         if not findings:
             return "\n\n".join(summary) + "\n"
         several = len(report.analyses) > 1
-        comment = "\n\n".join([*summary, _findings(findings, several), _rule_details(report)]) + "\n"
+        comment = "\n\n".join([*summary, findings_section(findings, several), _rule_details(report)]) + "\n"
         # Too long for one comment: the rule documentation goes first (it is one click away with
         # `archlint rule CODE`), then rows from the end of the table, a quarter at a time.
         shown = len(findings)
         while len(comment) > self.limit and shown > 0:
-            comment = "\n\n".join([*summary, _findings(findings[:shown], several, len(findings))]) + "\n"
+            comment = (
+                "\n\n".join([*summary, findings_section(findings[:shown], several, len(findings))]) + "\n"
+            )
             shown = shown * 3 // 4
         return comment
 
@@ -98,7 +100,7 @@ def _place(d: Diagnostic) -> tuple[str, str | None, int]:
     return (d.path, d.node, d.location.line if d.location else 0)
 
 
-def _headline(report: CheckReport) -> str:
+def headline(report: CheckReport) -> str:
     n = len(report.diagnostics)
     title = f"## archlint: {plural(n, 'finding')}" if n else "## archlint: no findings"
     counts = Counter(d.severity for d in report.diagnostics)
@@ -113,13 +115,13 @@ def _headline(report: CheckReport) -> str:
     return f"{title}\n\n{line}: {verdict}."
 
 
-def _table(header: list[str], align: list[str], rows: list[list[str]]) -> str:
+def md_table(header: list[str], align: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def _per_target(report: CheckReport) -> str:
+def per_target(report: CheckReport) -> str:
     rows = []
     for target in report.targets:
         found = [d for d in report.diagnostics if d.target == target]
@@ -127,7 +129,7 @@ def _per_target(report: CheckReport) -> str:
         saving = sum(d.saving_s for d in found)
         rows.append([code(target), *(str(counts[s]) for s in _SEVERITIES), units.seconds(saving)])
     header = ["target", "errors", "warnings", "info", "fixes save"]
-    return _table(header, ["---", "---:", "---:", "---:", "---:"], rows)
+    return md_table(header, ["---", "---:", "---:", "---:", "---:"], rows)
 
 
 def _latency(report: CheckReport) -> str:
@@ -137,10 +139,10 @@ def _latency(report: CheckReport) -> str:
         cells = [units.seconds(by_target[t]) if t in by_target else "—" for t in report.targets]
         rows.append([code(analysis.model.path), *cells])
     header = ["predicted latency, batch 1", *(code(t) for t in report.targets)]
-    return _table(header, ["---", *("---:" for _ in report.targets)], rows)
+    return md_table(header, ["---", *("---:" for _ in report.targets)], rows)
 
 
-def _findings(findings: list[Diagnostic], several_models: bool, total: int | None = None) -> str:
+def findings_section(findings: list[Diagnostic], several_models: bool, total: int | None = None) -> str:
     rows = [
         [
             d.severity.value,
@@ -154,7 +156,7 @@ def _findings(findings: list[Diagnostic], several_models: bool, total: int | Non
         for d in findings
     ]
     header = ["severity", "code", "node", "target", "message", "fix", "saving"]
-    table = "### Findings\n\n" + _table(header, ["---"] * 6 + ["---:"], rows)
+    table = "### Findings\n\n" + md_table(header, ["---"] * 6 + ["---:"], rows)
     if total is not None:
         shown = f"{len(findings)} of {total} findings shown. " if len(findings) < total else ""
         table += (

@@ -25,7 +25,7 @@ from typing import Any
 from archlint import units
 from archlint.lint.diagnostics import Diagnostic
 from archlint.report.base import CheckReport, Reporter
-from archlint.report.markdown import _findings, _headline, _per_target, code, text
+from archlint.report.markdown import code, findings_section, headline, per_target, text
 
 
 def comment_text(d: Diagnostic) -> str:
@@ -50,10 +50,10 @@ def line_comments(findings: Iterable[Diagnostic]) -> list[dict[str, Any]]:
 
 
 def body(report: CheckReport, commented: int) -> str:
-    parts = [_headline(report), _per_target(report)]
+    parts = [headline(report), per_target(report)]
     unplaced = [d for d in report.diagnostics if d.location is None]
     if unplaced:
-        parts.append(_findings(unplaced, several_models=len({d.path for d in unplaced}) > 1))
+        parts.append(findings_section(unplaced, several_models=len({d.path for d in unplaced}) > 1))
     if commented:
         parts.append(f"{commented} finding{'s' if commented != 1 else ''} commented on the lines below.")
     return "\n\n".join(parts) + "\n"
