@@ -217,10 +217,27 @@ def _convert_graph(
 ) -> Graph:
     tensors: dict[str, Tensor] = dict(outer)
     small = LazyValues(outer_small)
-    weights = weights or {}
-    stored: dict[str, onnx.TensorProto] = {
-        init.name: weights.get(init.name, init) for init in graph.initializer
-    }
+    stored = {init.name: (weights or {}).get(init.name, init) for init in graph.initializer}
+    _declared_tensors(graph, tensors, small)
+    _constant_nodes(graph, tensors, small, stored)
+    for name, resolved in (values or {}).items():
+        small.add(name, resolved)
+    nodes = tuple(_node(proto_node, index, tensors, small) for index, proto_node in enumerate(graph.node))
+    initializers = frozenset(i.name for i in graph.initializer)
+    return Graph(
+        name=graph.name,
+        nodes=nodes,
+        inputs=tuple(i.name for i in graph.input if i.name not in initializers),
+        outputs=tuple(o.name for o in graph.output),
+        tensors=tensors,
+        initializers=initializers,
+        small_values=small,
+        stored=stored,
+    )
+
+
+def _declared_tensors(graph: onnx.GraphProto, tensors: dict[str, Tensor], small: LazyValues) -> None:
+    """Tensors with a declared or inferred type, and the initializers (small ones decodable)."""
     for info in [*graph.input, *graph.value_info, *graph.output]:
         tensor = _tensor_from_type(info.name, info.type)
         if tensor is not None:
@@ -229,41 +246,37 @@ def _convert_graph(
         tensors[init.name] = _tensor_from_proto(init.name, init)
         if is_small(init):
             small.add(init.name, init)
+
+
+def _constant_nodes(
+    graph: onnx.GraphProto,
+    tensors: dict[str, Tensor],
+    small: LazyValues,
+    stored: dict[str, onnx.TensorProto],
+) -> None:
+    """Constant nodes' outputs: their tensors, their values when small, their stored form."""
     for proto_node in graph.node:
-        if proto_node.op_type == "Constant" and proto_node.domain in ("", "ai.onnx"):
-            tensor, value = _constant_node_value(proto_node)
-            stored.update(
-                (proto_node.output[0], a.t) for a in proto_node.attribute if a.name == "value" and a.t.dims
-            )
-            if tensor is not None:
-                tensors.setdefault(tensor.name, tensor)
-            if value is not None:
-                small.add(proto_node.output[0], value)
-    for name, resolved in (values or {}).items():
-        small.add(name, resolved)
-    nodes = []
-    for index, proto_node in enumerate(graph.node):
-        attrs, subgraphs = _attributes(proto_node, tensors, small)
-        nodes.append(
-            Node(
-                name=proto_node.name or f"{proto_node.op_type}_{index}",
-                op_type=proto_node.op_type,
-                domain="" if proto_node.domain == "ai.onnx" else proto_node.domain,
-                inputs=tuple(proto_node.input),
-                outputs=tuple(proto_node.output),
-                attrs=attrs,
-                subgraphs=subgraphs,
-                metadata={p.key: p.value for p in proto_node.metadata_props},
-            )
+        if proto_node.op_type != "Constant" or proto_node.domain not in ("", "ai.onnx"):
+            continue
+        tensor, value = _constant_node_value(proto_node)
+        stored.update(
+            (proto_node.output[0], a.t) for a in proto_node.attribute if a.name == "value" and a.t.dims
         )
-    initializers = frozenset(i.name for i in graph.initializer)
-    return Graph(
-        name=graph.name,
-        nodes=tuple(nodes),
-        inputs=tuple(i.name for i in graph.input if i.name not in initializers),
-        outputs=tuple(o.name for o in graph.output),
-        tensors=tensors,
-        initializers=initializers,
-        small_values=small,
-        stored=stored,
+        if tensor is not None:
+            tensors.setdefault(tensor.name, tensor)
+        if value is not None:
+            small.add(proto_node.output[0], value)
+
+
+def _node(proto_node: onnx.NodeProto, index: int, tensors: Mapping[str, Tensor], small: LazyValues) -> Node:
+    attrs, subgraphs = _attributes(proto_node, tensors, small)
+    return Node(
+        name=proto_node.name or f"{proto_node.op_type}_{index}",
+        op_type=proto_node.op_type,
+        domain="" if proto_node.domain == "ai.onnx" else proto_node.domain,
+        inputs=tuple(proto_node.input),
+        outputs=tuple(proto_node.output),
+        attrs=attrs,
+        subgraphs=subgraphs,
+        metadata={p.key: p.value for p in proto_node.metadata_props},
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from archlint import units
 from archlint.analysis.costs.record import OpClass
@@ -36,100 +37,77 @@ CHAINS = (32, 256)
 PEAK_SLICE_SECONDS = 0.3  # per round, for the peaks and main-memory bandwidth
 
 
+class _Ticks:
+    """Progress over every microbenchmark run and probe, the total growing as the plan does."""
+
+    def __init__(self, progress: ProgressCallback | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What is timed, in the order its results are read back."""
+
+    classes: Sequence[micro.ClassBench]
+    grouped: Sequence[micro.Micro]
+    fallback: dict[OpClass, tuple[micro.Micro, ...]]
+
+    def timed(self) -> list[Timed]:
+        # Every later figure is relative to the peaks and bandwidths: give their fastest run more
+        # chances to be a clean one.
+        peaks = [micro.gemm(size) for size in GEMM_SIZES] + [micro.gemm_int8(INT8_GEMM_SIZE)]
+        machine = [micro.copy(size) for size in CACHE_COPIES] + [micro.tiny_chain(n) for n in CHAINS]
+        class_micros = [bench for group in self.classes for bench in group.micros]
+        fallback = [bench for benches in self.fallback.values() for bench in benches]
+        timed = [Timed(bench, PEAK_SLICE_SECONDS) for bench in [*peaks, micro.copy(MAIN_MEMORY_COPY)]]
+        return timed + [Timed(bench) for bench in [*machine, *class_micros, *self.grouped, *fallback]]
+
+    def read(self, results: Sequence[Measured]) -> _Measurements:
+        runs = iter(results)
+        gemms = [next(runs) for _ in GEMM_SIZES]
+        int8, main = next(runs), next(runs)
+        copies = [next(runs) for _ in CACHE_COPIES]
+        chains = (next(runs), next(runs))
+        classes = {group.op_class: [next(runs) for _ in group.micros] for group in self.classes}
+        grouped = [next(runs) for _ in self.grouped]
+        fallback = {op_class: [next(runs) for _ in benches] for op_class, benches in self.fallback.items()}
+        return _Measurements(gemms, int8, main, copies, chains, classes, grouped, fallback)
+
+
 def calibrate(name: str, threads: int, progress: ProgressCallback | None = None) -> HardwareProfile:
     host = read_host()
     block, block_reason = host.fp32_block
-    classes = micro.class_benches()
     pairs = [(p, f) for p, followers in micro.FUSION_CANDIDATES.items() for f in followers]
     probes = _probe_channels(block)
-
-    # Every later figure is relative to the peaks and bandwidths: give their fastest run more
-    # chances to be a clean one.
-    peaks = [micro.gemm(size) for size in GEMM_SIZES] + [micro.gemm_int8(INT8_GEMM_SIZE)]
-    main_copy = micro.copy(MAIN_MEMORY_COPY)
-    machine = [micro.copy(size) for size in CACHE_COPIES] + [micro.tiny_chain(n) for n in CHAINS]
-    class_micros = [bench for group in classes for bench in group.micros]
-    grouped = micro.grouped_benches()
-    timed = [Timed(bench, PEAK_SLICE_SECONDS) for bench in [*peaks, main_copy]]
-    timed += [Timed(bench) for bench in [*machine, *class_micros, *grouped]]
-
-    done = 0
-    blocked_probes = len(micro.BLOCKED_CANDIDATES) if block > 1 else 0
-    total = len(timed) * ROUNDS + len(pairs) + len(probes) + blocked_probes  # + fallback convs, if any
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
+    blocked_candidates = micro.BLOCKED_CANDIDATES if block > 1 else ()
+    ticks = _Ticks(progress, len(pairs) + len(probes) + len(blocked_candidates))
 
     converted = {}
     for channels in probes:
         converted[channels] = "ReorderInput" in executed_op_types(micro.layout_probe(channels), threads)
-        tick()
+        ticks()
     multiple = fit.blocked_multiple(block, converted)
-    fallback_micros = micro.fallback_benches(micro.fallback_channels(multiple)) if multiple > 1 else {}
-    fallback_timed = [Timed(bench) for benches in fallback_micros.values() for bench in benches]
-    timed += fallback_timed
-    total += len(fallback_timed) * ROUNDS
+    fallback = micro.fallback_benches(micro.fallback_channels(multiple)) if multiple > 1 else {}
+    plan = _Plan(micro.class_benches(), micro.grouped_benches(), fallback)
+    timed = plan.timed()
+    ticks.total += len(timed) * ROUNDS
+    measured = plan.read(measure(timed, threads, ROUNDS, ticks))
 
-    results = iter(measure(timed, threads, ROUNDS, tick))
-    gemms = [next(results) for _ in GEMM_SIZES]
-    int8, main = next(results), next(results)
-    copies = [next(results) for _ in CACHE_COPIES]
-    short, long = next(results), next(results)
-    class_runs = {group.op_class: [next(results) for _ in group.micros] for group in classes}
-    grouped_runs = [next(results) for _ in grouped]
-    fallback_runs = {
-        op_class: [next(results) for _ in benches] for op_class, benches in fallback_micros.items()
-    }
-
-    peak_fp32, peak_int8 = fit.best_rate(gemms), fit.best_rate([int8])
-    bandwidth = fit.copy_rate(main)
-    cache = fit.on_chip(copies, bandwidth)
-    overhead = fit.dispatch_overhead(short, long)
-    roofline = HardwareProfile(
-        name=name,
-        kind="cpu",
-        peak_flops={"fp32": _round(peak_fp32), "int8": _round(max(peak_int8, peak_fp32))},
-        memory_bandwidth=_round(bandwidth),
-        on_chip_bandwidth=_round(cache[0]) if cache else None,
-        on_chip_memory_bytes=cache[1] if cache else None,
-        device_memory_bytes=host.memory_bytes,
-        channel_alignment={"fp32": block} if block > 1 else {},
-        op_overhead_s=_round(overhead),
-        flush_to_zero="optional" if host.is_x86 else None,
+    roofline, cache = _roofline(name, host, block, measured)
+    efficiency, conv_shape = _efficiencies(roofline, measured, multiple)
+    fusion = fit.fusions(
+        {pair: _ticked(executed_op_types(micro.fusion_pair(*pair), threads), ticks) for pair in pairs}
     )
-
-    # Convs first: their efficiencies are fitted together with the narrow-channel and narrow-row
-    # constants, and the grouped and fallback factors are what the profile still misses after.
-    conv_runs = [class_runs[OpClass.CONV], class_runs[OpClass.DEPTHWISE_CONV], grouped_runs]
-    narrow = fit.narrow_shapes(conv_runs, roofline)
-    narrow = ConvShape(narrow_channels=_round(narrow.narrow_channels), narrow_rows=_round(narrow.narrow_rows))
-    shaped = roofline.model_copy(update={"conv_shape": narrow})
-    efficiency = {op_class: fit.efficiency(runs, shaped) for op_class, runs in class_runs.items()}
-    shaped = shaped.model_copy(update={"efficiency": efficiency})
-    conv_shape = narrow.model_copy(update={"grouped": round(fit.efficiency(grouped_runs, shaped), 3)})
-    shaped = shaped.model_copy(update={"conv_shape": conv_shape})
-    if fallback_runs:
-        factors = {c: round(fit.efficiency(runs, shaped), 3) for c, runs in fallback_runs.items()}
-        conv_shape = conv_shape.model_copy(update={"fallback_multiple": multiple, "fallback": factors})
-
-    observed = {}
-    for pair in pairs:
-        observed[pair] = executed_op_types(micro.fusion_pair(*pair), threads)
-        tick()
-    fusion = fit.fusions(observed)
-    probed = {}
-    if block > 1:
-        for op_type in micro.BLOCKED_CANDIDATES:
-            probed[op_type] = executed_kernels(micro.blocked_probe(op_type), threads)
-            tick()
+    probed = {
+        op: _ticked(executed_kernels(micro.blocked_probe(op), threads), ticks) for op in blocked_candidates
+    }
     blocked_ops = fit.blocked_ops(probed)
 
-    measured = _Measurements(
-        gemms, int8, main, copies, (short, long), class_runs, grouped_runs, fallback_runs
-    )
     sources = _sources(host, threads, measured, efficiency, conv_shape, converted, fusion, cache)
     sources += (_blocked_source(probed, blocked_ops),)
     return roofline.model_copy(
@@ -143,6 +121,56 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
             "sources": sources,
         }
     )
+
+
+T = TypeVar("T")
+
+
+def _ticked(result: T, ticks: _Ticks) -> T:
+    ticks()
+    return result
+
+
+def _roofline(
+    name: str, host: Host, block: int, measured: _Measurements
+) -> tuple[HardwareProfile, tuple[float, int] | None]:
+    """The profile of peaks, bandwidths, on-chip capacity and dispatch overhead (and the on-chip
+    figures it used): what every efficiency is measured against."""
+    peak_fp32, peak_int8 = fit.best_rate(measured.gemms), fit.best_rate([measured.int8])
+    bandwidth = fit.copy_rate(measured.main)
+    cache = fit.on_chip(measured.copies, bandwidth)
+    profile = HardwareProfile(
+        name=name,
+        kind="cpu",
+        peak_flops={"fp32": _round(peak_fp32), "int8": _round(max(peak_int8, peak_fp32))},
+        memory_bandwidth=_round(bandwidth),
+        on_chip_bandwidth=_round(cache[0]) if cache else None,
+        on_chip_memory_bytes=cache[1] if cache else None,
+        device_memory_bytes=host.memory_bytes,
+        channel_alignment={"fp32": block} if block > 1 else {},
+        op_overhead_s=_round(fit.dispatch_overhead(*measured.chains)),
+        flush_to_zero="optional" if host.is_x86 else None,
+    )
+    return profile, cache
+
+
+def _efficiencies(
+    roofline: HardwareProfile, measured: _Measurements, multiple: int
+) -> tuple[dict[OpClass, float], ConvShape]:
+    """Convs first: their efficiencies are fitted together with the narrow-channel and narrow-row
+    constants, and the grouped and fallback factors are what the profile still misses after."""
+    conv_runs = [measured.classes[OpClass.CONV], measured.classes[OpClass.DEPTHWISE_CONV], measured.grouped]
+    narrow = fit.narrow_shapes(conv_runs, roofline)
+    narrow = ConvShape(narrow_channels=_round(narrow.narrow_channels), narrow_rows=_round(narrow.narrow_rows))
+    shaped = roofline.model_copy(update={"conv_shape": narrow})
+    efficiency = {op_class: fit.efficiency(runs, shaped) for op_class, runs in measured.classes.items()}
+    shaped = shaped.model_copy(update={"efficiency": efficiency})
+    conv_shape = narrow.model_copy(update={"grouped": round(fit.efficiency(measured.grouped, shaped), 3)})
+    shaped = shaped.model_copy(update={"conv_shape": conv_shape})
+    if measured.fallback:
+        factors = {c: round(fit.efficiency(runs, shaped), 3) for c, runs in measured.fallback.items()}
+        conv_shape = conv_shape.model_copy(update={"fallback_multiple": multiple, "fallback": factors})
+    return efficiency, conv_shape
 
 
 def _blocked_source(probed: dict[str, Counter[str]], blocked_ops: tuple[str, ...]) -> Source:
