@@ -1,6 +1,7 @@
-"""The ``archlint`` command line: parse, dispatch to archlint.commands, turn errors into exit 2.
+"""The ``archlint`` command line: parse, dispatch to archlint.commands, turn errors into exit codes.
 
-Exit codes follow ruff: 0 clean, 1 findings at or above the fail level, 2 usage or input error.
+Exit codes follow ruff: 0 clean, 1 findings at or above the fail level, 2 usage or input error,
+3 internal error (a bug in archlint or in a plugin's rule: one line, the traceback with --debug).
 ``archlint model.onnx`` is ``archlint check model.onnx``. Commands import what they need when
 they run, so ``archlint --version`` and argument errors stay instant.
 """
@@ -8,7 +9,9 @@ they run, so ``archlint --version`` and argument errors stay instant.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from archlint import __version__
@@ -16,9 +19,10 @@ from archlint.commands.calibrate import add_parser as add_calibrate_parser
 from archlint.commands.common import add_model_options
 from archlint.commands.diff import add_parser as add_diff_parser
 from archlint.commands.profile import add_parser as add_profile_parser
-from archlint.errors import ArchlintError
+from archlint.errors import ArchlintError, InternalError
 
 EXIT_ERROR = 2
+EXIT_INTERNAL = 3
 COMMANDS = ("check", "analyze", "diff", "fix", "calibrate", "profile", "rule", "rules", "hardware", "plugins")
 
 
@@ -27,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="archlint", description="Lint neural-network architectures for the hardware they run on."
     )
     parser.add_argument("--version", action="version", version=f"archlint {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="print the traceback of an internal error (or ARCHLINT_DEBUG=1)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = commands.add_parser("check", help="run the rules (the default command)")
@@ -119,6 +126,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: said in one line, told apart from findings and bad input
+        return _internal_error(exc, args.debug or os.environ.get("ARCHLINT_DEBUG", "") not in ("", "0"))
+
+
+def _internal_error(exc: Exception, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    what = str(exc) if isinstance(exc, InternalError) else f"{type(exc).__name__}: {exc}"
+    attach = "" if debug else " and the traceback --debug prints"
+    print(
+        f"archlint: internal error: {what} (archlint {__version__}; this is a bug, not your input: "
+        f"please report it with the command that hit it{attach})",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 def _dispatch(args: argparse.Namespace) -> int:

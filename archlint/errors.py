@@ -1,7 +1,8 @@
 """The error hierarchy: everything archlint reports to a user derives from ArchlintError.
 
-The CLI turns an ArchlintError into one line on stderr and exit code 2; anything else is a bug
-and keeps its traceback.
+The CLI turns an ArchlintError into one line on stderr and exit code 2; anything else is a bug,
+InternalError or not: one line naming archlint's version and exit code 3, the traceback only
+with --debug (or ARCHLINT_DEBUG=1).
 """
 
 
@@ -23,3 +24,8 @@ class ProfileError(ArchlintError):
 
 class UsageError(ArchlintError):
     """A command-line or configuration value is malformed."""
+
+
+class InternalError(Exception):
+    """A bug, in archlint or in a plugin's rule, met while working on valid input: exit code 3,
+    so that CI can tell it from findings (1) and from bad input (2)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from archlint.analysis.analysis import Analysis
-from archlint.errors import ArchlintError
+from archlint.errors import ArchlintError, InternalError
 from archlint.lint.diagnostics import Diagnostic
 from archlint.lint.rule import RegisteredRule, RuleContext, RuleOptions
 from archlint.lint.selection import Selection, longest_prefix
@@ -106,7 +106,7 @@ def _run(
     except ArchlintError:
         raise
     except Exception as exc:
-        raise ArchlintError(
+        raise InternalError(
             f"rule {rule_type.code} ({rule_type.name}) from {registered.plugin!r} failed on "
             f"{context.analysis.model.path}: {type(exc).__name__}: {exc}"
         ) from exc
