@@ -36,7 +36,6 @@ model a second time, another ~45 s, so that test is marked slow.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -150,9 +149,6 @@ def closed_form_macs(model: torch.nn.Module) -> int:
 
 
 @pytest.mark.slow  # exports each model a second time, through the loader
-@pytest.mark.skipif(
-    importlib.util.find_spec("archlint.pytorch") is None, reason="the PyTorch loader is not built yet"
-)
 def test_the_loader_gives_the_same_costs_as_the_exported_file(
     zoo: Exported, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
