@@ -42,8 +42,9 @@ def resolve_model(
     values: Mapping[str, Any] | None = None,
 ) -> Model:
     """archlint's graph of an already loaded ``proto`` (left unchanged), resolved at the binding."""
-    from archlint.model import onnx_loader, resolution, shapes
+    from archlint.model import onnx_loader, resolution, shapes, validate
 
+    validate.validate(proto)
     work, weights = resolution.skeleton(proto)
     given = shapes.bind_inputs(work, inputs or {}, dims or {}, values)
     resolved = resolution.resolve(work, given)

@@ -76,7 +76,9 @@ class ChannelAlignment(Rule):
             alignment = ctx.profile.alignment_for(node.compute_dtype)
             if alignment <= 1 or not node.padded_dims or node.flops == 0:
                 continue
-            unaligned = [(role, dim) for role, dim in designer_chosen(ctx, node) if dim % alignment]
+            unaligned = [
+                (role, dim) for role, dim in designer_chosen(ctx, node) if dim > 0 and dim % alignment
+            ]
             padded_share = 1 - math.prod(dim / _round_up(dim, alignment) for _, dim in unaligned)
             if unaligned and padded_share >= self.options.min_padding_share:
                 yield _finding(ctx, node, unaligned, alignment, padded_share)

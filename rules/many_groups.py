@@ -97,8 +97,10 @@ class ManyGroups(Rule):
 
 
 def _divisors_below(groups: int) -> list[int]:
-    """Group counts that keep every group whole, fewest first (the most connections)."""
-    return [d for d in range(1, groups) if groups % d == 0]
+    """Group counts that keep every group whole, fewest first (the most connections); found in
+    square-root time, since ``group`` is an attribute a model file may set to anything."""
+    small = [d for d in range(1, math.isqrt(groups) + 1) if groups % d == 0]
+    return sorted({*small, *(groups // d for d in small)} - {groups})
 
 
 def _regrouped(node: NodeCost, weight: tuple[int, ...], dtype: DType, groups: int, fewer: int) -> NodeCost:

@@ -15,6 +15,7 @@ from archlint.analysis.costs.context import CostContext
 from archlint.analysis.costs.record import OpClass, OpCost, UnknownShapeError
 from archlint.analysis.costs.table import CONTROL_FLOW, handler_for
 from archlint.analysis.memory import peak_activation_bytes
+from archlint.errors import ShapeError
 from archlint.model.constants import Constants, find_constants
 from archlint.model.graph import Graph, Model, Node
 
@@ -329,7 +330,9 @@ def _walk_if(
 ) -> None:
     condition = ctx.value(node.input(0))
     if condition is not None:
-        branch = "then_branch" if bool(condition) else "else_branch"
+        if condition.size != 1:
+            raise ShapeError(f"If {label!r}: its condition has {condition.size} elements, not one")
+        branch = "then_branch" if bool(condition.reshape(-1)[0]) else "else_branch"
         _walk_graph(node.subgraphs[branch], f"{label}/{branch}/", repeats, outer, walk)
         return
     trials = {}

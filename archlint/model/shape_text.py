@@ -13,8 +13,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
         dims = tuple(int(part) for part in text.lower().split("x"))
     except ValueError:
         raise UsageError(f"bad shape {text!r}: expected dims joined by 'x', like 1x3x224x224") from None
-    if any(d < 0 for d in dims):
-        raise UsageError(f"bad shape {text!r}: dimensions must be >= 0")
+    if any(d < 0 or d > 2**31 - 1 for d in dims):
+        raise UsageError(f"bad shape {text!r}: dimensions must be between 0 and 2**31 - 1")
     return dims
 
 

@@ -1,0 +1,115 @@
+"""Validate a model at the door: malformed structure becomes one clean error naming the node or
+tensor, so that shape resolution, cost handlers and rules can trust what they read.
+
+Checked here: stored tensors whose data does not match their dims and dtype (raw data of the
+wrong length, an undefined dtype), attributes of the wrong type for a default-domain operator's
+schema, and If conditions that are not a single value. What cannot run is refused; what merely
+cannot be costed (an unknown operator) is not this module's business.
+"""
+
+from __future__ import annotations
+
+import math
+
+import onnx
+from onnx import helper
+
+from archlint.errors import ModelLoadError
+from archlint.model.onnx_loader import iter_graphs, stored_tensors
+
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+# Element types stored two to a byte.
+_HALF_BYTE = frozenset({onnx.TensorProto.INT4, onnx.TensorProto.UINT4, onnx.TensorProto.FLOAT4E2M1})
+
+
+def validate(proto: onnx.ModelProto) -> None:
+    """Raise ModelLoadError for the first malformed tensor or attribute."""
+    try:
+        _read_every_name(proto)
+    except UnicodeDecodeError as exc:
+        raise ModelLoadError(f"the model holds a name that is not valid UTF-8 (byte {exc.start})") from None
+    for tensor in stored_tensors(proto):
+        _check_tensor(tensor)
+    for graph in iter_graphs(proto.graph):
+        for info in [*graph.input, *graph.output, *graph.value_info]:
+            _check_declared_dims(info)
+    opset = next((o.version for o in proto.opset_import if o.domain in _DEFAULT_DOMAINS), 0)
+    for graph in iter_graphs(proto.graph):
+        for index, node in enumerate(graph.node):
+            if node.domain in _DEFAULT_DOMAINS:
+                _check_attributes(node, index, opset)
+
+
+def _read_every_name(proto: onnx.ModelProto) -> None:
+    """Every string field the analysis reads (names, op types, domains, keys) must be text:
+    protobuf hands invalid UTF-8 back as bytes, or raises, depending on the field."""
+    _texts("the model's producer or domain", proto.producer_name, proto.producer_version, proto.domain)
+    for prop in proto.metadata_props:
+        _texts("a metadata key", prop.key, prop.value)
+    _texts("an opset domain", *(opset.domain for opset in proto.opset_import))
+    for graph in iter_graphs(proto.graph):
+        _texts("a graph name", graph.name)
+        for info in [*graph.input, *graph.output, *graph.value_info]:
+            _texts("a tensor name", info.name, *(d.dim_param for d in info.type.tensor_type.shape.dim))
+        for tensor in graph.initializer:
+            _texts("an initializer", tensor.name, *(e.key + e.value for e in tensor.external_data))
+        for node in graph.node:
+            _texts("a node", node.name, node.op_type, node.domain, *node.input, *node.output)
+            _texts("an attribute name", *(a.name for a in node.attribute))
+            _texts("a node's metadata", *(p.key + p.value for p in node.metadata_props))
+
+
+def _texts(what: str, *values: object) -> None:
+    for value in values:
+        if not isinstance(value, str):
+            raise ModelLoadError(f"{what} is not valid UTF-8 text: {value!r:.60}")
+
+
+# No runtime indexes a dimension past int32 (and onnx's inference would try to allocate it).
+MAX_DIM = 2**31 - 1
+
+
+def _check_declared_dims(info: onnx.ValueInfoProto) -> None:
+    for dim in info.type.tensor_type.shape.dim:
+        if dim.HasField("dim_value") and dim.dim_value > MAX_DIM:
+            raise ModelLoadError(
+                f"tensor {info.name!r} declares a dimension of {dim.dim_value}, beyond any runtime's reach"
+            )
+
+
+def _check_tensor(tensor: onnx.TensorProto) -> None:
+    name = tensor.name or "(unnamed)"
+    if tensor.data_type == onnx.TensorProto.UNDEFINED:
+        raise ModelLoadError(f"tensor {name!r} has no element type (UNDEFINED)")
+    if any(d < 0 or d > MAX_DIM for d in tensor.dims):
+        raise ModelLoadError(f"tensor {name!r} has an impossible dimension: {list(tensor.dims)}")
+    if tensor.data_location == onnx.TensorProto.EXTERNAL or not tensor.raw_data:
+        return
+    try:
+        itemsize = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+    except (KeyError, ValueError, TypeError):
+        raise ModelLoadError(f"tensor {name!r} has an unknown element type {tensor.data_type}") from None
+    count = math.prod(tensor.dims)
+    expected = (count + 1) // 2 if tensor.data_type in _HALF_BYTE else count * itemsize
+    if tensor.data_type != onnx.TensorProto.STRING and len(tensor.raw_data) != expected:
+        raise ModelLoadError(
+            f"tensor {name!r}: {len(tensor.raw_data)} bytes of data for dims {list(tensor.dims)}, "
+            f"which need {expected}"
+        )
+
+
+def _check_attributes(node: onnx.NodeProto, index: int, opset: int) -> None:
+    try:
+        schema = onnx.defs.get_schema(node.op_type, max(opset, 1), node.domain)
+    except Exception:  # no schema at this opset (or at all): the cost model says so later
+        return
+    label = node.name or f"{node.op_type}_{index}"
+    for attr in node.attribute:
+        declared = schema.attributes.get(attr.name)
+        if declared is not None and attr.type != declared.type:
+            expected = onnx.AttributeProto.AttributeType.Name(declared.type).lower()
+            given = onnx.AttributeProto.AttributeType.Name(attr.type).lower()
+            raise ModelLoadError(
+                f"node {label!r} ({node.op_type}): attribute {attr.name!r} is of type {given}, "
+                f"the operator takes {expected}"
+            )

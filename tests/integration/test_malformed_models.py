@@ -1,0 +1,108 @@
+"""Malformed models are refused at the door in one line with exit code 2, never a crash: each
+case here is a class of crash mutation fuzzing found (benchmarks/fuzz.py), rebuilt in code; a
+slice of the fuzzer itself runs at the end with a fixed seed."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from archlint.cli import main
+from tests.builders import conv_model, model, save, value
+
+
+def _raw_data_too_short(proto: onnx.ModelProto) -> None:
+    tensor = proto.graph.initializer[0]
+    tensor.raw_data = tensor.raw_data[:10]
+
+
+def _undefined_dtype(proto: onnx.ModelProto) -> None:
+    proto.graph.initializer[0].data_type = TensorProto.UNDEFINED
+
+
+def _group_as_string(proto: onnx.ModelProto) -> None:
+    group = next(a for a in proto.graph.node[0].attribute if a.name == "group")
+    group.type, group.s = onnx.AttributeProto.STRING, b"\xff"
+
+
+def _huge_declared_dim(proto: onnx.ModelProto) -> None:
+    proto.graph.input[0].type.tensor_type.shape.dim[2].dim_value = 2**40
+
+
+MUTATIONS: dict[str, tuple[Callable[[onnx.ModelProto], None], str]] = {
+    "raw data of the wrong length": (
+        _raw_data_too_short,
+        r"tensor 'w': 10 bytes of data for dims \[8, 8, 3, 3\]",
+    ),
+    "an undefined dtype": (_undefined_dtype, r"tensor 'w' has no element type"),
+    "an attribute of the wrong type": (
+        _group_as_string,
+        r"attribute 'group' is of type string, the operator takes int",
+    ),
+    "a dimension beyond int32": (_huge_declared_dim, r"declares a dimension of 1099511627776"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MUTATIONS))
+def test_malformed_structure_is_one_line_and_exit_2(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mutate, expected = MUTATIONS[case]
+    proto = conv_model(8, 8, 16, 3)
+    mutate(proto)
+    path = save(proto, tmp_path / "model.onnx")
+    assert main(["check", str(path), "--target", "gpu,cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert re.search(expected, err), err
+
+
+def test_a_name_that_is_not_utf8_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proto = conv_model(8, 8, 16, 3)
+    proto.producer_name = "pytorch"
+    data = proto.SerializeToString().replace(b"pytorch", b"\xc1ytorch")
+    (tmp_path / "model.onnx").write_bytes(data)
+    assert main(["check", str(tmp_path / "model.onnx")]) == 2
+    assert "not valid UTF-8" in capsys.readouterr().err
+
+
+def test_an_if_condition_of_several_elements_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def branch(name: str) -> onnx.GraphProto:
+        return helper.make_graph(
+            [helper.make_node("Relu", ["x"], [f"{name}_y"])], name, [], [value(f"{name}_y", None)]
+        )
+
+    node = helper.make_node("If", ["c"], ["y"], then_branch=branch("t"), else_branch=branch("e"))
+    condition = numpy_helper.from_array(np.array([True, False]), "c")
+    path = save(model([node], [value("x", [1, 4])], [value("y", None)], [condition]), tmp_path / "if.onnx")
+    assert main(["check", str(path)]) == 2
+    assert "its condition has 2 elements" in capsys.readouterr().err
+
+
+def test_a_huge_group_count_is_checked_in_bounded_time(tmp_path: Path) -> None:
+    """``group = 2**40`` made AL202 walk every smaller group count: now divisors in sqrt time."""
+    from archlint.rules.many_groups import _divisors_below
+
+    assert _divisors_below(12) == [1, 2, 3, 4, 6]
+    assert len(_divisors_below(2**40)) == 40
+
+
+def test_a_fixed_seed_slice_of_the_fuzzer_finds_no_internal_error_or_hang() -> None:
+    benchmarks = Path(__file__).resolve().parents[2] / "benchmarks"
+    if str(benchmarks) not in sys.path:
+        sys.path.insert(0, str(benchmarks))
+    import fuzz
+
+    results = fuzz.fuzz(cases=300, seed=0, timeout=20)
+    bad = [r for r in results if r.outcome in ("internal", "hang")]
+    assert bad == [], fuzz.report(results, 5)
+    assert {r.outcome for r in results} >= {"ok", "error"}
