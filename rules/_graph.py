@@ -126,10 +126,13 @@ def static_shape(ctx: RuleContext, name: str) -> tuple[int, ...] | None:
 
 def conv_weight(ctx: RuleContext, node: NodeCost) -> tuple[tuple[int, ...], DType] | None:
     """Shape (OC, IC/G, *kernel) and dtype of the weight of an NCHW convolution (Conv,
-    ConvInteger, QLinearConv, FusedConv); None for other operators or an unknown shape."""
+    ConvInteger, QLinearConv, FusedConv); None for other operators, an unknown shape, or an
+    empty weight (a zero dimension: nothing to advise on)."""
     slot = {"Conv": 1, "ConvInteger": 1, "FusedConv": 1, "QLinearConv": 3}.get(node.op_type)
     tensor = ctx.cost.model.graph.tensor(node.node.input(slot)) if slot is not None else None
     if tensor is None or tensor.static_shape is None or len(tensor.static_shape) < 3:
+        return None
+    if 0 in tensor.static_shape:
         return None
     return tensor.static_shape, tensor.dtype
 

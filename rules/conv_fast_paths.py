@@ -178,9 +178,11 @@ def _image_stem(ctx: RuleContext, conv: _Conv) -> bool:
 def _conv(ctx: RuleContext, node: NodeCost) -> _Conv | None:
     weight = conv_weight(ctx, node)
     x_shape = static_shape(ctx, node.node.input(0))
-    if weight is None or x_shape is None or len(weight[0]) != 4:
+    if weight is None or x_shape is None or len(weight[0]) != 4 or len(x_shape) < 2:
         return None
     shape, dtype = weight
+    if x_shape[1] < shape[1] or x_shape[1] % shape[1]:
+        return None  # input channels the weight cannot group: not a conv anything can run
     strides, dilations = conv_ints(node, "strides", 2), conv_ints(node, "dilations", 2)
     return _Conv(node, shape, dtype, x_shape[1], strides, dilations)
 
