@@ -28,6 +28,8 @@ SMALL_VALUE_LIMIT = 4096
 def read_proto(path: str | Path) -> onnx.ModelProto:
     """Parse ``path`` without touching external data, after checking where that data lives."""
     file = Path(path)
+    if file.is_dir():
+        raise ModelLoadError(f"{path}: a directory, not a model file (give the .onnx file in it)")
     if not file.is_file():
         raise ModelLoadError(f"{path}: no such model file")
     try:

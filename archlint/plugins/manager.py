@@ -34,7 +34,12 @@ def plugin_manager() -> pluggy.PluginManager:
         raise ArchlintError(
             f"plugin {_failing_entry_point()} failed to load: {type(exc).__name__}: {exc}"
         ) from exc
-    manager.check_pending()
+    try:
+        manager.check_pending()  # a hook name the contract does not know: most likely a typo
+    except pluggy.PluginValidationError as exc:
+        raise ArchlintError(
+            f"plugin {plugin_label(manager, exc.plugin)!r} implements a hook archlint does not have: {exc}"
+        ) from None
     return manager
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -167,13 +168,20 @@ def describe_validation_error(exc: ValidationError, schema: type[BaseModel]) -> 
     """One line for the most useful error: a misspelt key first, with the key it resembles."""
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     error = errors[0]
-    where = ".".join(str(p) for p in error["loc"]) or "profile"
+    # A key is quoted only when it looks like one: a file that is not a profile at all (a
+    # password file given as --target) must not have its contents echoed into a log.
+    where = ".".join(_key_text(p) for p in error["loc"]) or "profile"
     if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
         keys = [field.alias or name for name, field in schema.model_fields.items()]
         close = difflib.get_close_matches(str(error["loc"][0]), keys, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"{where}: unknown key{hint}"
     return f"{where}: {error['msg']}"
+
+
+def _key_text(key: object) -> str:
+    text = str(key)
+    return text if re.fullmatch(r"[A-Za-z_][\w.-]{0,40}", text) else "(a key that is no profile field)"
 
 
 def human_rate(value: float) -> str:

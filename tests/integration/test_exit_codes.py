@@ -86,3 +86,10 @@ def test_debug_prints_the_traceback(
     assert main(["--debug", "check", model, "--target", "gpu", "--select", "XX999"]) == 3
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "unsupported operand" in err
+
+
+def test_a_directory_given_as_model_is_named_as_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(tmp_path)]) == 2
+    assert "a directory, not a model file" in capsys.readouterr().err

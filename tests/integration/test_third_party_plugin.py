@@ -131,3 +131,14 @@ def test_the_plugin_guide_shows_this_plugin_verbatim() -> None:
     ]
     for name, text in listings.items():
         assert text == (EXAMPLE / name).read_text(encoding="utf-8"), f"docs/plugins.md: {name} is stale"
+
+
+def test_a_misspelt_hook_is_one_line_naming_the_plugin(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    install(site, "archlint-typo-plugin", "0.3.0", "typo = archlint_typo_plugin")
+    (site / "archlint_typo_plugin.py").write_text(
+        "from archlint import hookimpl\n\n@hookimpl\ndef archlint_register_rule(register):\n    pass\n"
+    )
+    result = archlint(site, "rules", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "archlint-typo-plugin 0.3.0" in result.stderr and "archlint_register_rule" in result.stderr

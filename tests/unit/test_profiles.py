@@ -114,3 +114,11 @@ def test_duplicate_names_are_rejected() -> None:
     finally:
         manager.unregister(name="clash")
         PROFILES.clear()
+
+
+def test_a_file_that_is_no_profile_is_not_echoed_into_the_error(tmp_path: Path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$saltsecrethash:19000:0:99999:7:::\n")
+    with pytest.raises(ProfileError) as raised:
+        load_profile(secret)
+    assert "saltsecrethash" not in str(raised.value) and "no profile field" in str(raised.value)
