@@ -180,8 +180,10 @@ def describe_validation_error(exc: ValidationError, schema: type[BaseModel]) -> 
 
 
 def _key_text(key: object) -> str:
+    """A key or list index as written, or a stand-in when it is no plausible key."""
     text = str(key)
-    return text if re.fullmatch(r"[A-Za-z_][\w.-]{0,40}", text) else "(a key that is no profile field)"
+    plausible = isinstance(key, int) or re.fullmatch(r"[A-Za-z_][\w.-]{0,40}", text)
+    return text if plausible else "(a key that is no profile field)"
 
 
 def human_rate(value: float) -> str:
