@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     fix = commands.add_parser("fix", help="write a copy of a model with fixes applied and verified")
     fix.add_argument("model", metavar="MODEL", help="an ONNX file (never modified)")
     fix.add_argument("-o", "--output", required=True, metavar="OUT", help="the fixed model to write")
+    fix.add_argument("--force", action="store_true", help="overwrite OUT when it exists (never the input)")
     fix.add_argument("--select", metavar="CODES", help="fixes to run: names or rule codes, comma-joined")
     fix.add_argument("--unsafe-fixes", action="store_true", help="also run unsafe fixes (pad-channels)")
     fix.add_argument(

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from archlint.fixes import driver, files
 
     source, out = Path(args.model), Path(args.output)
-    files.refuse_overwrite(source, out)
+    files.refuse_overwrite(source, out, args.force)
     config = load_config(args.config)
     chosen = driver.select([e for e in (args.select or "").split(",") if e.strip()])
     settings = driver.Settings(alignment=_alignment(args, config), tiny=_tiny(config))

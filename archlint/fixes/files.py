@@ -42,10 +42,13 @@ def load(path: Path) -> LoadedModel:
     return LoadedModel(proto, files, bool(locations))
 
 
-def refuse_overwrite(source: Path, out: Path) -> None:
-    """Exit 2 (UsageError) when ``out`` is the input model itself."""
+def refuse_overwrite(source: Path, out: Path, force: bool = False) -> None:
+    """Exit 2 (UsageError) when ``out`` is the input model itself, or an existing file that
+    ``force`` does not allow to replace."""
     if out.resolve() == source.resolve() or (out.exists() and source.exists() and out.samefile(source)):
         raise UsageError(f"-o {out}: that is the input model; archlint fix never overwrites its input")
+    if out.exists() and not force:
+        raise UsageError(f"-o {out}: the file exists; give --force to replace it")
 
 
 def save(model: LoadedModel, proto: onnx.ModelProto, out: Path) -> list[Path]:

@@ -206,3 +206,15 @@ def test_the_configured_tiny_threshold_of_al401_is_what_gets_flushed(
     assert main(["fix", str(source), "-o", str(out), "--config", str(config)]) == 0
     assert "1 weight subnormal or tiny (|w| <= 1e-10) in 1 tensor" in capsys.readouterr().out
     assert numpy_helper.to_array(onnx.load(str(out)).graph.initializer[0]).tolist() == [0.0, weights[1], 0.5]
+
+
+def test_an_existing_output_is_replaced_only_with_force(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "existing.onnx"
+    out.write_bytes(b"someone's file")
+    assert main(["fix", str(source), "-o", str(out)]) == 2
+    assert "the file exists; give --force" in capsys.readouterr().err
+    assert out.read_bytes() == b"someone's file"
+    assert main(["fix", str(source), "-o", str(out), "--force"]) == 0
+    assert onnx.load(str(out)).graph.node
