@@ -148,7 +148,7 @@ def find_config(start: Path) -> Path | None:
 def _read_toml(path: Path) -> dict[str, object]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: cannot read configuration: {exc}") from None
 
 
@@ -170,6 +170,8 @@ def load_config(explicit: str | None = None, start: Path | None = None) -> Confi
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise UsageError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{path}: cannot read configuration: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: the archlint configuration must be a table of keys")
     try:

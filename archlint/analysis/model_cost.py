@@ -303,6 +303,9 @@ def _walk_control_flow(
     if trips is None:
         walk.notes.append(f"{node.op_type} {label!r}: {why}; its body is counted once")
         trips = 1
+    if trips == 0:
+        walk.notes.append(f"{node.op_type} {label!r} runs its body 0 times: the body costs nothing")
+        return
     for attr, body in node.subgraphs.items():
         _walk_graph(body, f"{label}/{attr}/", repeats * trips, outer, walk)
 
@@ -310,9 +313,16 @@ def _walk_control_flow(
 def _trip_count(node: Node, ctx: CostContext) -> tuple[int | None, str]:
     if node.op_type == "Loop":
         value = ctx.value(node.input(0)) if node.input(0) else None
-        if value is None or int(value) > _MAX_STATIC_TRIPS:
+        if value is None:
             return None, "trip count is not a constant (it depends on the loop condition)"
-        return int(value), ""
+        if value.size != 1 or value.dtype.kind not in "iu":
+            raise ShapeError(f"Loop {node.name!r}: its trip count must be one integer, not {value!r:.60}")
+        trips = int(value.reshape(-1)[0])
+        if trips < 0:
+            raise ShapeError(f"Loop {node.name!r}: its trip count is negative ({trips})")
+        if trips > _MAX_STATIC_TRIPS:
+            return None, "trip count is the maximum (a loop that runs until its condition says stop)"
+        return trips, ""
     if node.op_type == "Scan":
         scan_inputs = int(node.attr("num_scan_inputs", 1))
         first = [n for n in node.inputs if n][-scan_inputs]
@@ -321,6 +331,8 @@ def _trip_count(node: Node, ctx: CostContext) -> tuple[int | None, str]:
             shape = ctx.shape(first)
         except UnknownShapeError:
             return None, f"the scanned input {first!r} has no static shape"
+        if not -len(shape) <= int(axes[0]) < len(shape):
+            raise ShapeError(f"Scan {node.name!r}: scan axis {axes[0]} is out of range for {shape}")
         return shape[int(axes[0])], ""
     return None, "the number of sequence elements is not known before run time"
 

@@ -71,7 +71,12 @@ def check_external_data(proto: onnx.ModelProto, base_dir: Path) -> None:
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
             continue
         location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-        target = (root / location).resolve()
+        try:
+            target = (root / location).resolve()
+        except (ValueError, OSError):  # a NUL byte, a name too long for the file system
+            raise ModelLoadError(
+                f"tensor {tensor.name!r}: external data location {location!r} is no path"
+            ) from None
         if not location or Path(location).is_absolute() or not target.is_relative_to(root):
             raise ModelLoadError(
                 f"tensor {tensor.name!r}: external data location {location!r} is outside "

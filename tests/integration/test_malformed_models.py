@@ -106,3 +106,52 @@ def test_a_fixed_seed_slice_of_the_fuzzer_finds_no_internal_error_or_hang() -> N
     bad = [r for r in results if r.outcome in ("internal", "hang")]
     assert bad == [], fuzz.report(results, 5)
     assert {r.outcome for r in results} >= {"ok", "error"}
+
+
+@pytest.mark.parametrize(
+    ("trips", "expected"),
+    [
+        (np.array(-1, np.int64), "its trip count is negative"),
+        (np.array(float("nan"), np.float32), "its trip count must be one integer"),
+        (np.array([3, 4], np.int64), "its trip count must be one integer"),
+    ],
+)
+def test_a_loop_trip_count_that_cannot_be_is_refused(
+    trips: np.ndarray, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.test_control_flow import _loop_model
+
+    proto = _loop_model(np.array(1, np.int64))
+    next(t for t in proto.graph.initializer if t.name == "M").CopyFrom(numpy_helper.from_array(trips, "M"))
+    assert main(["check", str(save(proto, tmp_path / "loop.onnx"))]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_a_loop_that_runs_zero_times_costs_nothing(tmp_path: Path) -> None:
+    from archlint.api import analyze
+    from tests.unit.test_control_flow import _loop_model
+
+    cost = analyze(save(_loop_model(np.array(0, np.int64)), tmp_path / "loop.onnx")).cost
+    assert not [n for n in cost.nodes if n.op_type == "MatMul"]
+    assert any("0 times" in note for note in cost.notes)
+
+
+def test_an_external_data_location_with_a_nul_byte_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proto = conv_model(8, 8, 16, 3)
+    tensor = proto.graph.initializer[0]
+    tensor.ClearField("raw_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value="weights\x00.bin")
+    assert main(["check", str(save(proto, tmp_path / "model.onnx"))]) == 2
+    assert "is no path" in capsys.readouterr().err
+
+
+def test_a_configuration_that_is_not_utf8_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b'[tool.archlint]\ntarget = ["\xff\xfe"]\n')
+    path = save(conv_model(8, 8, 16, 3), tmp_path / "model.onnx")
+    assert main(["check", str(path), "--config", str(tmp_path / "pyproject.toml")]) == 2
+    assert "cannot read configuration" in capsys.readouterr().err
