@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import io
 import logging
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -62,11 +63,27 @@ def export(text: str, module: torch.nn.Module, inputs: Mapping[str, InputSpec]) 
         with _quiet(chatter), torch.no_grad():
             program = torch.onnx.export(module, (), kwargs=examples, dynamo=True, verbose=False)
     except Exception as exc:  # the exporter raises many types; the cause is in its message
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"{text}: torch.onnx.export failed: {reason}") from exc
+        raise ModelLoadError(f"{text}: torch.onnx.export failed: {failure_reason(exc)}") from exc
     if program is None:
         raise ModelLoadError(f"{text}: torch.onnx.export returned no program")
     return program.model_proto
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The innermost cause of an export failure, in one line without colour codes: the exporter
+    wraps the real error ("Failed to export the model with torch.export ... step 1/3") and
+    colours its messages for a terminal."""
+    chain = [exc]
+    while chain[-1].__cause__ is not None and len(chain) < 16:
+        chain.append(chain[-1].__cause__)
+    for error in reversed(chain):
+        lines = [line.strip() for line in _ANSI.sub("", str(error)).splitlines() if line.strip()]
+        if lines:
+            return f"{type(error).__name__}: {lines[0]}"
+    return type(exc).__name__
 
 
 def _example(shape: tuple[int, ...], dtype: str) -> torch.Tensor:

@@ -59,3 +59,17 @@ def test_a_missing_torch_says_which_extra_to_install(tmp_path: Path, monkeypatch
     assert parsed is not None
     with pytest.raises(ModelLoadError, match=r"pip install 'archlint\[torch\]'"):
         reference.import_module(parsed)
+
+
+def test_an_export_failure_reports_its_innermost_cause_without_colour_codes() -> None:
+    from archlint.pytorch.export import failure_reason
+
+    try:
+        try:
+            raise ValueError("\x1b[91mdata-dependent branch on x.sum() > 0\x1b[0m\nat model.py:12")
+        except ValueError as inner:
+            raise RuntimeError(
+                "\x1b[96mFailed to export the model with torch.export.\x1b[0m step 1/3"
+            ) from inner
+    except RuntimeError as outer:
+        assert failure_reason(outer) == "ValueError: data-dependent branch on x.sum() > 0"
