@@ -84,6 +84,31 @@ def check_external_data(proto: onnx.ModelProto, base_dir: Path) -> None:
             )
         if not target.is_file():
             raise ModelLoadError(f"tensor {tensor.name!r}: external data file {location!r} not found")
+        _check_extent(tensor, location, target)
+
+
+def _check_extent(tensor: onnx.TensorProto, location: str, target: Path) -> None:
+    """The tensor's bytes lie inside its data file, and the file is not hard-linked elsewhere
+    (onnx refuses hard-linked data files too: a link can point into another folder)."""
+    stat = target.stat()
+    if stat.st_nlink > 1:
+        raise ModelLoadError(
+            f"tensor {tensor.name!r}: external data file {location!r} has {stat.st_nlink} hard links; "
+            "refusing to read it"
+        )
+    entries = {e.key: e.value for e in tensor.external_data}
+    try:
+        offset = int(entries.get("offset", "0"))
+        length = int(entries.get("length", str(stat.st_size - offset)))
+    except ValueError:
+        raise ModelLoadError(
+            f"tensor {tensor.name!r}: external data offset or length is not a number"
+        ) from None
+    if offset < 0 or length < 0 or offset + length > stat.st_size:
+        raise ModelLoadError(
+            f"tensor {tensor.name!r}: bytes {offset}..{offset + length} lie outside {location!r} "
+            f"({stat.st_size} bytes)"
+        )
 
 
 def opset_versions(proto: onnx.ModelProto) -> dict[str, int]:

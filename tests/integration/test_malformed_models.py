@@ -155,3 +155,38 @@ def test_a_configuration_that_is_not_utf8_is_refused(
     path = save(conv_model(8, 8, 16, 3), tmp_path / "model.onnx")
     assert main(["check", str(path), "--config", str(tmp_path / "pyproject.toml")]) == 2
     assert "cannot read configuration" in capsys.readouterr().err
+
+
+def _external(tmp_path: Path) -> Path:
+    onnx.save(
+        conv_model(8, 8, 16, 3),
+        str(tmp_path / "model.onnx"),
+        save_as_external_data=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
+    return tmp_path / "model.onnx"
+
+
+@pytest.mark.parametrize("command", ["check", "fix"])
+def test_external_data_past_the_end_of_its_file_is_refused(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _external(tmp_path)
+    proto = onnx.load(str(path), load_external_data=False)
+    for entry in proto.graph.initializer[0].external_data:
+        if entry.key == "offset":
+            entry.value = str(2**60)
+    onnx.save(proto, str(path))
+    extra = ["-o", str(tmp_path / "out.onnx")] if command == "fix" else []
+    assert main([command, str(path), *extra]) == 2
+    assert "lie outside 'weights.bin'" in capsys.readouterr().err
+
+
+def test_a_hard_linked_external_data_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _external(tmp_path)
+    (tmp_path / "elsewhere.bin").hardlink_to(tmp_path / "weights.bin")
+    assert main(["fix", str(path), "-o", str(tmp_path / "out.onnx")]) == 2
+    assert "has 2 hard links" in capsys.readouterr().err
