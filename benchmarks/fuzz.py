@@ -6,7 +6,9 @@ seed with one mutation, either of its bytes (flips, truncation, insertion) or of
 (a dimension made 0, negative or huge; an attribute of the wrong type; a name that is not UTF-8;
 raw data of the wrong length; an undefined dtype; a node reading its own output; an unknown
 domain or opset; a Loop trip count of 0, -1 or NaN; an If condition of several elements or with
-a branch missing; a Scan axis out of range; a Shape with no input). The case runs in this
+a branch missing; a Scan axis out of range; a Shape with no input; a cycle; an empty or a
+2,000-node graph; an input or weight of another dtype, float8, int4, bfloat16 and string
+included; external data at a bad location, offset or length). The case runs in this
 process, as ``archlint check MODEL --target gpu,cpu --format json``, under a time limit, and is
 classified:
 
@@ -260,7 +262,65 @@ def _empty_inputs(proto: onnx.ModelProto, rng: random.Random) -> None:
         del node.input[:]
 
 
+def _cycle(proto: onnx.ModelProto, rng: random.Random) -> None:
+    """Two nodes that read each other's outputs: a graph that is no DAG."""
+    nodes = [n for n in proto.graph.node if n.input and n.output]
+    if len(nodes) > 1:
+        first, second = sorted(rng.sample(range(len(nodes)), 2))
+        nodes[first].input[0] = nodes[second].output[0]
+
+
+def _empty_or_huge(proto: onnx.ModelProto, rng: random.Random) -> None:
+    if rng.random() < 0.5:
+        del proto.graph.node[:]
+        return
+    relu = helper.make_node("Relu", [proto.graph.input[0].name], ["r0"]) if proto.graph.input else None
+    if relu is not None:  # a 2,000-node chain hanging off the first input
+        chain = [relu] + [helper.make_node("Relu", [f"r{i}"], [f"r{i + 1}"]) for i in range(2_000)]
+        proto.graph.node.extend(chain)
+
+
+def _input_dtype(proto: onnx.ModelProto, rng: random.Random) -> None:
+    infos = [*proto.graph.input, *proto.graph.initializer]
+    if not infos:
+        return
+    dtype = rng.choice(
+        [
+            TensorProto.BFLOAT16,
+            TensorProto.FLOAT8E4M3FN,
+            TensorProto.FLOAT8E5M2,
+            TensorProto.INT4,
+            TensorProto.UINT4,
+            TensorProto.STRING,
+            TensorProto.COMPLEX64,
+            TensorProto.BOOL,
+        ]
+    )
+    target = rng.choice(infos)
+    if isinstance(target, onnx.TensorProto):
+        target.data_type = dtype
+    else:
+        target.type.tensor_type.elem_type = dtype
+
+
+def _external_data(proto: onnx.ModelProto, rng: random.Random) -> None:
+    """A weight moved to external data at a location, offset or length that is no good."""
+    if not proto.graph.initializer:
+        return
+    tensor = rng.choice(proto.graph.initializer)
+    tensor.ClearField("raw_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    location = rng.choice(["missing.bin", "../outside.bin", "/etc/passwd", "a\x00b", "case.onnx", ""])
+    tensor.external_data.add(key="location", value=location)
+    tensor.external_data.add(key="offset", value=rng.choice(["0", "-5", str(2**62), "x"]))
+    tensor.external_data.add(key="length", value=rng.choice(["16", "-1", str(2**62)]))
+
+
 MUTATIONS: dict[str, Callable[[onnx.ModelProto, random.Random], bytes | None]] = {
+    "cycle": _cycle,
+    "empty or huge graph": _empty_or_huge,
+    "input or weight dtype": _input_dtype,
+    "external data": _external_data,
     "flip bytes": _flip_bytes,
     "truncate": _truncate,
     "bad dim": _bad_dim,
