@@ -104,6 +104,18 @@ def _check_attributes(node: onnx.NodeProto, index: int, opset: int) -> None:
     except Exception:  # no schema at this opset (or at all): the cost model says so later
         return
     label = node.name or f"{node.op_type}_{index}"
+    present = {attr.name for attr in node.attribute}
+    missing = sorted(
+        name for name, attr in schema.attributes.items() if attr.required and name not in present
+    )
+    if missing:
+        raise ModelLoadError(f"node {label!r} ({node.op_type}): required attribute {missing[0]!r} is missing")
+    # Only a node with no input at all is refused: exporters of old opsets leave out inputs the
+    # schema calls required (Gemm-7's C) and runtimes accept them.
+    if schema.min_input > 0 and not any(node.input):
+        raise ModelLoadError(
+            f"node {label!r} ({node.op_type}) has no input; it takes at least {schema.min_input}"
+        )
     for attr in node.attribute:
         declared = schema.attributes.get(attr.name)
         if declared is not None and attr.type != declared.type:

@@ -190,3 +190,62 @@ def test_a_hard_linked_external_data_file_is_refused(
     (tmp_path / "elsewhere.bin").hardlink_to(tmp_path / "weights.bin")
     assert main(["fix", str(path), "-o", str(tmp_path / "out.onnx")]) == 2
     assert "has 2 hard links" in capsys.readouterr().err
+
+
+def _exit_code(proto: onnx.ModelProto, tmp_path: Path, *flags: str) -> int:
+    return main(["check", str(save(proto, tmp_path / "model.onnx")), "--target", "gpu,cpu,npu", *flags])
+
+
+def test_an_if_without_its_branches_is_refused(tmp_path: Path) -> None:
+    node = helper.make_node("If", ["c"], ["y"])
+    condition = numpy_helper.from_array(np.array(True), "c")
+    assert _exit_code(model([node], [value("x", [1, 4])], [value("y", None)], [condition]), tmp_path) == 2
+
+
+def test_a_shape_node_without_an_input_is_no_crash(tmp_path: Path) -> None:
+    nodes = [helper.make_node("Shape", [], ["s"]), helper.make_node("Relu", ["x"], ["y"])]
+    assert _exit_code(model(nodes, [value("x", [1, 4])], [value("y", None), value("s", None)]), tmp_path) in (
+        0,
+        1,
+        2,
+    )
+
+
+def test_a_scan_axis_out_of_range_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = helper.make_graph(
+        [
+            helper.make_node("Add", ["s_in", "x_t"], ["s_out"]),
+            helper.make_node("Identity", ["s_out"], ["y_t"]),
+        ],
+        "body",
+        [value("s_in", [4]), value("x_t", [4])],
+        [value("s_out", [4]), value("y_t", [4])],
+    )
+    scan = helper.make_node(
+        "Scan", ["s0", "xs"], ["s", "ys"], body=body, num_scan_inputs=1, scan_input_axes=[5]
+    )
+    proto = model([scan], [value("s0", [4]), value("xs", [3, 4])], [value("s", None), value("ys", None)])
+    assert _exit_code(proto, tmp_path) == 2
+
+
+@pytest.mark.parametrize("channels", [0, 30])
+def test_zero_width_layers_and_a_rank_0_value_info_are_no_crash(tmp_path: Path, channels: int) -> None:
+    """AL101, AL102, AL201, AL203, AL304 once divided by zero channels or read a rank-0 shape."""
+    proto = conv_model(8, channels, 16, 3) if channels else conv_model(8, 8, 16, 3)
+    if not channels:
+        proto.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.zeros((0, 8, 3, 3), np.float32), "w"))
+    proto.graph.value_info.append(value("scalar_info", []))
+    assert _exit_code(proto, tmp_path) in (0, 1, 2)
+
+
+def test_a_group_count_of_2_to_the_40_ends_quickly(tmp_path: Path) -> None:
+    proto = conv_model(8, 8, 16, 3)
+    next(a for a in proto.graph.node[0].attribute if a.name == "group").i = 2**40
+    assert _exit_code(proto, tmp_path) in (1, 2)
+
+
+def test_an_input_dimension_beyond_int32_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _exit_code(conv_model(8, 8, 16, 3), tmp_path, "--input", f"x=1x8x{10**30}x16") == 2
+    assert "dimensions must be between 0 and 2**31 - 1" in capsys.readouterr().err
