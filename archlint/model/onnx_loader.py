@@ -109,6 +109,25 @@ def _check_extent(tensor: onnx.TensorProto, location: str, target: Path) -> None
             f"tensor {tensor.name!r}: bytes {offset}..{offset + length} lie outside {location!r} "
             f"({stat.st_size} bytes)"
         )
+    needed = stored_bytes(tensor)
+    if needed is not None and length != needed:
+        raise ModelLoadError(
+            f"tensor {tensor.name!r}: {length} bytes of external data for dims {list(tensor.dims)}, "
+            f"which need {needed}"
+        )
+
+
+def stored_bytes(tensor: onnx.TensorProto) -> int | None:
+    """Bytes a tensor's data takes (None for strings and types numpy cannot size)."""
+    if tensor.data_type == onnx.TensorProto.STRING:
+        return None
+    try:
+        itemsize = int(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize)
+    except (KeyError, ValueError, TypeError):
+        return None
+    count = int(math.prod(tensor.dims))
+    half_byte = (onnx.TensorProto.INT4, onnx.TensorProto.UINT4, onnx.TensorProto.FLOAT4E2M1)
+    return (count + 1) // 2 if tensor.data_type in half_byte else count * itemsize
 
 
 def opset_versions(proto: onnx.ModelProto) -> dict[str, int]:

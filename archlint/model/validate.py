@@ -9,17 +9,12 @@ cannot be costed (an unknown operator) is not this module's business.
 
 from __future__ import annotations
 
-import math
-
 import onnx
-from onnx import helper
 
 from archlint.errors import ModelLoadError
-from archlint.model.onnx_loader import iter_graphs, stored_tensors
+from archlint.model.onnx_loader import iter_graphs, stored_bytes, stored_tensors
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
-# Element types stored two to a byte.
-_HALF_BYTE = frozenset({onnx.TensorProto.INT4, onnx.TensorProto.UINT4, onnx.TensorProto.FLOAT4E2M1})
 
 
 def validate(proto: onnx.ModelProto) -> None:
@@ -85,13 +80,10 @@ def _check_tensor(tensor: onnx.TensorProto) -> None:
         raise ModelLoadError(f"tensor {name!r} has an impossible dimension: {list(tensor.dims)}")
     if tensor.data_location == onnx.TensorProto.EXTERNAL or not tensor.raw_data:
         return
-    try:
-        itemsize = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
-    except (KeyError, ValueError, TypeError):
-        raise ModelLoadError(f"tensor {name!r} has an unknown element type {tensor.data_type}") from None
-    count = math.prod(tensor.dims)
-    expected = (count + 1) // 2 if tensor.data_type in _HALF_BYTE else count * itemsize
-    if tensor.data_type != onnx.TensorProto.STRING and len(tensor.raw_data) != expected:
+    expected = stored_bytes(tensor)
+    if expected is None and tensor.data_type != onnx.TensorProto.STRING:
+        raise ModelLoadError(f"tensor {name!r} has an unknown element type {tensor.data_type}")
+    if expected is not None and len(tensor.raw_data) != expected:
         raise ModelLoadError(
             f"tensor {name!r}: {len(tensor.raw_data)} bytes of data for dims {list(tensor.dims)}, "
             f"which need {expected}"
