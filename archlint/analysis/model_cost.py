@@ -368,7 +368,6 @@ def _walk_if(
         "it with --value or --input to cost the branch taken)"
     )
     walk.undecided.append(decision)
-    picked = trials[chosen]
     walk.nodes.extend(picked.nodes)
     walk.unknown.extend(picked.unknown)
     walk.notes.extend(picked.notes)

@@ -10,7 +10,7 @@ something.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ import onnx
 from onnx import helper
 
 from archlint.model import contrib_shapes
-from archlint.model.folding import DEFAULT_DOMAINS
+from archlint.model.proto_graph import DEFAULT_DOMAINS, set_shape, static_shape
 
 Array = np.ndarray[Any, Any]
 Shape = tuple[int, ...]
@@ -75,7 +75,7 @@ def loop_output_shapes(
         if node.op_type != "Loop" or body is None or node.domain not in DEFAULT_DOMAINS:
             continue
         carried = len(node.input) - 2
-        body_in, body_out = _graph_shapes(body.input), _graph_shapes(body.output)
+        body_in, body_out = [static_shape(i) for i in body.input], [static_shape(o) for o in body.output]
         for index, name in enumerate(node.output):
             out = body_out[index + 1] if index + 1 < len(body_out) else None
             if not name or name in shapes or out is None:
@@ -95,15 +95,6 @@ def loop_output_shapes(
     return added
 
 
-def _graph_shapes(infos: Sequence[onnx.ValueInfoProto]) -> list[Shape | None]:
-    result: list[Shape | None] = []
-    for info in infos:
-        tensor_type = info.type.tensor_type
-        static = info.type.HasField("tensor_type") and _is_static(tensor_type)
-        result.append(tuple(d.dim_value for d in tensor_type.shape.dim) if static else None)
-    return result
-
-
 def body_input_shapes(graph: onnx.GraphProto, shapes: Mapping[str, Shape]) -> int:
     """Declare Loop and Scan body inputs from the outer tensors that feed them.
 
@@ -117,19 +108,11 @@ def body_input_shapes(graph: onnx.GraphProto, shapes: Mapping[str, Shape]) -> in
         if body is None or node.domain not in DEFAULT_DOMAINS:
             continue
         for info, shape in zip(body.input, _body_shapes(node, body, shapes), strict=False):
-            tensor_type = info.type.tensor_type
-            if shape is None or not info.type.HasField("tensor_type") or _is_static(tensor_type):
+            if shape is None or not info.type.HasField("tensor_type") or static_shape(info) is not None:
                 continue
-            tensor_type.shape.SetInParent()
-            tensor_type.shape.ClearField("dim")
-            for dim in shape:
-                tensor_type.shape.dim.add().dim_value = dim
+            set_shape(info, shape)
             added += 1
     return added
-
-
-def _is_static(tensor_type: onnx.TypeProto.Tensor) -> bool:
-    return tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in tensor_type.shape.dim)
 
 
 def _body_shapes(

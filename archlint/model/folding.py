@@ -19,11 +19,10 @@ from onnx import helper, numpy_helper
 
 from archlint.model import values
 from archlint.model.onnx_loader import SMALL_VALUE_LIMIT, small_value
+from archlint.model.proto_graph import DEFAULT_DOMAINS, has_subgraph, replace_nodes
 
 Array = np.ndarray[Any, Any]
 Shape = tuple[int, ...]
-
-DEFAULT_DOMAINS = ("", "ai.onnx")
 
 # Operators whose output can be far larger than their inputs: evaluated only when shape
 # inference already says the output is small (a ConstantOfShape that builds a weight is not).
@@ -35,10 +34,6 @@ _EXPANDING = frozenset(
 _NEVER_EVALUATED = frozenset(
     {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Bernoulli", "Multinomial"}
 )
-
-
-def has_subgraph(node: onnx.NodeProto) -> bool:
-    return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
 
 
 def stored_values(graph: onnx.GraphProto) -> dict[str, Array]:
@@ -108,12 +103,7 @@ def _localize_outer_values(body: onnx.GraphProto, outer: Mapping[str, Array]) ->
         for i, name in enumerate(node.input):
             if name in outer and name not in defined:
                 node.input[i] = name + _LOCAL_SUFFIX
-    nodes = [*constants, *body.node]
-    copies = [onnx.NodeProto() for _ in nodes]
-    for copy, node in zip(copies, nodes, strict=True):
-        copy.CopyFrom(node)
-    del body.node[:]
-    body.node.extend(copies)
+    replace_nodes(body, [*constants, *body.node])
     return len(constants)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from archlint.model.folding import DEFAULT_DOMAINS
+from archlint.model.proto_graph import DEFAULT_DOMAINS, replace_nodes
 
 
 def branch_of(node: onnx.NodeProto, condition: bool) -> onnx.GraphProto | None:
@@ -146,9 +146,5 @@ def inline_known_ifs(
         graph.initializer.extend(initializers)
         inlined += 1
     if inlined:
-        copies = [onnx.NodeProto() for _ in nodes]
-        for copy, node in zip(copies, nodes, strict=True):
-            copy.CopyFrom(node)
-        del graph.node[:]
-        graph.node.extend(copies)
+        replace_nodes(graph, nodes)
     return inlined

@@ -19,6 +19,7 @@ from onnx import numpy_helper
 from archlint.errors import ModelLoadError
 from archlint.model import dtypes
 from archlint.model.graph import Dim, Graph, Model, Node, Tensor
+from archlint.model.proto_graph import DEFAULT_DOMAINS
 
 # Constant tensors up to this many elements are decoded so that folding, trip counts and axes
 # can be read; anything larger is a weight whose values the cost model never needs.
@@ -307,7 +308,7 @@ def _constant_nodes(
 ) -> None:
     """Constant nodes' outputs: their tensors, their values when small, their stored form."""
     for proto_node in graph.node:
-        if proto_node.op_type != "Constant" or proto_node.domain not in ("", "ai.onnx"):
+        if proto_node.op_type != "Constant" or proto_node.domain not in DEFAULT_DOMAINS:
             continue
         tensor, value = _constant_node_value(proto_node)
         stored.update(

@@ -20,6 +20,7 @@ proto is never modified.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,9 +32,10 @@ from onnx import helper, numpy_helper
 
 from archlint.errors import ShapeError
 from archlint.model.declared_shapes import body_input_shapes, contrib_output_shapes, loop_output_shapes
-from archlint.model.folding import DEFAULT_DOMAINS, fold_bodies, fold_values, has_subgraph, stored_values
+from archlint.model.folding import fold_bodies, fold_values, stored_values
 from archlint.model.inline import inline_known_ifs
 from archlint.model.onnx_loader import SMALL_VALUE_LIMIT
+from archlint.model.proto_graph import DEFAULT_DOMAINS, has_subgraph, replace_nodes, static_shape
 
 Array = np.ndarray[Any, Any]
 Shape = tuple[int, ...]
@@ -64,7 +66,7 @@ def skeleton(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, onnx.Te
         getattr(target, name).extend(getattr(graph, name))
     weights: dict[str, onnx.TensorProto] = {}
     for init in graph.initializer:
-        if _numel(init) <= SMALL_VALUE_LIMIT:
+        if math.prod(init.dims) <= SMALL_VALUE_LIMIT:
             target.initializer.append(init)
             continue
         stub = target.initializer.add()
@@ -72,10 +74,6 @@ def skeleton(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, onnx.Te
         stub.dims.extend(init.dims)
         weights[init.name] = init
     return copy, weights
-
-
-def _numel(tensor: onnx.TensorProto) -> int:
-    return int(np.prod(tensor.dims)) if tensor.dims else 1
 
 
 def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
@@ -109,9 +107,7 @@ def _infer_with_values(
     copy.ir_version = max(copy.ir_version, 4)
     graph = copy.graph
     kept = [i for i, n in enumerate(work.graph.node) if not _computed(n, known)]
-    nodes = [graph.node[i] for i in kept]
-    del graph.node[:]
-    graph.node.extend(nodes)
+    replace_nodes(graph, [graph.node[i] for i in kept])
     inputs = [i for i in graph.input if i.name not in known]
     del graph.input[:]
     graph.input.extend(inputs)
@@ -127,9 +123,9 @@ def _computed(node: onnx.NodeProto, known: Mapping[str, Array]) -> bool:
     return bool(outputs) and all(o in known for o in outputs) and not has_subgraph(node)
 
 
-def run_inference(proto: onnx.ModelProto, strict: bool = False) -> onnx.ModelProto:
+def run_inference(proto: onnx.ModelProto) -> onnx.ModelProto:
     try:
-        return onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=strict, data_prop=True)
+        return onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)
     except Exception as exc:  # an inconsistent model: say which check failed, in one line
         raise ShapeError(f"shape inference failed: {_last_line(exc)}") from exc
 
@@ -144,12 +140,12 @@ def _static_shapes(graph: onnx.GraphProto) -> tuple[dict[str, Shape], dict[str, 
     shapes: dict[str, Shape] = {}
     types: dict[str, int] = {}
     for info in [*graph.input, *graph.value_info, *graph.output]:
-        tensor_type = info.type.tensor_type
         if not info.type.HasField("tensor_type"):
             continue
-        types[info.name] = tensor_type.elem_type
-        if tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in tensor_type.shape.dim):
-            shapes[info.name] = tuple(d.dim_value for d in tensor_type.shape.dim)
+        types[info.name] = info.type.tensor_type.elem_type
+        shape = static_shape(info)
+        if shape is not None:
+            shapes[info.name] = shape
     for init in graph.initializer:
         shapes[init.name], types[init.name] = tuple(init.dims), init.data_type
     return shapes, types

@@ -22,6 +22,7 @@ from onnx import helper
 
 from archlint.errors import ShapeError, UsageError
 from archlint.model.onnx_loader import iter_graphs
+from archlint.model.proto_graph import set_shape
 
 Array = np.ndarray[Any, Any]
 
@@ -125,10 +126,7 @@ def _bind_one(
             raise UsageError(
                 f"--input {value_info.name}: rank {len(shape)} given, the model declares rank {len(current)}"
             )
-        tensor_shape.ClearField("dim")
-        tensor_shape.SetInParent()  # a rank-0 input still has a (known, empty) shape
-        for d in shape:
-            tensor_shape.dim.add().dim_value = d
+        set_shape(value_info, shape)
         return []
     if not value_info.type.tensor_type.HasField("shape"):
         raise ShapeError(

@@ -9,12 +9,16 @@ cannot be costed (an unknown operator) is not this module's business.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import onnx
 
 from archlint.errors import ModelLoadError
 from archlint.model.onnx_loader import iter_graphs, stored_bytes, stored_tensors
-
-_DEFAULT_DOMAINS = ("", "ai.onnx")
+from archlint.model.proto_graph import DEFAULT_DOMAINS
 
 
 def validate(proto: onnx.ModelProto) -> None:
@@ -25,13 +29,12 @@ def validate(proto: onnx.ModelProto) -> None:
         raise ModelLoadError(f"the model holds a name that is not valid UTF-8 (byte {exc.start})") from None
     for tensor in stored_tensors(proto):
         _check_tensor(tensor)
+    opset = next((o.version for o in proto.opset_import if o.domain in DEFAULT_DOMAINS), 0)
     for graph in iter_graphs(proto.graph):
         for info in [*graph.input, *graph.output, *graph.value_info]:
             _check_declared_dims(info)
-    opset = next((o.version for o in proto.opset_import if o.domain in _DEFAULT_DOMAINS), 0)
-    for graph in iter_graphs(proto.graph):
         for index, node in enumerate(graph.node):
-            if node.domain in _DEFAULT_DOMAINS:
+            if node.domain in DEFAULT_DOMAINS:
                 _check_attributes(node, index, opset)
 
 
@@ -90,16 +93,34 @@ def _check_tensor(tensor: onnx.TensorProto) -> None:
         )
 
 
-def _check_attributes(node: onnx.NodeProto, index: int, opset: int) -> None:
+@dataclass(frozen=True)
+class _Schema:
+    """What validation reads of an operator's schema, looked up once per operator and opset
+    (reading a schema's attributes builds a new dict on every access)."""
+
+    attribute_types: Mapping[str, Any]  # onnx's AttrType, equal to AttributeProto's type numbers
+    required: tuple[str, ...]
+    min_input: int
+
+
+@functools.cache
+def _schema(op_type: str, opset: int, domain: str) -> _Schema | None:
     try:
-        schema = onnx.defs.get_schema(node.op_type, max(opset, 1), node.domain)
+        schema = onnx.defs.get_schema(op_type, max(opset, 1), domain)
     except Exception:  # no schema at this opset (or at all): the cost model says so later
+        return None
+    attributes = schema.attributes
+    required = tuple(sorted(name for name, attr in attributes.items() if attr.required))
+    return _Schema({name: attr.type for name, attr in attributes.items()}, required, schema.min_input)
+
+
+def _check_attributes(node: onnx.NodeProto, index: int, opset: int) -> None:
+    schema = _schema(node.op_type, opset, node.domain)
+    if schema is None:
         return
     label = node.name or f"{node.op_type}_{index}"
     present = {attr.name for attr in node.attribute}
-    missing = sorted(
-        name for name, attr in schema.attributes.items() if attr.required and name not in present
-    )
+    missing = [name for name in schema.required if name not in present]
     if missing:
         raise ModelLoadError(f"node {label!r} ({node.op_type}): required attribute {missing[0]!r} is missing")
     # Only a node with no input at all is refused: exporters of old opsets leave out inputs the
@@ -109,9 +130,9 @@ def _check_attributes(node: onnx.NodeProto, index: int, opset: int) -> None:
             f"node {label!r} ({node.op_type}) has no input; it takes at least {schema.min_input}"
         )
     for attr in node.attribute:
-        declared = schema.attributes.get(attr.name)
-        if declared is not None and attr.type != declared.type:
-            expected = onnx.AttributeProto.AttributeType.Name(declared.type).lower()
+        declared = schema.attribute_types.get(attr.name)
+        if declared is not None and attr.type != declared:
+            expected = onnx.AttributeProto.AttributeType.Name(declared).lower()
             given = onnx.AttributeProto.AttributeType.Name(attr.type).lower()
             raise ModelLoadError(
                 f"node {label!r} ({node.op_type}): attribute {attr.name!r} is of type {given}, "

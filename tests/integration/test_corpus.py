@@ -60,16 +60,21 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, di
     return folder, {e["name"]: e for e in entries}
 
 
-@pytest.mark.parametrize("name", SLICE)
-def test_archlint_reads_the_export_as_onnxruntime_runs_it(
-    name: str, corpus: tuple[Path, dict[str, dict[str, Any]]]
-) -> None:
+def _checked(corpus: tuple[Path, dict[str, dict[str, Any]]], name: str) -> tuple[dict[str, Any], Any]:
+    """The model's manifest entry (it must have built) and corpus_check's result for it."""
     import corpus_check
 
     folder, entries = corpus
     entry = entries[name]
     assert "error" not in entry, entry.get("error")
-    result = corpus_check.check(entry, folder)
+    return entry, corpus_check.check(entry, folder)
+
+
+@pytest.mark.parametrize("name", SLICE)
+def test_archlint_reads_the_export_as_onnxruntime_runs_it(
+    name: str, corpus: tuple[Path, dict[str, dict[str, Any]]]
+) -> None:
+    _, result = _checked(corpus, name)
     assert result.ort_error is None and result.archlint_error is None
     assert result.shapes.compared > 0
     assert result.shapes.mismatches == [] and result.shapes.unresolved == []
@@ -89,12 +94,8 @@ def test_archlint_reads_the_export_as_onnxruntime_runs_it(
 def test_a_size_the_model_fixes_refuses_the_rebinding_in_one_line(
     name: str, corpus: tuple[Path, dict[str, dict[str, Any]]]
 ) -> None:
-    import corpus_check
-
-    folder, entries = corpus
-    entry = entries[name]
-    assert "error" not in entry and entry["frozen"]
-    result = corpus_check.check(entry, folder)
+    entry, result = _checked(corpus, name)
+    assert entry["frozen"]
     assert result.archlint_error is None and result.shapes.mismatches == [] and result.uncosted == {}
     assert result.rebind_ort_error is not None  # onnxruntime cannot run it there either
     assert result.rebind_error is not None and result.rebind_error.startswith("ShapeError: ")

@@ -1,0 +1,42 @@
+"""Small facts and edits over onnx's graph protos that resolution, folding and inlining share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import onnx
+
+#: The default ONNX domain, as exporters write it.
+DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def has_subgraph(node: onnx.NodeProto) -> bool:
+    return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
+
+
+def replace_nodes(graph: onnx.GraphProto, nodes: Sequence[onnx.NodeProto]) -> None:
+    """Make ``nodes`` the graph's node list. They are copied first: some of them may be the
+    graph's own messages, which clearing the repeated field would take from under them."""
+    copies = [onnx.NodeProto() for _ in nodes]
+    for copy, node in zip(copies, nodes, strict=True):
+        copy.CopyFrom(node)
+    del graph.node[:]
+    graph.node.extend(copies)
+
+
+def static_shape(info: onnx.ValueInfoProto) -> tuple[int, ...] | None:
+    """A tensor's declared shape when every dimension is a number; None otherwise (a symbol, an
+    unknown rank, or no tensor type at all)."""
+    if not info.type.HasField("tensor_type") or not info.type.tensor_type.HasField("shape"):
+        return None
+    dims = info.type.tensor_type.shape.dim
+    return tuple(d.dim_value for d in dims) if all(d.HasField("dim_value") for d in dims) else None
+
+
+def set_shape(info: onnx.ValueInfoProto, shape: Sequence[int]) -> None:
+    """Declare ``shape`` for a tensor; a rank-0 tensor still gets a (known, empty) shape."""
+    tensor_shape = info.type.tensor_type.shape
+    tensor_shape.ClearField("dim")
+    tensor_shape.SetInParent()
+    for dim in shape:
+        tensor_shape.dim.add().dim_value = dim
