@@ -103,6 +103,11 @@ class HardwareProfile(_Strict):
     # How subnormal floats are handled: "always" flushed (no penalty), "optional" (slow path
     # unless the engine turns on FTZ/DAZ, as on x86), "never" (slow path cannot be avoided).
     flush_to_zero: Literal["always", "optional", "never"] | None = None
+    # How many times slower an fp32 Conv/GEMM runs when all of its weights are subnormal, with the
+    # engine's default settings (``archlint calibrate`` measures it; built-in profiles cite the
+    # microarchitecture's documented behaviour). 1: no penalty (the core handles subnormals at
+    # full speed, or the engine flushes them). Unset: not known for this target.
+    subnormal_slowdown: float | None = Field(None, ge=1)
     supported_ops: tuple[str, ...] | None = None
     sources: tuple[Source, ...] = ()
 
