@@ -185,8 +185,10 @@ class DenormalWeights(Rule):
             node=first.name,
             message=message + _estimate(saving),
             fix=_FIX,
-            saving_s=saving,
+            saving_s=saving if saving > 0 else None,  # tiny normal weights: a risk, not a time
             severity=_severity(ctx, counts.subnormal > 0),
+            touched=tuple(r.name for r in readers),
+            in_latency=False,
         )
 
     def _after_folding(
@@ -204,8 +206,9 @@ class DenormalWeights(Rule):
             message=message + _estimate(saving),
             fix="fold the BatchNormalization and flush the result: `archlint fix MODEL -o OUT.onnx` "
             "(safe), or turn on flush-to-zero in the engine",
-            saving_s=saving,
+            saving_s=saving if saving > 0 else None,  # tiny normal weights: a risk, not a time
             severity=_severity(ctx, True),
+            in_latency=False,
         )
 
     def _extra_time(self, ctx: RuleContext, readers: list[NodeCost], share: float, dtype: str) -> float:

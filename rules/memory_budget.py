@@ -96,7 +96,7 @@ class MemoryBudget(Rule):
             f"store the largest activations in fp16 or int8 or tile the layers that write them "
             f"({self._largest(ctx)}); int8 weights would take {size(cost.params)}."
         )
-        return Finding(node=None, message=message, fix=fix, saving_s=0.0, severity=Severity.ERROR)
+        return Finding(node=None, message=message, fix=fix, severity=Severity.ERROR)
 
     def _small_batch(self, ctx: RuleContext, device: float) -> Finding:
         cost, batch = ctx.cost, ctx.prediction.max_batch
@@ -113,7 +113,7 @@ class MemoryBudget(Rule):
             f"store the largest activations in fp16 ({self._largest(ctx)}): "
             f"halved activations fit a batch of {halved}."
         )
-        return Finding(node=None, message=message, fix=fix, saving_s=0.0)
+        return Finding(node=None, message=message, fix=fix)
 
     def _weights_off_chip(self, ctx: RuleContext, on_chip: float) -> Iterator[Finding]:
         weighted = [n for n in ctx.cost.nodes if n.weight_bytes]
@@ -139,4 +139,5 @@ class MemoryBudget(Rule):
             f"store the weights as int8 ({size(ctx.cost.params)}, which {fits}), saving {seconds(saving)} "
             "of weight traffic; or share or prune weights."
         )
-        yield Finding(node=None, message=message, fix=fix, saving_s=saving, severity=Severity.INFO)
+        touched = tuple(n.name for n in weighted)
+        yield Finding(None, message, fix, saving, Severity.INFO, touched=touched)

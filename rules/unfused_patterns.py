@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import Field
-
 from archlint.analysis.model_cost import NodeCost
 from archlint.lint.diagnostics import Finding, Severity
-from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.lint.rule import Rule, RuleContext, severity_by_kind
 from archlint.model.graph import Tensor
 from archlint.units import percent, seconds, size
 
@@ -17,15 +15,6 @@ from ._graph import constant_tensors, sole_reader
 _CHANNEL_AXIS = {"Conv": 1, "Gemm": -1, "MatMul": -1}  # of the output: where one weight row lands
 _SCALES = frozenset({"Mul", "Div"})
 _SHIFTS = frozenset({"Add", "Sub"})
-
-
-class UnfusedPatternsOptions(RuleOptions):
-    min_saving_share: float = Field(
-        0.0,
-        ge=0,
-        lt=1,
-        description="Report only patterns whose fusion saves at least this share of the predicted latency.",
-    )
 
 
 class UnfusedPatterns(Rule):
@@ -80,15 +69,13 @@ class UnfusedPatterns(Rule):
     severity = severity_by_kind(
         gpu=Severity.WARNING, cpu=Severity.WARNING, npu=Severity.INFO, other=Severity.INFO
     )
-    options_type = UnfusedPatternsOptions
     fix_applicability = "safe"
-    options: UnfusedPatternsOptions
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         constants = constant_tensors(ctx)
         for node in ctx.cost.nodes:
             found = _folding(ctx, node, constants) or _two_op_swish(ctx, node)
-            if found is not None and found.saving_s >= self.options.min_saving_share * ctx.latency_s:
+            if found is not None:
                 yield found
 
 

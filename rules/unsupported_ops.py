@@ -172,4 +172,5 @@ def _finding(
             f"replace {label} with operators {profile.name} supports, or move it to the start or end "
             "of the graph (pre- or post-processing on the host)."
         )
-    return Finding(node=nodes[0].name, message=message, fix=fix, saving_s=transfer_s)
+    # About whether the model runs there at all: judged by its severity, not by a saving.
+    return Finding(node=nodes[0].name, message=message, fix=fix)

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from archlint.analysis.analysis import Analysis
 from archlint.errors import ArchlintError, InternalError
-from archlint.lint.diagnostics import Diagnostic
+from archlint.lint.diagnostics import Diagnostic, Severity
 from archlint.lint.rule import RegisteredRule, RuleContext, RuleOptions
 from archlint.lint.selection import Selection, longest_prefix
+from archlint.lint.triage import DEFAULT_MIN_SAVING_SHARE, grouped, judged, touched
 from archlint.model.graph import Model
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ class CheckOptions:
     rule_options: Mapping[str, RuleOptions] = field(default_factory=dict)  # by code
     per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # glob -> codes
     node_ignores: tuple[NodeIgnore, ...] = ()
+    # A finding saving less than this share of the latency is info (rules may set their own).
+    min_saving_share: float = DEFAULT_MIN_SAVING_SHARE
+    show_exempt: bool = False  # report findings whose advice the task rules out, as info
 
 
 def check(analysis: Analysis, rules: Mapping[str, RegisteredRule], options: CheckOptions) -> list[Diagnostic]:
@@ -53,10 +57,11 @@ def check(analysis: Analysis, rules: Mapping[str, RegisteredRule], options: Chec
             if any(longest_prefix(codes, code) >= 0 for codes in file_ignores):
                 continue
             diagnostics.extend(
-                d for d in _run(registered, context, options.rule_options.get(code), severity)
+                d for d in _run(registered, context, options.rule_options.get(code), severity, options)
                 if not _node_ignored(d, options.node_ignores)
             )  # fmt: skip
-    return _with_sources(analysis, diagnostics, options.selection)
+    placed = _with_sources(analysis, diagnostics, options.selection)
+    return grouped(placed, {n.name: n for n in analysis.cost.nodes})
 
 
 def _with_sources(
@@ -98,11 +103,13 @@ def _run(
     registered: RegisteredRule,
     context: RuleContext,
     rule_options: RuleOptions | None,
-    severity: object,
+    severity: Severity,
+    options: CheckOptions,
 ) -> Sequence[Diagnostic]:
     rule_type = registered.rule
+    rule = rule_type(rule_options)
     try:
-        findings = list(rule_type(rule_options).check(context))
+        findings = list(rule.check(context))
     except ArchlintError:
         raise
     except Exception as exc:
@@ -110,20 +117,30 @@ def _run(
             f"rule {rule_type.code} ({rule_type.name}) from {registered.plugin!r} failed on "
             f"{context.analysis.model.path}: {type(exc).__name__}: {exc}"
         ) from exc
-    return [
-        Diagnostic(
-            code=rule_type.code,
-            name=rule_type.name,
-            severity=finding.severity or rule_type.severity[context.profile.kind],
-            target=context.profile.name,
-            path=context.analysis.model.path,
-            node=finding.node,
-            message=finding.message,
-            fix=finding.fix,
-            saving_s=finding.saving_s,
+    share = rule.options.min_saving_share
+    share = options.min_saving_share if share is None else share
+    reported = []
+    for finding in findings:
+        verdict = judged(finding, context, finding.severity or severity, share, options.show_exempt)
+        if verdict is None:
+            continue
+        kept, level = verdict
+        reported.append(
+            Diagnostic(
+                code=rule_type.code,
+                name=rule_type.name,
+                severity=level,
+                target=context.profile.name,
+                path=context.analysis.model.path,
+                node=kept.node,
+                message=kept.message,
+                fix=kept.fix,
+                saving_s=kept.saving_s or 0.0,
+                touched=frozenset(touched(kept)),
+                in_latency=kept.in_latency and kept.saving_s is not None,
+            )
         )
-        for finding in findings
-    ]
+    return reported
 
 
 def _node_ignored(diagnostic: Diagnostic, ignores: Sequence[NodeIgnore]) -> bool:

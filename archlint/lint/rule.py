@@ -20,7 +20,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from archlint.analysis.analysis import Analysis
 from archlint.analysis.model_cost import ModelCost, NodeCost
@@ -32,7 +32,11 @@ from archlint.targets.profile import HardwareProfile
 def options_text(options_type: type[RuleOptions]) -> str:
     """One line per option: name, default and the field's description (the docs' Options)."""
     lines = []
-    for name, field in options_type.model_fields.items():
+    shared = RuleOptions.model_fields
+    # The rule's own options first, then the ones every rule has.
+    ordered = [n for n in options_type.model_fields if n not in shared] + list(shared)
+    for name in ordered:
+        field = options_type.model_fields[name]
         text = field.description or ""
         lines.append(f"- `{name}` (default `{field.default}`): {text[:1].lower()}{text[1:]}".rstrip())
     return "\n".join(lines) + "\n" if lines else "None.\n"
@@ -47,6 +51,16 @@ class RuleOptions(BaseModel):
     """Base of every rule's options: unknown keys are errors, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_saving_share: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description=(
+            "A finding whose fix saves less than this share of the predicted latency is info, not "
+            "a warning; unset: the global `min-saving-share`."
+        ),
+    )
 
 
 class Rule(ABC):
@@ -122,6 +136,10 @@ class RuleContext:
     def saving(self, node: NodeCost, **changes: Any) -> float:
         """Time saved on this target if ``node`` had the changed costs (never negative)."""
         return max(0.0, self.time(node) - self.recost(node, **changes))
+
+    @cached_property
+    def nodes_by_name(self) -> dict[str, NodeCost]:
+        return {n.name: n for n in self.cost.nodes}
 
     @cached_property
     def producers(self) -> dict[str, NodeCost]:

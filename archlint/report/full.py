@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from dataclasses import replace
 
 from rich.console import Console
 from rich.markup import escape
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from archlint import units
 from archlint.lint.diagnostics import Diagnostic, Severity
+from archlint.lint.savings import combined_saving
 from archlint.report.base import CheckReport, Reporter
 from archlint.report.concise import where
 
@@ -52,11 +54,14 @@ def _print_finding(console: Console, d: Diagnostic) -> None:
     console.print(f"    {escape(d.message)}", highlight=False)
     saving = f" [green](saves {units.seconds(d.saving_s)} on {escape(d.target)})[/]" if d.saving_s > 0 else ""
     console.print(f"    [dim]fix:[/] {escape(d.fix)}{saving}", highlight=False)
+    if d.repeats:
+        places = ", ".join(escape(where(replace(d, node=p.node, location=p.location))) for p in d.repeats)
+        console.print(f"    [dim]also at:[/] {places}", highlight=False)
 
 
 def _summary(report: CheckReport) -> Table:
     table = Table(title="Summary per target", title_justify="left")
-    for column in ("target", "errors", "warnings", "info", "latency", "savings"):
+    for column in ("target", "errors", "warnings", "info", "latency", "after fixes", "savings"):
         table.add_column(column, justify="left" if column == "target" else "right")
     latency = _latency_by_target(report)
     for target in report.targets:
@@ -65,11 +70,12 @@ def _summary(report: CheckReport) -> Table:
             sum(1 for d in found if d.severity is s)
             for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
         ]
-        saving = sum(d.saving_s for d in found)
+        saving = combined_saving(found)
         table.add_row(
             target,
             *map(str, counts),
             units.seconds(latency.get(target, 0.0)),
+            units.seconds(max(0.0, latency.get(target, 0.0) - saving)),
             units.seconds(saving),
         )
     return table

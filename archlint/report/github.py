@@ -47,4 +47,4 @@ class GithubReporter(Reporter):
     description = "GitHub Actions annotations (workflow commands)"
 
     def render(self, report: CheckReport) -> str:
-        return "".join(annotation(d) + "\n" for d in report.diagnostics)
+        return "".join(annotation(each) + "\n" for d in report.diagnostics for each in d.at_each_place())

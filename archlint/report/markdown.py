@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from archlint import units
 from archlint.lint.diagnostics import Diagnostic, Severity
+from archlint.lint.savings import combined_saving
 from archlint.report.base import CheckReport, Reporter
 from archlint.report.concise import where
 
@@ -126,7 +127,7 @@ def per_target(report: CheckReport) -> str:
     for target in report.targets:
         found = [d for d in report.diagnostics if d.target == target]
         counts = Counter(d.severity for d in found)
-        saving = sum(d.saving_s for d in found)
+        saving = combined_saving(found)
         rows.append([code(target), *(str(counts[s]) for s in _SEVERITIES), units.seconds(saving)])
     header = ["target", "errors", "warnings", "info", "fixes save"]
     return md_table(header, ["---", "---:", "---:", "---:", "---:"], rows)

@@ -49,7 +49,7 @@ class RdjsonReporter(Reporter):
     def render(self, report: CheckReport) -> str:
         document: dict[str, Any] = {
             "source": {"name": "archlint"},
-            "diagnostics": [diagnostic(d) for d in report.diagnostics],
+            "diagnostics": [diagnostic(each) for d in report.diagnostics for each in d.at_each_place()],
         }
         severity = overall(report)
         if severity is not None:

@@ -40,7 +40,7 @@ def comment_text(d: Diagnostic) -> str:
 def line_comments(findings: Iterable[Diagnostic]) -> list[dict[str, Any]]:
     """One comment per (path, line), findings in report order, comments in file order."""
     by_line: dict[tuple[str, int], list[Diagnostic]] = {}
-    for d in findings:
+    for d in (each for found in findings for each in found.at_each_place()):
         if d.location is not None:
             by_line.setdefault((d.location.path, d.location.line), []).append(d)
     return [

@@ -1,9 +1,10 @@
 """``--format sarif``: one SARIF 2.1.0 log, as GitHub code scanning reads it.
 
 One run; ``tool.driver.rules`` describes every registered rule (so ``ruleIndex`` is stable
-whatever fired) with its documentation as help; one result per finding. A finding on an ONNX node
-points at line 1 of the model file (a binary file has no better line) and names the node in
-``logicalLocations``; a finding with a source location points at its line. ``partialFingerprints``
+whatever fired) with its documentation as help; one result per finding, with a location per
+operator it holds on. A finding on an ONNX node points at line 1 of the model file (a binary
+file has no better line) and names the node in ``logicalLocations``; a finding with a source
+location points at its line. ``partialFingerprints``
 hash what identifies a finding (code, file, node, target) and not its numbers, so code scanning
 keeps tracking an alert while a fix changes the figures in its message.
 """
@@ -90,6 +91,11 @@ def location(d: Diagnostic) -> dict[str, Any]:
     return result
 
 
+def locations(d: Diagnostic) -> list[dict[str, Any]]:
+    """Every place of a finding on several identical operators, the first being its primary one."""
+    return [location(each) for each in d.at_each_place()]
+
+
 def result(d: Diagnostic, rule_index: int) -> dict[str, Any]:
     saving = f" Saves {units.seconds(d.saving_s)} on {d.target}." if d.saving_s > 0 else ""
     return {
@@ -97,7 +103,7 @@ def result(d: Diagnostic, rule_index: int) -> dict[str, Any]:
         "ruleIndex": rule_index,
         "level": LEVEL[d.severity],
         "message": {"text": f"[{d.target}] {d.message} Fix: {d.fix}{saving}"},
-        "locations": [location(d)],
+        "locations": locations(d),
         "partialFingerprints": {FINGERPRINT: fingerprint(d)},
         "properties": {"target": d.target, "node": d.node, "model": d.path, "saving_s": d.saving_s},
     }

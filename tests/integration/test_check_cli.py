@@ -48,6 +48,7 @@ def test_findings_exit_1_and_carry_the_contract_fields(
         "fix",
         "saving_s",
         "location",
+        "locations",
     }
     assert (first["code"], first["name"], first["target"], first["location"]) == (
         "AL101",

@@ -7,8 +7,9 @@ from pathlib import Path
 import onnx
 
 from archlint.api import analyze
-from archlint.lint.diagnostics import Finding
-from archlint.lint.rule import Rule, RuleContext, RuleOptions
+from archlint.lint.checker import CheckOptions, check
+from archlint.lint.diagnostics import Diagnostic, Finding
+from archlint.lint.rule import RegisteredRule, Rule, RuleContext, RuleOptions
 from archlint.targets.registry import resolve
 from tests.builders import save
 
@@ -26,3 +27,22 @@ def findings(
     if not rule.applies_to(analysis.predictions[0].profile):
         return []
     return list(rule(options).check(RuleContext(analysis, analysis.predictions[0])))
+
+
+def diagnostics(
+    rule: type[Rule],
+    proto: onnx.ModelProto,
+    tmp_path: Path,
+    target: str = "gpu",
+    options: RuleOptions | None = None,
+    check_options: CheckOptions | None = None,
+) -> list[Diagnostic]:
+    """What a user sees of the rule on ``target``: its findings after the engine judged them."""
+    path = save(proto, tmp_path / "model.onnx")
+    analysis = analyze(path, [resolve(target)])
+    base = check_options or CheckOptions()
+    rule_options = {rule.code: options} if options is not None else {}
+    judged = CheckOptions(
+        base.selection, rule_options, min_saving_share=base.min_saving_share, show_exempt=base.show_exempt
+    )
+    return check(analysis, {rule.code: RegisteredRule(rule, "test")}, judged)

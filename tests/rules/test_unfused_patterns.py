@@ -6,11 +6,15 @@ from pathlib import Path
 
 import onnx
 import pytest
-from archlint.rules.unfused_patterns import UnfusedPatterns, UnfusedPatternsOptions
+from archlint.rules.unfused_patterns import UnfusedPatterns
 from onnx import helper
 
-from tests.builders import minimal_profile_yaml, model, value, weight
-from tests.rules.helpers import findings
+from archlint.api import analyze
+from archlint.lint.diagnostics import Severity
+from archlint.lint.rule import RuleOptions
+from archlint.targets.registry import resolve
+from tests.builders import minimal_profile_yaml, model, save, value, weight
+from tests.rules.helpers import diagnostics, findings
 
 TENSOR = 64 * 56 * 56 * 4  # bytes of one fp32 1x64x56x56 activation
 
@@ -106,5 +110,14 @@ def test_a_conv_output_read_twice_stays_quiet(tmp_path: Path) -> None:
 def test_min_saving_share_option(tmp_path: Path) -> None:
     bn = helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["y"], name="bn")
     proto = _conv_then([bn], [weight(k, (64,)) for k in "sbmv"])
-    options = UnfusedPatternsOptions(min_saving_share=0.1)  # the BN is 6.5% of the latency
-    assert findings(UnfusedPatterns, proto, tmp_path, _profile(tmp_path), options) == []
+    # A warning at the default share of the latency; info when the rule asks for more.
+    (default,) = diagnostics(UnfusedPatterns, proto, tmp_path, "xeon-avx512")
+    assert default.severity is Severity.WARNING
+    assert default.saving_s < 0.5 * _latency(proto, tmp_path, "xeon-avx512")
+    options = RuleOptions(min_saving_share=0.5)
+    (raised,) = diagnostics(UnfusedPatterns, proto, tmp_path, "xeon-avx512", options)
+    assert raised.severity is Severity.INFO
+
+
+def _latency(proto: onnx.ModelProto, tmp_path: Path, target: str) -> float:
+    return analyze(save(proto, tmp_path / "latency.onnx"), [resolve(target)]).predictions[0].latency_s

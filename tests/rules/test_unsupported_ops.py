@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import onnx
-import pytest
 from archlint.rules.unsupported_ops import UnsupportedOps, UnsupportedOpsOptions
 from onnx import helper
 
@@ -39,7 +38,8 @@ def test_a_sum_splits_the_npu_graph_and_copies_three_tensors(tmp_path: Path) -> 
     assert "exchange 3 tensors (192 KiB) with the device" in found.message
     assert f"at least {seconds(transfer_s)} of copies" in found.message
     assert found.fix == "rewrite Sum with Add, which rk3588-npu runs on the device."
-    assert found.saving_s == pytest.approx(transfer_s)
+    assert found.saving_s is None  # whether it runs there, not a saving
+    assert "at least" in found.message and seconds(transfer_s) in found.message
 
 
 def test_supported_graphs_and_extra_supported_ops_stay_quiet(tmp_path: Path) -> None:
@@ -58,4 +58,4 @@ def test_shufflenet_sums_fall_back_on_the_rk3588(tmp_path: Path) -> None:
     (found,) = findings(UnsupportedOps, onnx.load(str(SHUFFLENET)), tmp_path, "rk3588-npu")
     assert "13 Sum nodes" in found.message
     assert "14 device partitions" in found.message  # a fallback between every pair of units
-    assert found.saving_s > 0
+    assert "device partitions" in found.message
