@@ -38,10 +38,11 @@ def _thin_3x3(width: int, size: int) -> onnx.ModelProto:
 
 
 def test_an_8_channel_bottleneck_on_an_npu_is_merged_away(tmp_path: Path) -> None:
-    (found,) = findings(SmallChannels, _bottleneck(8), tmp_path, "npu")  # the thin tensor, reported once
+    # the thin tensor, reported once
+    (found,) = findings(SmallChannels, _bottleneck(8), tmp_path, "hisilicon-nnie")
     flops = 2 * 8 * 64 * 56 * 56
     moved = 4 * (64 * 56 * 56 + 8 * 56 * 56 + 8 * 64)
-    ridge = resolve("npu").peak_for("fp32") / resolve("npu").memory_bandwidth
+    ridge = resolve("hisilicon-nnie").peak_for("fp32") / resolve("hisilicon-nnie").memory_bandwidth
     assert found.node == "Conv_1"
     assert "has 8 output channels (fewer than 16)" in found.message
     assert (
@@ -62,7 +63,7 @@ def test_on_a_gpu_merging_is_slower_and_the_fix_widens(tmp_path: Path) -> None:
 def test_a_thin_layer_that_keeps_a_gpu_busy_costs_nothing_there(tmp_path: Path) -> None:
     # 32 -> 12, 3x3 on 112x112: 39 FLOP/B, above the a100's fp32 ridge, in whole blocks of 4
     assert findings(SmallChannels, _thin_3x3(12, 112), tmp_path, "gpu") == []
-    (on_npu,) = findings(SmallChannels, _thin_3x3(12, 112), tmp_path, "npu")
+    (on_npu,) = findings(SmallChannels, _thin_3x3(12, 112), tmp_path, "hisilicon-nnie")
     assert "75% of the lanes carry data" in on_npu.message
 
 
@@ -73,8 +74,8 @@ def test_rgb_stems_classifiers_and_wide_layers_stay_quiet(tmp_path: Path) -> Non
     flat = helper.make_node("Flatten", ["p"], ["f"])
     inits = [weight("w0", (64, 3, 3, 3)), weight("wc", (10, 64))]
     proto = model([stem, pool, flat, gemm], [value("x", [1, 3, 56, 56])], [value("logits", None)], inits)
-    assert findings(SmallChannels, proto, tmp_path, "npu") == []
-    assert findings(SmallChannels, _bottleneck(64), tmp_path, "npu") == []
+    assert findings(SmallChannels, proto, tmp_path, "hisilicon-nnie") == []
+    assert findings(SmallChannels, _bottleneck(64), tmp_path, "hisilicon-nnie") == []
 
 
 def test_cpus_are_not_checked(tmp_path: Path) -> None:
@@ -85,7 +86,7 @@ def test_cpus_are_not_checked(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("min_channels", "expected"), [(8, 0), (16, 1)])
 def test_min_channels_option(tmp_path: Path, min_channels: int, expected: int) -> None:
     options = SmallChannelsOptions(min_channels=min_channels)
-    assert len(findings(SmallChannels, _bottleneck(8), tmp_path, "npu", options)) == expected
+    assert len(findings(SmallChannels, _bottleneck(8), tmp_path, "hisilicon-nnie", options)) == expected
 
 
 def test_a_low_rank_gemm_pair_on_a_gpu_merges_into_one_launch(tmp_path: Path) -> None:

@@ -49,8 +49,8 @@ def test_supported_graphs_and_extra_supported_ops_stay_quiet(tmp_path: Path) -> 
 
 
 def test_profiles_without_an_operator_list_are_silent(tmp_path: Path) -> None:
-    assert resolve("npu").supported_ops is None
-    assert findings(UnsupportedOps, _residual("Sum"), tmp_path, "npu") == []
+    assert resolve("hisilicon-nnie").supported_ops is None
+    assert findings(UnsupportedOps, _residual("Sum"), tmp_path, "hisilicon-nnie") == []
     assert findings(UnsupportedOps, _residual("Sum"), tmp_path, "gpu") == []
 
 

@@ -24,6 +24,23 @@ REQUIRED_DEVICES = {
     "jetson-orin",
     "cortex-a53",
     "cortex-a76",
+    # the devices people deploy to: GeForce and inference GPUs, edge and laptop NPUs, servers
+    "rtx-3090",
+    "rtx-4090",
+    "rtx-5090",
+    "l4",
+    "l40s",
+    "a10",
+    "jetson-orin-nano",
+    "apple-m4-ane",
+    "snapdragon-x-elite-npu",
+    "intel-lunar-lake-npu",
+    "ryzen-ai-xdna2",
+    "rk3588-npu",
+    "hailo-8",
+    "edge-tpu",
+    "epyc-9654",
+    "xeon-8480",
 }
 
 
@@ -44,6 +61,12 @@ def test_aliases_resolve_to_a_profile_of_that_kind(alias: str) -> None:
     profile = resolve(alias)
     assert alias in profile.aliases
     assert profile.kind == ("cpu" if alias == "arm" else alias)
+
+
+def test_npu_means_the_rk3588_and_hisilicon_keeps_only_its_own_name() -> None:
+    assert resolve("npu").name == "rk3588-npu"
+    assert registered_profiles()["hisilicon-nnie"].aliases == ()
+    assert resolve("raspberry-pi-5").name == "cortex-a76"
 
 
 @pytest.mark.parametrize("name", sorted(registered_profiles()))
