@@ -23,7 +23,6 @@ from archlint.errors import ArchlintError, InternalError
 
 EXIT_ERROR = 2
 EXIT_INTERNAL = 3
-COMMANDS = ("check", "analyze", "diff", "fix", "calibrate", "profile", "rule", "rules", "hardware", "plugins")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("info", "warning", "error"),
         help="exit 1 on findings at or above this severity (default: warning)",
     )
+    check.add_argument(
+        "--show-exempt",
+        action="store_true",
+        help="also report, as info, findings whose advice the task rules out (a class head's width)",
+    )
     check.add_argument("--statistics", action="store_true", help="count findings per rule instead")
     check.add_argument("--baseline", metavar="F", help="do not report the findings recorded in F")
     check.add_argument(
@@ -109,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _with_default_command(argv: list[str]) -> list[str]:
-    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+    if argv and argv[0] not in RUNNERS and not argv[0].startswith("-"):
         return ["check", *argv]
     return argv
 
@@ -144,19 +148,25 @@ def _internal_error(exc: Exception, debug: bool) -> int:
     return EXIT_INTERNAL
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    from archlint.commands import analyze, calibrate, check, diff, fix, hardware, plugins, profile, rules
+# Command -> (module under archlint.commands, function): only the command that runs is imported.
+RUNNERS = {
+    "check": ("check", "run"),
+    "analyze": ("analyze", "run"),
+    "diff": ("diff", "run"),
+    "fix": ("fix", "run"),
+    "calibrate": ("calibrate", "run"),
+    "profile": ("profile", "run"),
+    "rule": ("rules", "run_explain"),
+    "rules": ("rules", "run_list"),
+    "hardware": ("hardware", "run"),
+    "plugins": ("plugins", "run"),
+}
 
-    runners = {
-        "check": check.run,
-        "analyze": analyze.run,
-        "diff": diff.run,
-        "fix": fix.run,
-        "calibrate": calibrate.run,
-        "profile": profile.run,
-        "rule": rules.run_explain,
-        "rules": rules.run_list,
-        "hardware": hardware.run,
-        "plugins": plugins.run,
-    }
-    return runners[args.command](args)
+
+def _dispatch(args: argparse.Namespace) -> int:
+    import importlib
+
+    module, function = RUNNERS[args.command]
+    runner = getattr(importlib.import_module(f"archlint.commands.{module}"), function)
+    result: int = runner(args)
+    return result

@@ -82,8 +82,12 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
     contrib_done: set[str] = set()
     untaken: dict[str, onnx.TensorProto] = {}
     opset = next((o.version for o in work.opset_import if o.domain in DEFAULT_DOMAINS), 1)
+    # Shape sub-graphs that read only bound inputs and stored constants fold before the first
+    # inference, so that it already sees their Reshape targets: one inference in the common case.
+    fold_values(work.graph, _static_shapes(work.graph)[0], known, opset)
+    as_initializers: dict[str, onnx.TensorProto] = {}
     while True:
-        inferred, kept = _infer_with_values(work, known)
+        inferred, kept = _infer_with_values(work, known, as_initializers)
         shapes, types = _static_shapes(inferred.graph)
         learned = contrib_output_shapes(work, shapes, types, contrib_done)
         learned += body_input_shapes(work.graph, shapes)
@@ -96,10 +100,12 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
 
 
 def _infer_with_values(
-    work: onnx.ModelProto, known: Mapping[str, Array]
+    work: onnx.ModelProto, known: Mapping[str, Array], as_initializers: dict[str, onnx.TensorProto]
 ) -> tuple[onnx.ModelProto, list[int]]:
     """Shape inference on a copy of ``work`` where every known value is an initializer and the
-    nodes that computed them are gone; returns it with the indices of the nodes it kept."""
+    nodes that computed them are gone; returns it with the indices of the nodes it kept.
+    ``as_initializers`` keeps each value's tensor form from one round to the next (values
+    never change once known)."""
     copy = onnx.ModelProto()
     copy.CopyFrom(work)
     # Before IR 4 an initializer counts only when it is also a graph input; the values turned
@@ -114,7 +120,9 @@ def _infer_with_values(
     stored = {i.name for i in graph.initializer}
     for name, value in known.items():
         if name not in stored:
-            graph.initializer.append(numpy_helper.from_array(np.asarray(value), name))
+            if name not in as_initializers:
+                as_initializers[name] = numpy_helper.from_array(np.asarray(value), name)
+            graph.initializer.append(as_initializers[name])
     return run_inference(copy), kept
 
 

@@ -81,15 +81,18 @@ def _check_tensor(tensor: onnx.TensorProto) -> None:
         raise ModelLoadError(f"tensor {name!r} has no element type (UNDEFINED)")
     if any(d < 0 or d > MAX_DIM for d in tensor.dims):
         raise ModelLoadError(f"tensor {name!r} has an impossible dimension: {list(tensor.dims)}")
-    if tensor.data_location == onnx.TensorProto.EXTERNAL or not tensor.raw_data:
+    # Reading raw_data copies the bytes out of the message: test for it first, read it once.
+    if tensor.data_location == onnx.TensorProto.EXTERNAL or not tensor.HasField("raw_data"):
+        return
+    length = len(tensor.raw_data)
+    if not length:
         return
     expected = stored_bytes(tensor)
     if expected is None and tensor.data_type != onnx.TensorProto.STRING:
         raise ModelLoadError(f"tensor {name!r} has an unknown element type {tensor.data_type}")
-    if expected is not None and len(tensor.raw_data) != expected:
+    if expected is not None and length != expected:
         raise ModelLoadError(
-            f"tensor {name!r}: {len(tensor.raw_data)} bytes of data for dims {list(tensor.dims)}, "
-            f"which need {expected}"
+            f"tensor {name!r}: {length} bytes of data for dims {list(tensor.dims)}, which need {expected}"
         )
 
 
