@@ -40,10 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
         "models",
         nargs="*",
         metavar="MODEL",
-        help="ONNX files or model definitions (models.py::Net, package.module:factory); "
-        "default: the configured [[tool.archlint.models]]",
+        help="ONNX files, folders of them, or model definitions (models.py::Net, "
+        "package.module:factory); default: the configured [[tool.archlint.models]]",
     )
     add_model_options(check)
+    check.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="check the models in a pool of N worker processes (default: 1, in this process)",
+    )
     check.add_argument("--kwargs", metavar="JSON", help="keyword arguments for a model factory, as JSON")
     check.add_argument(
         "--changed",

@@ -42,7 +42,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from archlint.errors import UsageError
-from archlint.lint.diagnostics import Severity
+from archlint.lint.diagnostics import DEFAULT_MIN_SAVING_SHARE, Severity
 from archlint.model.shape_text import parse_shape
 from archlint.targets.profile import describe_validation_error
 
@@ -109,6 +109,8 @@ class Config(_Strict):
     models: list[ModelEntry] = Field(default_factory=list)
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)  # options by rule code or name
     fail_level: Severity = Severity.WARNING
+    # A fix saving less than this share of the predicted latency is info, not a warning.
+    min_saving_share: float = Field(DEFAULT_MIN_SAVING_SHARE, ge=0, lt=1)
     root: Path = Path()  # the folder the config file is in; model globs are relative to it
 
     @field_validator("target", mode="before")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from archlint.analysis.costs.conv import conv_class
 from archlint.analysis.costs.record import OpClass
 from archlint.analysis.model_cost import NodeCost
+from archlint.analysis.whatif import cost_alternative
 from archlint.lint.rule import RuleContext
 from archlint.model.dtypes import DType
+from archlint.model.graph import Tensor
 
 # Operators that pass a tensor's channels through unchanged: looking through them finds where
 # channels really come from (a model input) or go to (a model output).
@@ -181,3 +185,39 @@ def conv_padding(
     """Op class, padded channel dims and their roles of a conv with this grouping, exactly as the
     Conv cost handler records them: re-costed alternatives must pad like the real thing."""
     return conv_class(groups, in_per_group, out_channels)
+
+
+def conv_alternative(
+    ctx: RuleContext,
+    like: NodeCost,
+    weight_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    group: int = 1,
+    in_shape: tuple[int, ...] | None = None,
+) -> NodeCost | None:
+    """A conv like ``like`` (its data type, strides, pads, dilations) with other channel counts,
+    kernel, groups or output, costed by the Conv cost handler: what a rule's alternative costs."""
+    graph = ctx.cost.model.graph
+    quantized = like.op_type in ("QLinearConv", "ConvInteger")
+    slot = 3 if like.op_type == "QLinearConv" else 1
+    data, weight = graph.tensor(like.node.input(0)), graph.tensor(like.node.input(slot))
+    out = graph.tensor(like.node.outputs[0])
+    x_shape = in_shape or (data.static_shape if data is not None else None)
+    if data is None or weight is None or out is None or x_shape is None:
+        return None
+    attrs = {k: v for k, v in like.node.attrs.items() if k != "kernel_shape"}
+    node = replace(
+        like.node,
+        op_type="ConvInteger" if quantized else "Conv",
+        domain="",
+        inputs=("x", "w"),
+        outputs=("y",),
+        attrs={**attrs, "group": group},
+    )
+    tensors = [
+        Tensor("x", data.dtype, tuple(x_shape)),
+        Tensor("w", weight.dtype, tuple(weight_shape)),
+        Tensor("y", out.dtype, tuple(out_shape)),
+    ]
+    found = cost_alternative([node], tensors, weights=["w"], repeats=like.repeats)
+    return replace(found[0], name=like.name) if found else None

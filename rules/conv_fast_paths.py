@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pydantic import Field
 
 from archlint.analysis.costs.record import OpClass
 from archlint.analysis.model_cost import NodeCost
-from archlint.analysis.roofline import node_time
 from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
 from archlint.model.dtypes import DType
 from archlint.units import count, percent, seconds
 
-from ._graph import conv_ints, conv_padding, conv_weight, fed_by_model_input, static_shape
+from ._graph import conv_alternative, conv_ints, conv_weight, fed_by_model_input, static_shape
 
 # Gray, RGB and RGBA images: a conv reading this few channels from a model input is a stem.
 _IMAGE_CHANNELS = 4
@@ -111,8 +109,9 @@ class ConvFastPaths(Rule):
             if conv is None or node.flops == 0 or _patchify(conv):
                 continue
             problems = self._problems(conv)
-            if problems:
-                yield self._finding(ctx, conv, problems)
+            found = self._finding(ctx, conv, problems) if problems else None
+            if found is not None:
+                yield found
 
     def _problems(self, conv: _Conv) -> list[tuple[str, str]]:
         """(what is off the fast path, the fix for it)."""
@@ -129,8 +128,17 @@ class ConvFastPaths(Rule):
             found.append((f"dilation {'x'.join(map(str, conv.dilations))}", fix))
         return found
 
-    def _finding(self, ctx: RuleContext, conv: _Conv, problems: list[tuple[str, str]]) -> Finding:
+    def _finding(self, ctx: RuleContext, conv: _Conv, problems: list[tuple[str, str]]) -> Finding | None:
         node = conv.node
+        stack = _stack_of_3x3(ctx, conv)
+        stack_s = ctx.time_of(stack)
+        saving = ctx.time(node) - stack_s if stack else None
+        if saving is not None and saving <= 0:
+            # The 3x3 stack is predicted no faster: the large kernel is the right call here.
+            problems, stack, saving = problems[1:], [], None
+            if not problems:
+                return None
+        fixes = [fix for _, fix in problems]
         kind = "depthwise " if node.op_class is OpClass.DEPTHWISE_CONV else ""
         kernels = " and ".join(f"{k}x{k}" for k in self.options.fast_kernels)
         strides = " or ".join(map(str, self.options.fast_strides))
@@ -140,31 +148,23 @@ class ConvFastPaths(Rule):
             f"kernels at stride {strides}); it takes {percent(ctx.time(node), ctx.latency_s)} of the "
             f"predicted latency on {ctx.profile.name}."
         )
-        fixes = [fix for _, fix in problems]
-        stack = _stack_of_3x3(ctx, conv)
-        stack_s = sum(node_time(c, ctx.profile).time_s for c in stack)
-        saving = max(0.0, ctx.time(node) - stack_s) if stack else 0.0
         if stack:
+            widths = " -> ".join(map(str, _stack_widths(ctx, conv)))
+            fixes[0] = f"use {len(stack)} stacked 3x3 convs {widths} (same receptive field)"
             message += (
                 f" {len(stack)} stacked 3x3 convs cover the same receptive field with "
                 f"{count(sum(c.flops for c in stack))} FLOPs instead of {count(node.flops)}, in a predicted "
-                f"{seconds(stack_s)} against {seconds(ctx.time(node))} now (the roofline does not credit "
-                "the 3x3 fast path)."
+                f"{seconds(stack_s)} against {seconds(ctx.time(node))} now."
             )
-        if stack and saving > 0:
-            widths = " -> ".join(map(str, _stack_widths(ctx, conv)))
-            fixes[0] = f"use {len(stack)} stacked 3x3 convs {widths} (same receptive field)"
-        elif stack:
-            fixes[0] = "keep it where its receptive field is needed (the 3x3 stack is predicted slower)"
         stem = _image_stem(ctx, conv)
         if stem:
             fixes.append("a large-kernel stem on the image input is common")
-        fix = "; ".join(fixes) + "."
-        severity = Severity.INFO if stem else None
+        # Without a priced alternative the roofline cannot say what the fast path is worth.
+        severity = Severity.INFO if stem or saving is None else None
         return Finding(
             node=node.name,
             message=message[:1].upper() + message[1:],
-            fix=fix,
+            fix="; ".join(fixes) + ".",
             saving_s=saving,
             severity=severity,
         )
@@ -217,29 +217,17 @@ def _stack_of_3x3(ctx: RuleContext, conv: _Conv) -> list[NodeCost]:
     out_shape = static_shape(ctx, conv.node.node.outputs[0])
     if kh != kw or kh % 2 == 0 or kh <= 3 or any(d > 1 for d in conv.dilations) or out_shape is None:
         return []
-    node, out_channels, widths = conv.node, conv.weight[0], _stack_widths(ctx, conv)
-    positions = math.prod(out_shape) // out_channels * node.repeats  # output pixels, all layers alike
-    kernel_bytes = conv.weight_dtype.nbytes(math.prod(conv.weight)) * node.repeats
-    bias_per_channel = max(0, node.weight_bytes - kernel_bytes) / out_channels
-    written_per_channel = node.bytes_written / out_channels
-    activation_read = node.bytes_read - node.weight_bytes
+    node, widths = conv.node, _stack_widths(ctx, conv)
+    in_shape = static_shape(ctx, node.node.input(0))
+    if in_shape is None:
+        return []
     stack = []
     for cin, cout in itertools.pairwise(widths):
         groups = cin if node.op_class is OpClass.DEPTHWISE_CONV else conv.groups
-        weights = conv.weight_dtype.nbytes(cout * (cin // groups) * 9) * node.repeats
-        weights += round(bias_per_channel * cout)
-        op_class, padded, roles = conv_padding(groups, cin // groups, cout)
-        stack.append(
-            replace(
-                node,
-                op_class=op_class,
-                flops=2 * positions * cout * (cin // groups) * 9,
-                bytes_read=activation_read + weights,
-                bytes_written=round(written_per_channel * cout),
-                weight_bytes=weights,
-                padded_dims=padded,
-                padded_roles=roles,
-            )
-        )
-        activation_read = round(written_per_channel * cout)
+        out = (out_shape[0], cout, *out_shape[2:])
+        layer = conv_alternative(ctx, node, (cout, cin // groups, 3, 3), out, groups, in_shape)
+        if layer is None:
+            return []
+        stack.append(layer)
+        in_shape = out  # the first carries the stride; the rest run at the output resolution
     return stack

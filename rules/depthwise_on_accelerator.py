@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-
-from pydantic import Field
+from dataclasses import dataclass
 
 from archlint.analysis.costs.record import OpClass
 from archlint.analysis.model_cost import NodeCost
-from archlint.analysis.roofline import node_time
 from archlint.lint.diagnostics import Finding, Severity
-from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
+from archlint.lint.rule import Rule, RuleContext, severity_by_kind
 from archlint.units import count, percent, seconds
 
-from ._graph import conv_ints, conv_padding, conv_weight, next_through_pass_through, static_shape
-
-# What shortens a depthwise conv that must stay, by what bounds its predicted time.
-_KEEP_FIX = {
-    "memory": "cut the depthwise stages' bytes: fewer channels or a lower resolution there, or fp16/int8 "
-    "activations",
-    "overhead": "its kernel launch dominates: fuse its BatchNorm and activation into it and use fewer, "
-    "wider depthwise blocks",
-    "compute": "it already keeps the arithmetic units busy",
-}
-
-
-class DepthwiseOnAcceleratorOptions(RuleOptions):
-    min_share: float = Field(
-        0.05,
-        ge=0,
-        lt=1,
-        description=(
-            "When no dense replacement is predicted faster, report depthwise convs only if together "
-            "they take at least this share of the predicted latency."
-        ),
-    )
+from ._graph import conv_alternative, conv_ints, conv_weight, next_through_pass_through, static_shape
 
 
 @dataclass(frozen=True)
@@ -56,8 +31,8 @@ class DepthwiseOnAccelerator(Rule):
     input to the 1x1's output channels; otherwise a regular conv of the same shape. The
     alternative is re-costed on the target's roofline; the saving compares it with the convs it
     replaces alone, leaving out the BatchNorm and activation between them that would also go.
-    Where the regular conv is predicted slower, depthwise convs are reported only when together
-    they take at least `min_share` of the predicted latency.
+    Where the regular conv is predicted no faster, nothing is reported: keeping the depthwise
+    conv is then the right call on that target.
 
     ## Why is this bad?
     A depthwise conv has no data reuse across channels, so it behaves like an elementwise op:
@@ -103,8 +78,6 @@ class DepthwiseOnAccelerator(Rule):
     name = "depthwise-on-accelerator"
     summary = "depthwise convs that leave a GPU's or NPU's arithmetic units idle"
     severity = severity_by_kind(gpu=Severity.WARNING, npu=Severity.WARNING)
-    options_type = DepthwiseOnAcceleratorOptions
-    options: DepthwiseOnAcceleratorOptions
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         depthwise = [n for n in ctx.cost.nodes if n.op_class is OpClass.DEPTHWISE_CONV and n.flops]
@@ -114,8 +87,8 @@ class DepthwiseOnAccelerator(Rule):
             if dense is None:
                 continue
             before_s = sum(ctx.time(n) for n in dense.replaces)
-            after_s = node_time(dense.cost, ctx.profile).time_s
-            if after_s < before_s or total_s >= self.options.min_share * ctx.latency_s:
+            after_s = ctx.time_of([dense.cost])
+            if after_s < before_s:
                 yield _finding(ctx, node, dense, len(depthwise), total_s, before_s, after_s)
 
 
@@ -125,7 +98,7 @@ def _dense_alternative(ctx: RuleContext, node: NodeCost) -> _Dense | None:
     y_shape = static_shape(ctx, node.node.outputs[0])
     if weight is None or x_shape is None or y_shape is None:
         return None
-    (_, _, *kernel), weight_dtype = weight
+    (_, _, *kernel), _ = weight
     pointwise = next_through_pass_through(ctx, node)
     out_shape, groups = _pointwise_output(ctx, pointwise, y_shape)
     replaces = (node,) if out_shape is None or pointwise is None else (node, pointwise)
@@ -134,18 +107,9 @@ def _dense_alternative(ctx: RuleContext, node: NodeCost) -> _Dense | None:
     if in_channels % groups:
         groups = 1
     per_group = in_channels // groups
-    weight_bytes = weight_dtype.nbytes(out_channels * per_group * math.prod(kernel)) * node.repeats
-    op_class, padded, roles = conv_padding(groups, per_group, out_channels)
-    cost = replace(
-        node,
-        op_class=op_class,
-        flops=2 * math.prod(out_shape) * per_group * math.prod(kernel) * node.repeats,
-        bytes_read=node.bytes_read - node.weight_bytes + weight_bytes,
-        bytes_written=replaces[-1].bytes_written,
-        weight_bytes=weight_bytes,
-        padded_dims=padded,
-        padded_roles=roles,
-    )
+    cost = conv_alternative(ctx, node, (out_channels, per_group, *kernel), out_shape, groups)
+    if cost is None:
+        return None
     strides = conv_ints(node, "strides", len(kernel))
     shape = f"{'x'.join(map(str, kernel))} conv {in_channels} -> {out_channels}"
     shape += f" with {groups} groups" if groups > 1 else ""
@@ -192,8 +156,6 @@ def _finding(
         f"{count(dense.cost.flops)} FLOPs at {dense.cost.intensity:.1f} FLOP/B in a predicted "
         f"{seconds(after_s)}, against {seconds(before_s)} now."
     )
-    if after_s < before_s:
-        fix = f"replace {names} with one regular {dense.shape}."
-    else:
-        fix = f"keep it (the regular conv is predicted slower); {_KEEP_FIX[ctx.timed(node).bound]}."
-    return Finding(node=node.name, message=message, fix=fix, saving_s=max(0.0, before_s - after_s))
+    fix = f"replace {names} with one regular {dense.shape}."
+    touched = tuple(n.name for n in dense.replaces)
+    return Finding(node=node.name, message=message, fix=fix, saving_s=before_s - after_s, touched=touched)

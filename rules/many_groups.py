@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import replace
 
 from pydantic import Field
 
 from archlint.analysis.costs.record import OpClass
 from archlint.analysis.model_cost import NodeCost
-from archlint.analysis.roofline import node_time
 from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
-from archlint.model.dtypes import DType
 from archlint.units import percent, seconds
 
-from ._graph import conv_padding, conv_weight
+from ._graph import conv_alternative, conv_weight, static_shape
 
 
 class ManyGroupsOptions(RuleOptions):
@@ -90,8 +87,8 @@ class ManyGroups(Rule):
                 continue
             limit_s = ctx.time(node) * (1 + self.options.max_slowdown)
             for fewer in _divisors_below(groups):
-                regrouped = _regrouped(node, *weight, groups, fewer)
-                if node_time(regrouped, ctx.profile).time_s <= limit_s:
+                regrouped = _regrouped(ctx, node, weight[0], groups, fewer)
+                if regrouped is not None and ctx.time_of([regrouped]) <= limit_s:
                     yield _finding(ctx, node, weight[0], groups, fewer, regrouped)
                     break
 
@@ -103,20 +100,15 @@ def _divisors_below(groups: int) -> list[int]:
     return sorted({*small, *(groups // d for d in small)} - {groups})
 
 
-def _regrouped(node: NodeCost, weight: tuple[int, ...], dtype: DType, groups: int, fewer: int) -> NodeCost:
-    """The conv with ``fewer`` groups: FLOPs and weights scale with the channels per group."""
-    scale = groups // fewer
-    extra = dtype.nbytes(math.prod(weight)) * node.repeats * (scale - 1)
-    op_class, padded, roles = conv_padding(fewer, weight[1] * scale, weight[0])
-    return replace(
-        node,
-        op_class=op_class,
-        flops=node.flops * scale,
-        bytes_read=node.bytes_read + extra,
-        weight_bytes=node.weight_bytes + extra,
-        padded_dims=padded,
-        padded_roles=roles,
-    )
+def _regrouped(
+    ctx: RuleContext, node: NodeCost, weight: tuple[int, ...], groups: int, fewer: int
+) -> NodeCost | None:
+    """The conv with ``fewer`` groups, each taking ``groups // fewer`` times the input channels."""
+    out = static_shape(ctx, node.node.outputs[0])
+    if out is None:
+        return None
+    out_channels, per_group, *kernel = weight
+    return conv_alternative(ctx, node, (out_channels, per_group * groups // fewer, *kernel), out, fewer)
 
 
 def _finding(
@@ -125,7 +117,7 @@ def _finding(
     profile = ctx.profile
     ridge = profile.peak_for(node.compute_dtype) / profile.memory_bandwidth
     in_channels, out_channels = weight[1] * groups, weight[0]
-    now_s, then_s = ctx.time(node), node_time(regrouped, profile).time_s
+    now_s, then_s = ctx.time(node), ctx.time_of([regrouped])
     message = (
         f"{node.op_type} {node.name!r} has {groups} groups of {weight[1]} input channels "
         f"({in_channels} -> {out_channels}): it does {node.intensity:.1f} FLOP/B against the "
@@ -140,4 +132,7 @@ def _finding(
         f"{groups // fewer}x the connections for {change}; spend the capacity elsewhere (a narrower "
         "stage, fewer blocks) or narrow this layer instead."
     )
-    return Finding(node=node.name, message=message, fix=fix, saving_s=max(0.0, now_s - then_s))
+    if then_s < now_s:
+        return Finding(node=node.name, message=message, fix=fix, saving_s=now_s - then_s)
+    # Not faster, only more capacity for the time: worth knowing, not a warning.
+    return Finding(node=node.name, message=message, fix=fix, severity=Severity.INFO)

@@ -168,6 +168,13 @@ def compute_costs(model: Model, progress: ProgressCallback | None = None) -> Mod
     )
 
 
+def cost_nodes(graph: Graph, prefix: str = "", repeats: int = 1) -> tuple[NodeCost, ...] | None:
+    """Every operator of ``graph`` costed as the analysis costs a model's; None when one cannot be."""
+    walk = _Walk()
+    _walk_graph(graph, prefix, repeats, frozenset(), walk)
+    return None if walk.unknown else tuple(walk.nodes)
+
+
 def _walk_graph(graph: Graph, prefix: str, repeats: int, outer: frozenset[str], walk: _Walk) -> Constants:
     constants = find_constants(graph, outer)
     ctx = CostContext(graph)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from archlint.commands.common import output, output_width
 from archlint.config import Config, load_config
 from archlint.errors import UsageError
-from archlint.lint.checker import CheckOptions, NodeIgnore, check
+from archlint.lint.checker import CheckOptions, NodeIgnore
 from archlint.lint.diagnostics import Severity
 from archlint.lint.registry import find_rule, registered_rules
 from archlint.lint.rule import RegisteredRule, RuleOptions
@@ -82,42 +82,39 @@ def selection_flags(args: argparse.Namespace) -> SelectionFlags:
     return SelectionFlags(args.select, args.extend_select, args.ignore)
 
 
-def check_options(flags: SelectionFlags, config: Config) -> CheckOptions:
+def check_options(flags: SelectionFlags, config: Config, show_exempt: bool = False) -> CheckOptions:
     rules = registered_rules()
     names = {r.rule.name: code for code, r in rules.items()}
     file_ignores = {glob: normalize(codes, names, rules) for glob, codes in config.per_file_ignores.items()}
     node_ignores = tuple(NodeIgnore(i.nodes, normalize(i.codes, names, rules)) for i in config.ignore_nodes)
-    return CheckOptions(selection(flags, config, rules), rule_options(config), file_ignores, node_ignores)
+    return CheckOptions(
+        selection(flags, config, rules),
+        rule_options(config),
+        file_ignores,
+        node_ignores,
+        min_saving_share=config.min_saving_share,
+        show_exempt=show_exempt,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from archlint.api import analyze
     from archlint.commands.check_models import jobs, target_names
-    from archlint.commands.progress import DelayedProgress
+    from archlint.commands.check_pool import check_models
     from archlint.lint import baseline
     from archlint.report.base import CheckReport
     from archlint.report.registry import reporter_for
 
     config = load_config(args.config)
     reporter_type = reporter_for(args.format or "full")
-    options = check_options(selection_flags(args), config)
+    options = check_options(selection_flags(args), config, getattr(args, "show_exempt", False))
     fail_level = Severity(args.fail_level) if args.fail_level else config.fail_level
     checked = jobs(args, config)
     if not checked:  # --changed touched no configured model: a pre-commit hook stays silent
         return 0
-    analyses, diagnostics = [], []
-    for job in checked:
-        model = job.request.reference
-        with DelayedProgress(f"analyzing {model}") as progress:
-            request = job.request
-            analysis = analyze(
-                model, job.profiles, request.inputs, job.dims, progress, request, request.values
-            )
-        analyses.append(analysis)
-        diagnostics.extend(check(analysis, registered_rules(), options))
-    diagnostics = baseline.apply(diagnostics, args.baseline, args.write_baseline)
+    done = check_models(checked, options, args.jobs)
+    diagnostics = baseline.apply(done.diagnostics, args.baseline, args.write_baseline)
     report = CheckReport(
-        tuple(analyses), tuple(diagnostics), registered_rules(), target_names(checked), fail_level
+        done.analyses, tuple(diagnostics), registered_rules(), target_names(checked), fail_level
     )
     with output(args.output_file) as out:
         if args.statistics:
@@ -127,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             # Reporters render into a buffer, which has no width: give them the terminal's.
             width = output_width(out) or shutil.get_terminal_size().columns
             out.write(reporter_type(color=terminal, width=width).render(report))
-    return 1 if report.failing else 0
+    return max(done.error_code, 1 if report.failing else 0)
 
 
 def statistics(report: CheckReport) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from types import MappingProxyType
@@ -24,8 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from archlint.analysis.analysis import Analysis
 from archlint.analysis.model_cost import ModelCost, NodeCost
+from archlint.analysis.whatif import changed
 from archlint.analysis.roofline import NodeTime, Prediction, node_time
 from archlint.lint.diagnostics import Finding, Severity
+from archlint.model.graph import Graph
 from archlint.targets.profile import HardwareProfile
 
 
@@ -128,6 +130,34 @@ class RuleContext:
     def share(self, node: NodeCost) -> float:
         """Fraction of the predicted batch-1 latency this operator takes."""
         return self.time(node) / self.latency_s if self.latency_s else 0.0
+
+    @cached_property
+    def _graphs(self) -> dict[int, Graph]:
+        """The graph (main or a control-flow body) each operator lives in, by id of its Node."""
+        found: dict[int, Graph] = {}
+        pending = [self.cost.model.graph]
+        while pending:
+            graph = pending.pop()
+            for node in graph.nodes:
+                found[id(node)] = graph
+                pending.extend(node.subgraphs.values())
+        return found
+
+    def alternative(self, node: NodeCost, **changes: Any) -> NodeCost | None:
+        """``node``'s operator changed (see archlint.analysis.whatif.changed for ``changes``),
+        costed by the cost table; None when it cannot be costed."""
+        graph = self._graphs.get(id(node.node), self.cost.model.graph)
+        return changed(node, graph, self.cost.constant_tensors | graph.initializers, **changes)
+
+    def time_of(self, nodes: Iterable[NodeCost]) -> float:
+        """Predicted time of operators that are not in the model (an alternative), unfused."""
+        return sum(node_time(n, self.profile).time_s for n in nodes)
+
+    def saving_by(self, replaced: Sequence[NodeCost], alternative: Sequence[NodeCost] | None) -> float | None:
+        """Latency saved by running ``alternative`` instead of ``replaced`` (negative: slower)."""
+        if alternative is None:
+            return None
+        return sum(self.time(n) for n in replaced) - self.time_of(alternative)
 
     def recost(self, node: NodeCost, **changes: Any) -> float:
         """Predicted time of ``node`` with some of its costs changed (flops, bytes_read, ...)."""
