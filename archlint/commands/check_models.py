@@ -53,10 +53,24 @@ def _entries(args: argparse.Namespace, config: Config) -> list[tuple[str, ModelE
         changed = {Path(file).resolve() for file in args.changed}
         return [(model, entry) for model, entry in configured.items() if _touched(model, changed)]
     if args.models:
-        return [(model, configured.get(model, ModelEntry(entry=model))) for model in args.models]
+        models = [file for model in args.models for file in _expand(model)]
+        return [(model, configured.get(model, ModelEntry(entry=model))) for model in models]
     if not configured:
         raise UsageError("no MODEL given and no [[tool.archlint.models]] in the configuration")
     return list(configured.items())
+
+
+def _expand(model: str) -> list[str]:
+    """A folder stands for the ONNX files under it, in sorted order; anything else for itself."""
+    folder = Path(model)
+    if not folder.is_dir():
+        return [model]
+    files = sorted(
+        str(path) for path in folder.rglob("*") if path.suffix.lower() == ".onnx" and path.is_file()
+    )
+    if not files:
+        raise UsageError(f"{model}: a folder with no .onnx file in it")
+    return files
 
 
 def _relative_to_cwd(entry: str, root: Path) -> str:

@@ -72,6 +72,12 @@ class Graph:
     def tensor(self, name: str) -> Tensor | None:
         return self.tensors.get(name)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A graph sent to another process (``check -j N``'s workers send their results back)
+        travels without its stored tensors: weights are read where the model was loaded, and
+        pickling them would copy every embedded weight through the pipe."""
+        return {**self.__dict__, "stored": {}}
+
     def has_unresolved_shapes(self) -> bool:
         """Whether a node output that something reads has no static shape (main graph)."""
         read = {name for node in self.nodes for name in node.inputs} | set(self.outputs)

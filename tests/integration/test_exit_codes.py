@@ -91,5 +91,5 @@ def test_debug_prints_the_traceback(
 def test_a_directory_given_as_model_is_named_as_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["check", str(tmp_path)]) == 2
+    assert main(["analyze", str(tmp_path)]) == 2
     assert "a directory, not a model file" in capsys.readouterr().err
