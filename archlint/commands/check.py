@@ -82,12 +82,19 @@ def selection_flags(args: argparse.Namespace) -> SelectionFlags:
     return SelectionFlags(args.select, args.extend_select, args.ignore)
 
 
-def check_options(flags: SelectionFlags, config: Config) -> CheckOptions:
+def check_options(flags: SelectionFlags, config: Config, show_exempt: bool = False) -> CheckOptions:
     rules = registered_rules()
     names = {r.rule.name: code for code, r in rules.items()}
     file_ignores = {glob: normalize(codes, names, rules) for glob, codes in config.per_file_ignores.items()}
     node_ignores = tuple(NodeIgnore(i.nodes, normalize(i.codes, names, rules)) for i in config.ignore_nodes)
-    return CheckOptions(selection(flags, config, rules), rule_options(config), file_ignores, node_ignores)
+    return CheckOptions(
+        selection(flags, config, rules),
+        rule_options(config),
+        file_ignores,
+        node_ignores,
+        min_saving_share=config.min_saving_share,
+        show_exempt=show_exempt,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     reporter_type = reporter_for(args.format or "full")
-    options = check_options(selection_flags(args), config)
+    options = check_options(selection_flags(args), config, getattr(args, "show_exempt", False))
     fail_level = Severity(args.fail_level) if args.fail_level else config.fail_level
     checked = jobs(args, config)
     if not checked:  # --changed touched no configured model: a pre-commit hook stays silent
