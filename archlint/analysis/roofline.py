@@ -3,12 +3,15 @@
 Per operator and batch size b (weights are read once per batch, everything else scales with b):
   compute_s = FLOPs_padded * b / (peak[dtype] * compute_efficiency)
   memory_s  = (weight_bytes / bandwidth + b * other_bytes / bandwidth') / bandwidth_efficiency
-  time_s    = max(compute_s / conv shape, memory_s) / efficiency[op class] + op_overhead_s * repeats
-(views such as Reshape and Flatten alias their input and pay no overhead). ``bandwidth`` is the
-main memory's; ``bandwidth'`` is the profile's on-chip bandwidth when it gives one and the
-operator's activation bytes fit on chip, else the main memory's too. Weights an operator reads
-again within one execution (an LSTM's recurrent weights, every step) stream at the bandwidth of
-wherever those weights fit. ``conv shape`` is 1 except for fp32 convs on a profile with a
+  time_s    = max(compute_s / conv shape, memory_s) / efficiency + overhead * repeats
+``efficiency`` is the op type's own figure when the profile has one, else its op class's;
+``overhead`` likewise (else ``op_overhead_s``). Views such as Reshape and Flatten alias their
+input and pay no overhead unless the profile measured one for them. A matrix-vector product
+(one row through a weight matrix) is bound by its bytes: efficiency 1, no small-ops factor.
+``bandwidth`` is the main memory's; ``bandwidth'`` is the profile's on-chip bandwidth when it
+gives one and the operator's activation bytes fit on chip, else the main memory's too. Weights
+an operator reads again within one execution (an LSTM's recurrent weights, every step) stream at
+the bandwidth of wherever those weights fit. ``conv shape`` is 1 except for fp32 convs on a profile with a
 ``conv_shape`` (few channels per group, short output rows, grouped, or a channel count the
 layout cannot take).
 An operator the profile's engine fuses into the kernel that produces its input costs nothing;
@@ -108,17 +111,46 @@ def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeT
         + cost.reread_bytes / profile.bandwidth_for(cost.reread_set_bytes)
         + activations / profile.bandwidth_for(activations)
     ) / profile.bandwidth_efficiency
-    efficiency = profile.efficiency_for(cost.op_class, cost.flops // cost.repeats)
+    # A matrix-vector product (one row through a weight matrix: LLM decode) reads every weight
+    # once for one multiply-add: it streams at the bandwidth, and the small-ops and class
+    # efficiencies, which describe how well a kernel fills the arithmetic units, do not apply.
+    efficiency = (
+        1.0
+        if is_matrix_vector(cost)
+        else profile.efficiency_for(cost.op_class, cost.flops // cost.repeats, cost.op_type)
+    )
     # A conv's shape costs arithmetic throughput (idle accumulators, short rows); a conv bound by
     # its memory traffic (a 1x1 conv on a 1x1 map streams its weights once) does not feel it.
     shape = conv_shape_factor(cost, profile.conv_shape, profile.alignment_for(cost.compute_dtype))
     roof_s = max(compute_s / shape, memory_s) / efficiency
-    # A view is an alias the engine records without launching a kernel: no dispatch cost.
-    overhead_s = 0.0 if cost.op_class is OpClass.VIEW else profile.op_overhead_s * cost.repeats
+    # A view is an alias the engine records without launching a kernel: no dispatch cost, unless
+    # the profile measured one for views.
+    overhead_s = _overhead(cost, profile) * cost.repeats
     bound: Bound = "compute" if compute_s / shape >= memory_s else "memory"
     if overhead_s > roof_s:
         bound = "overhead"
     return NodeTime(cost, compute_s, memory_s, overhead_s, roof_s + overhead_s, bound)
+
+
+def is_matrix_vector(cost: NodeCost) -> bool:
+    """A MatMul/Gemm that uses each element of its (k x n) operand once: a single row in all.
+
+    Its FLOPs per execution are then 2 k n; the arithmetic intensity is at most one multiply-add
+    per element read, far below any device's ridge point, so it is bound by the bytes it reads.
+    """
+    if cost.op_class is not OpClass.MATMUL or len(cost.padded_dims) != 2 or cost.weight_bytes == 0:
+        return False
+    k, n = cost.padded_dims
+    return 0 < cost.flops // cost.repeats <= 2 * k * n
+
+
+def _overhead(cost: NodeCost, profile: HardwareProfile) -> float:
+    if cost.op_class is not OpClass.VIEW:
+        return profile.overhead_for(cost.op_class, cost.op_type)
+    own = profile.op_types.get(cost.op_type)
+    if own is not None and own.overhead_s is not None:
+        return own.overhead_s
+    return profile.class_overhead_s.get(OpClass.VIEW, 0.0)
 
 
 def fused_time(time: NodeTime) -> NodeTime:

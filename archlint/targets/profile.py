@@ -73,6 +73,14 @@ class ConvShape(_Strict):
     fallback: dict[OpClass, Fraction] = Field(default_factory=dict)
 
 
+class OpFigures(_Strict):
+    """One op type's own figures, where its kernels differ from the rest of its op class (a
+    transcendental Erf among elementwise Adds, a LayerNormalization's two passes). Unset: the class's."""
+
+    efficiency: Fraction | None = None  # on the roofline, instead of the class's efficiency
+    overhead_s: float | None = Field(None, ge=0)  # fixed cost per execution, instead of the class's
+
+
 class HardwareProfile(_Strict):
     name: str
     kind: Literal["gpu", "cpu", "npu", "other"] = "other"
@@ -88,10 +96,15 @@ class HardwareProfile(_Strict):
     channel_alignment: dict[str, int] = Field(default_factory=dict)  # per compute dtype
     layout: str = ""  # the tensor layout the alignment figures assume, e.g. "NHWC, tensor cores"
     op_overhead_s: float = Field(0.0, ge=0)  # dispatch cost paid by every operator execution
+    # Fixed cost per execution of a kernel of an op class (its set-up, the output's allocation,
+    # the executor's step): paid instead of op_overhead_s. A class not listed pays op_overhead_s.
+    class_overhead_s: dict[OpClass, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     compute_efficiency: Fraction = 1.0  # fraction of peak that dense kernels sustain
     bandwidth_efficiency: Fraction = 1.0  # fraction of bandwidth that streaming kernels sustain
     efficiency: dict[OpClass, Fraction] = Field(default_factory=dict)  # per op class, on the roofline
     small_ops: SmallOps = SmallOps()
+    # Per op type: efficiency and fixed cost where they differ from the op class's. Empty: none.
+    op_types: dict[str, OpFigures] = Field(default_factory=dict)
     conv_shape: ConvShape = ConvShape()
     # Op types besides Conv that run in the engine's blocked conv layout (``layout``): a tensor
     # passing between them and any other op is copied into or out of it (see archlint/analysis/layout.py).
@@ -146,11 +159,19 @@ class HardwareProfile(_Strict):
             return self.on_chip_bandwidth
         return self.memory_bandwidth
 
-    def efficiency_for(self, op_class: OpClass, flops: int) -> float:
-        value = self.efficiency.get(op_class, 1.0)
+    def efficiency_for(self, op_class: OpClass, flops: int, op_type: str = "") -> float:
+        own = self.op_types.get(op_type)
+        value = own.efficiency if own and own.efficiency is not None else self.efficiency.get(op_class, 1.0)
         if flops < self.small_ops.flops_below:
             value *= self.small_ops.efficiency
         return value
+
+    def overhead_for(self, op_class: OpClass, op_type: str = "") -> float:
+        """Fixed seconds per execution of one kernel: the op type's, else its class's, else op_overhead_s."""
+        own = self.op_types.get(op_type)
+        if own and own.overhead_s is not None:
+            return own.overhead_s
+        return self.class_overhead_s.get(op_class, self.op_overhead_s)
 
 
 def load_profile(path: str | Path) -> HardwareProfile:

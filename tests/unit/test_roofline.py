@@ -244,3 +244,46 @@ def test_recurrent_weights_read_every_step_stream_from_where_they_fit(tmp_path: 
     assert node_time(cost, fits).memory_s == pytest.approx(expected)
     spills = _profile(on_chip_memory_bytes=cost.reread_set_bytes - 1, on_chip_bandwidth=4e11)
     assert node_time(cost, spills).memory_s > node_time(cost, fits).memory_s
+
+
+def _matmul_cost(tmp_path: Path, rows: int, width: int = 1024) -> Any:
+    node = helper.make_node("MatMul", ["x", "w"], ["y"])
+    proto = model([node], [value("x", [1, rows, width])], [value("y", None)], [weight("w", (width, width))])
+    return _analyze(tmp_path, proto, _profile()).cost.nodes[0]
+
+
+def test_matrix_vector_products_stream_at_the_bandwidth_without_small_ops_or_class_factors(
+    tmp_path: Path,
+) -> None:
+    profile = _profile(
+        small_ops={"flops_below": 1e12, "efficiency": 0.25}, efficiency={"matmul": 0.5}, op_overhead_s=1e-6
+    )
+    decode = node_time(_matmul_cost(tmp_path, rows=1), profile)
+    weights, activations = 1024 * 1024 * 4, 2 * 1024 * 4
+    assert decode.time_s == pytest.approx((weights + activations) / 1e11 + 1e-6)
+    assert decode.bound == "memory"
+    prefill = node_time(_matmul_cost(tmp_path, rows=16), profile)  # sixteen rows: both factors apply
+    assert prefill.time_s == pytest.approx(max(prefill.compute_s, prefill.memory_s) / (0.5 * 0.25) + 1e-6)
+
+
+def test_op_type_figures_override_the_class_and_class_overheads_override_the_global_one(
+    tmp_path: Path,
+) -> None:
+    nodes = [helper.make_node("Erf", ["x"], ["e"]), helper.make_node("Relu", ["e"], ["y"])]
+    proto = model(nodes, [value("x", [64, 1024])], [value("y", None)])
+    profile = _profile(
+        op_overhead_s=1e-7,
+        efficiency={"elementwise": 0.5},
+        class_overhead_s={"elementwise": 2e-6},
+        op_types={"Erf": {"efficiency": 0.1, "overhead_s": 5e-6}},
+    )
+    erf, relu = _analyze(tmp_path, proto, profile).predictions[0].nodes
+    assert erf.overhead_s == 5e-6 and relu.overhead_s == 2e-6
+    assert erf.time_s - erf.overhead_s == pytest.approx(5 * (relu.time_s - relu.overhead_s))
+
+
+def test_views_pay_an_overhead_only_when_the_profile_measured_one(tmp_path: Path) -> None:
+    nodes = [helper.make_node("Flatten", ["x"], ["y"])]
+    proto = model(nodes, [value("x", [1, 4, 4])], [value("y", None)])
+    (flatten,) = _analyze(tmp_path, proto, _profile(class_overhead_s={"view": 3e-7})).predictions[0].nodes
+    assert flatten.time_s == 3e-7
