@@ -23,15 +23,52 @@ INPUT_ROLES = frozenset({"input channels", "K (reduction)", "input size"})
 OUTPUT_ROLES = frozenset({"output channels", "N (output features)"})
 
 
+# Operators that learn nothing: a width that reaches a model output through only these is the
+# width the output needs (a detector's class or box head), and one that comes from a model input
+# through only these is the data's (an image's 3 channels).
+_LEARNED = frozenset(
+    {OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.MATMUL, OpClass.ATTENTION, OpClass.RECURRENT}
+)
+_MAX_HOPS = 16
+
+
 def designer_chosen(ctx: RuleContext, node: NodeCost) -> list[tuple[str, int]]:
-    """(role, size) of the node's channel-like dims, without those the model's data fixes."""
+    """(role, size) of the node's channel-like dims, without those the task fixes."""
+    fixed = task_fixed(ctx, node)
+    return [(r, d) for r, d in channel_dims(node) if r not in fixed]
+
+
+def channel_dims(node: NodeCost) -> list[tuple[str, int]]:
     roles = node.padded_roles or ("dimension",) * len(node.padded_dims)
-    pairs = list(zip(roles, node.padded_dims, strict=False))
-    if fed_by_model_input(ctx, node):
-        pairs = [(r, d) for r, d in pairs if r not in INPUT_ROLES]
-    if feeds_model_output(ctx, node):
-        pairs = [(r, d) for r, d in pairs if r not in OUTPUT_ROLES]
-    return pairs
+    return list(zip(roles, node.padded_dims, strict=False))
+
+
+def task_fixed(ctx: RuleContext, node: NodeCost) -> dict[str, str]:
+    """The node's channel roles that the model's data or task fixes, each with the reason."""
+    if node.op_class is OpClass.MATMUL and not _has_constant_operand(ctx, node):
+        reason = (
+            "a product of two activations (attention scores or their weighted sum): its sizes are "
+            "sequence lengths and head widths, set by the input and by the layers that project them"
+        )
+        return {role: reason for role, _ in channel_dims(node)}
+    fixed: dict[str, str] = {}
+    source = model_input_behind(ctx, node)
+    if source is not None:
+        reason = f"its input channels come from the model input {source!r} with no learned layer between"
+        fixed.update(dict.fromkeys(INPUT_ROLES, reason))
+    sink = model_output_ahead(ctx, node)
+    if sink is not None:
+        reason = (
+            f"its output reaches the model output {sink!r} with no learned layer after it: the task "
+            "fixes that width (classes, box coordinates, bins)"
+        )
+        fixed.update(dict.fromkeys(OUTPUT_ROLES, reason))
+    return fixed
+
+
+def _has_constant_operand(ctx: RuleContext, node: NodeCost) -> bool:
+    constants = ctx.cost.constant_tensors
+    return any(name in constants for name in node.node.inputs[:2])
 
 
 def fed_by_model_input(ctx: RuleContext, node: NodeCost) -> bool:
@@ -47,17 +84,34 @@ def fed_by_model_input(ctx: RuleContext, node: NodeCost) -> bool:
     return False
 
 
-def feeds_model_output(ctx: RuleContext, node: NodeCost) -> bool:
-    """Whether the node's output reaches a model output through pass-through ops only."""
+def model_input_behind(ctx: RuleContext, node: NodeCost) -> str | None:
+    """The model input the node's data comes from through operators that learn nothing."""
+    frontier, seen = [node.node.input(0)], set()
+    for _ in range(_MAX_HOPS):
+        inputs = [name for name in frontier if name in ctx.cost.model.graph.inputs]
+        if inputs:
+            return inputs[0]
+        producers = [ctx.producers.get(name) for name in frontier if name and name not in seen]
+        seen.update(frontier)
+        if not producers or any(p is None or p.op_class in _LEARNED for p in producers):
+            return None
+        frontier = [i for p in producers if p is not None for i in p.node.inputs[:1] if i]
+    return None
+
+
+def model_output_ahead(ctx: RuleContext, node: NodeCost) -> str | None:
+    """The model output the node's output reaches through operators that learn nothing only."""
     frontier = [o for o in node.node.outputs if o]
-    for _ in range(8):
-        if any(name in ctx.cost.model.graph.outputs for name in frontier):
-            return True
+    outputs = set(ctx.cost.model.graph.outputs)
+    for _ in range(_MAX_HOPS):
+        reached = [name for name in frontier if name in outputs]
+        if reached:
+            return reached[0]
         readers = [r for name in frontier for r in ctx.consumers.get(name, [])]
-        if not readers or any(r.op_class not in _PASS_THROUGH for r in readers):
-            return False
-        frontier = [o for r in readers for o in r.node.outputs if o]
-    return False
+        if not readers or any(r.op_class in _LEARNED for r in readers):
+            return None
+        frontier = list(dict.fromkeys(o for r in readers for o in r.node.outputs if o))
+    return None
 
 
 # Pointwise in the strict sense: each output element depends on the same element of the inputs,
@@ -221,3 +275,56 @@ def conv_alternative(
     ]
     found = cost_alternative([node], tensors, weights=["w"], repeats=like.repeats)
     return replace(found[0], name=like.name) if found else None
+
+
+def resized(ctx: RuleContext, node: NodeCost, sizes: dict[str, int]) -> NodeCost | None:
+    """``node`` with some channel-like dims (by role, as in ``padded_roles``) set to new sizes,
+    costed by its handler: what rounding a width up or down would cost."""
+    if node.op_class in (OpClass.CONV, OpClass.DEPTHWISE_CONV):
+        return _resized_conv(ctx, node, sizes)
+    if node.op_type in ("MatMul", "Gemm"):
+        return _resized_product(ctx, node, sizes)
+    return None
+
+
+def _resized_conv(ctx: RuleContext, node: NodeCost, sizes: dict[str, int]) -> NodeCost | None:
+    weight = conv_weight(ctx, node)
+    x = static_shape(ctx, node.node.input(0))
+    y = static_shape(ctx, node.node.outputs[0])
+    if weight is None or x is None or y is None:
+        return None
+    (oc, per_group, *kernel), group = weight[0], int(node.node.attr("group", 1))
+    ic = x[1]
+    if "channels" in sizes:  # depthwise: one channel per group
+        ic = oc = group = sizes["channels"]
+        per_group = 1
+    ic = sizes.get("input channels", ic)
+    per_group = ic // group if "input channels" in sizes else per_group
+    oc = sizes.get("output channels", oc)
+    if "output channels per group" in sizes:
+        oc = sizes["output channels per group"] * group
+    in_shape = (x[0], ic, *x[2:])
+    return conv_alternative(ctx, node, (oc, per_group, *kernel), (y[0], oc, *y[2:]), group, in_shape)
+
+
+def _resized_product(ctx: RuleContext, node: NodeCost, sizes: dict[str, int]) -> NodeCost | None:
+    a_name, b_name, y_name = node.node.input(0), node.node.input(1), node.node.outputs[0]
+    a, b, y = (static_shape(ctx, n) for n in (a_name, b_name, y_name))
+    if a is None or b is None or y is None or len(a) < 1 or len(b) < 2:
+        return None
+    k, n = sizes.get("K (reduction)"), sizes.get("N (output features)")
+    trans_a = node.op_type == "Gemm" and bool(node.node.attr("transA", 0))
+    trans_b = node.op_type == "Gemm" and bool(node.node.attr("transB", 0))
+    shapes: dict[str, tuple[int, ...]] = {}
+    if k is not None:
+        shapes[a_name] = (k, *a[1:]) if trans_a else (*a[:-1], k)
+        shapes[b_name] = (*b[:-2], b[-2], k) if trans_b else (*b[:-2], k, b[-1])
+    if n is not None:
+        b_now = shapes.get(b_name, b)
+        shapes[b_name] = (*b_now[:-2], n, b_now[-1]) if trans_b else (*b_now[:-1], n)
+        shapes[y_name] = (*y[:-1], n)
+        bias = node.node.input(2) if node.op_type == "Gemm" else ""
+        c = static_shape(ctx, bias) if bias else None
+        if c and c[-1] == y[-1]:
+            shapes[bias] = (*c[:-1], n)
+    return ctx.alternative(node, shapes=shapes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 
 from pydantic import Field
 
@@ -13,7 +14,7 @@ from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
 from archlint.units import count, seconds
 
-from ._graph import designer_chosen
+from ._graph import channel_dims, resized, task_fixed
 
 
 class ChannelAlignmentOptions(RuleOptions):
@@ -76,12 +77,17 @@ class ChannelAlignment(Rule):
             alignment = ctx.profile.alignment_for(node.compute_dtype)
             if alignment <= 1 or not node.padded_dims or node.flops == 0:
                 continue
-            unaligned = [
-                (role, dim) for role, dim in designer_chosen(ctx, node) if dim > 0 and dim % alignment
-            ]
-            padded_share = 1 - math.prod(dim / _round_up(dim, alignment) for _, dim in unaligned)
-            if unaligned and padded_share >= self.options.min_padding_share:
-                yield _finding(ctx, node, unaligned, alignment, padded_share)
+            unaligned = [(role, dim) for role, dim in channel_dims(node) if dim > 0 and dim % alignment]
+            fixed = task_fixed(ctx, node)
+            chosen = [(role, dim) for role, dim in unaligned if role not in fixed]
+            padded_share = 1 - math.prod(dim / _round_up(dim, alignment) for _, dim in chosen or unaligned)
+            if not unaligned or padded_share < self.options.min_padding_share:
+                continue
+            if chosen:
+                yield _finding(ctx, node, chosen, alignment, padded_share)
+            else:
+                exempt = "; ".join(dict.fromkeys(fixed[role] for role, _ in unaligned))
+                yield replace(_finding(ctx, node, unaligned, alignment, padded_share), exempt=exempt)
 
 
 def _round_up(dim: int, alignment: int) -> int:
@@ -93,19 +99,21 @@ def _finding(
 ) -> Finding:
     described = ", ".join(f"{dim} {role}" for role, dim in unaligned)
     up = ", ".join(f"{role} {_round_up(dim, alignment)}" for role, dim in unaligned)
-    down = {dim: (dim // alignment) * alignment for _, dim in unaligned}
     runs = padded_flops(node, ctx.profile)
     message = (
         f"{node.op_type} {node.name!r} has {described}; {ctx.profile.name} packs {node.compute_dtype} "
         f"channels in blocks of {alignment}, so {count(runs * padded_share)} of the {count(runs)} "
         f"FLOPs it runs ({100 * padded_share:.1f}%) are padding."
     )
-    fix = f"use {up}: the padding becomes useful capacity at the same predicted time"
-    saving = 0.0
-    if all(down.values()):
-        scale = math.prod(down[d] / d for d in down)
-        rounded = tuple(down.get(d, d) for d in node.padded_dims)
-        saving = ctx.saving(node, flops=round(node.flops * scale), padded_dims=rounded)
-        if saving > 0:
-            fix += f"; or round down to {', '.join(map(str, down.values()))} to save {seconds(saving)}"
-    return Finding(node=node.name, message=message, fix=fix + ".", saving_s=saving)
+    down = {role: (dim // alignment) * alignment for role, dim in unaligned}
+    smaller = resized(ctx, node, down) if all(down.values()) else None
+    saving = ctx.saving_by([node], [smaller]) if smaller is not None else None
+    if saving is not None and saving > 0:
+        fix = (
+            f"round down to {', '.join(f'{role} {dim}' for role, dim in down.items())} to save "
+            f"{seconds(saving)}; or use {up}: the padding becomes useful capacity at the same predicted time."
+        )
+        return Finding(node=node.name, message=message, fix=fix, saving_s=saving)
+    # Rounding up costs the same time and rounding down saves none: capacity, not time.
+    fix = f"use {up}: the padding becomes useful capacity at the same predicted time."
+    return Finding(node=node.name, message=message, fix=fix, severity=Severity.INFO)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import replace
 
 from pydantic import Field
 
 from archlint.analysis.costs.record import OpClass
 from archlint.analysis.model_cost import NodeCost
-from archlint.analysis.roofline import node_time
 from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
 from archlint.units import percent, seconds
@@ -18,13 +16,17 @@ from archlint.units import percent, seconds
 from ._graph import (
     INPUT_ROLES,
     OUTPUT_ROLES,
+    conv_alternative,
     conv_weight,
     designer_chosen,
     next_through_pass_through,
     producer_through_pass_through,
+    resized,
     static_shape,
 )
 
+# Within this share of today's time a wider layer counts as "no more predicted time".
+_SAME_TIME = 0.01
 _SPOKEN = {"K (reduction)": "input features (K)", "N (output features)": "output features (N)"}
 # Dense convs and matrix products: grouped and depthwise convs have rules of their own.
 _DENSE_ROLES = frozenset({("input channels", "output channels"), ("K (reduction)", "N (output features)")})
@@ -94,8 +96,9 @@ class SmallChannels(Rule):
             producer = producer_through_pass_through(ctx, node)
             if producer is not None and any(role in OUTPUT_ROLES for role, _ in self._thin(ctx, producer)):
                 thin = [(role, dim) for role, dim in thin if role not in INPUT_ROLES]  # reported there
-            if thin:
-                yield self._finding(ctx, node, thin)
+            found = self._finding(ctx, node, thin) if thin else None
+            if found is not None:
+                yield found
 
     def _thin(self, ctx: RuleContext, node: NodeCost) -> list[tuple[str, int]]:
         """The designer-chosen channel counts of a dense conv or GEMM below ``min_channels``, when
@@ -106,13 +109,14 @@ class SmallChannels(Rule):
         hurts = _lanes(ctx, node, thin) < 1 or node.intensity < _ridge(ctx, node)
         return thin if hurts else []
 
-    def _finding(self, ctx: RuleContext, node: NodeCost, thin: list[tuple[str, int]]) -> Finding:
+    def _finding(self, ctx: RuleContext, node: NodeCost, thin: list[tuple[str, int]]) -> Finding | None:
         message = self._message(ctx, node, thin)
         thin_out = next((dim for role, dim in thin if role in OUTPUT_ROLES), None)
         merge = _merge_fix(ctx, node, thin_out) if thin_out is not None else None
         if merge is not None:
-            return Finding(node=node.name, message=message, fix=merge[0], saving_s=merge[1])
-        return Finding(node=node.name, message=message, fix=self._widen_fix(ctx, node, thin))
+            touched = (node.name, merge[2])
+            return Finding(node=node.name, message=message, fix=merge[0], saving_s=merge[1], touched=touched)
+        return self._widened(ctx, node, thin)
 
     def _message(self, ctx: RuleContext, node: NodeCost, thin: list[tuple[str, int]]) -> str:
         profile, dtype = ctx.profile, node.compute_dtype
@@ -133,16 +137,22 @@ class SmallChannels(Rule):
             f"{percent(ctx.time(node), ctx.latency_s)} of the predicted latency on {profile.name}."
         )
 
-    def _widen_fix(self, ctx: RuleContext, node: NodeCost, thin: list[tuple[str, int]]) -> str:
+    def _widened(self, ctx: RuleContext, node: NodeCost, thin: list[tuple[str, int]]) -> Finding | None:
+        """Widening the thin dims to a full block: reported when it costs no more predicted time
+        (capacity for free); a wider layer that is slower is no fix."""
         width = _round_up(self.options.min_channels, ctx.profile.alignment_for(node.compute_dtype))
-        widened = _widened(node, dict(thin), width)
-        now_s, then_s = ctx.time(node), node_time(widened, ctx.profile).time_s
-        cost = f"{seconds(then_s - now_s)} more" if then_s > now_s else "no more predicted time"
-        fix = f"widen it to {width} channels ({seconds(then_s)} against {seconds(now_s)}: {cost})"
+        widened = resized(ctx, node, dict.fromkeys((role for role, _ in thin), width))
+        if widened is None:
+            return None
+        now_s, then_s = ctx.time(node), ctx.time_of([widened])
+        if then_s > now_s * (1 + _SAME_TIME):
+            return None
+        fix = f"widen it to {width} channels: {seconds(then_s)} against {seconds(now_s)} now, no more time"
         producer = producer_through_pass_through(ctx, node)
         if producer is not None and producer.op_class is OpClass.DEPTHWISE_CONV:
             fix += ", or use one regular conv in place of the depthwise-separable pair before it (AL201)"
-        return fix + "."
+        message = self._message(ctx, node, thin)
+        return Finding(node=node.name, message=message, fix=fix + ".", severity=Severity.INFO)
 
 
 def _lanes(ctx: RuleContext, node: NodeCost, thin: list[tuple[str, int]]) -> float:
@@ -159,33 +169,13 @@ def _round_up(dim: int, alignment: int) -> int:
     return math.ceil(dim / alignment) * alignment
 
 
-def _widened(node: NodeCost, thin: dict[str, int], width: int) -> NodeCost:
-    """The layer with its thin channel counts raised to ``width``: FLOPs and weights grow with
-    each, the activation read with the input channels, the activation written with the output."""
-    scale_in = next((width / d for r, d in thin.items() if r in INPUT_ROLES), 1.0)
-    scale_out = next((width / d for r, d in thin.items() if r in OUTPUT_ROLES), 1.0)
-    activation_read = (node.bytes_read - node.weight_bytes) * scale_in
-    weights = node.weight_bytes * scale_in * scale_out
-    dims = tuple(
-        width if role in thin else dim for role, dim in zip(node.padded_roles, node.padded_dims, strict=True)
-    )
-    return replace(
-        node,
-        flops=round(node.flops * scale_in * scale_out),
-        bytes_read=round(activation_read + weights),
-        bytes_written=round(node.bytes_written * scale_out),
-        weight_bytes=round(weights),
-        padded_dims=dims,
-    )
-
-
-def _merge_fix(ctx: RuleContext, node: NodeCost, thin_out: int) -> tuple[str, float] | None:
+def _merge_fix(ctx: RuleContext, node: NodeCost, thin_out: int) -> tuple[str, float, str] | None:
     """Merging a bottleneck into the layer after it, with the time saved, when that is faster."""
     merged = _merged(ctx, node)
     if merged is None:
         return None
     partner, cost = merged
-    pair_s, merged_s = ctx.time(node) + ctx.time(partner), node_time(cost, ctx.profile).time_s
+    pair_s, merged_s = ctx.time(node) + ctx.time(partner), ctx.time_of([cost])
     if merged_s >= pair_s:
         return None
     fix = (
@@ -193,7 +183,7 @@ def _merge_fix(ctx: RuleContext, node: NodeCost, thin_out: int) -> tuple[str, fl
         f"{cost.padded_dims[1]} (no {thin_out}-channel bottleneck): predicted {seconds(merged_s)} "
         f"instead of {seconds(pair_s)} for the pair."
     )
-    return fix, pair_s - merged_s
+    return fix, pair_s - merged_s, partner.name
 
 
 def _merged(ctx: RuleContext, node: NodeCost) -> tuple[NodeCost, NodeCost] | None:
@@ -204,20 +194,20 @@ def _merged(ctx: RuleContext, node: NodeCost) -> tuple[NodeCost, NodeCost] | Non
         return None
     area = _merged_kernel_area(ctx, node, partner)
     out_shape = static_shape(ctx, partner.node.outputs[0])
-    weight = ctx.cost.model.graph.tensor(node.node.input(3 if node.op_type == "QLinearConv" else 1))
-    if area is None or out_shape is None or weight is None or not node.weight_bytes:
+    if area is None or out_shape is None or not node.weight_bytes:
         return None
-    in_channels, out_channels = node.padded_dims[0], partner.padded_dims[1]
-    weight_bytes = weight.dtype.nbytes(out_channels * in_channels * area) * node.repeats
-    merged = replace(
-        node,
-        flops=2 * math.prod(out_shape) * in_channels * area * node.repeats,
-        bytes_read=node.bytes_read - node.weight_bytes + weight_bytes,
-        bytes_written=partner.bytes_written,
-        weight_bytes=weight_bytes,
-        padded_dims=(in_channels, out_channels),
-    )
-    return partner, merged
+    if node.op_class is OpClass.MATMUL:
+        merged = resized(ctx, node, {"N (output features)": partner.padded_dims[1]})
+        return (partner, merged) if merged is not None else None
+    first, second = conv_weight(ctx, node), conv_weight(ctx, partner)
+    in_shape = static_shape(ctx, node.node.input(0))
+    if first is None or second is None or in_shape is None:
+        return None
+    wide = node if math.prod(first[0][2:]) >= math.prod(second[0][2:]) else partner
+    kernel = (first if wide is node else second)[0][2:]
+    weight = (out_shape[1], in_shape[1], *kernel)
+    merged = conv_alternative(ctx, wide, weight, out_shape, 1, in_shape)
+    return (partner, merged) if merged is not None else None
 
 
 def _merged_kernel_area(ctx: RuleContext, node: NodeCost, partner: NodeCost) -> int | None:

@@ -21,12 +21,14 @@ def findings(
     target: str = "gpu",
     options: RuleOptions | None = None,
 ) -> list[Finding]:
-    """The rule's findings on ``target``; [] when the rule does not apply to its kind."""
+    """The rule's findings on ``target``, without those the task exempts (shown only with
+    --show-exempt); [] when the rule does not apply to its kind."""
     path = save(proto, tmp_path / "model.onnx")
     analysis = analyze(path, [resolve(target)])
     if not rule.applies_to(analysis.predictions[0].profile):
         return []
-    return list(rule(options).check(RuleContext(analysis, analysis.predictions[0])))
+    found = rule(options).check(RuleContext(analysis, analysis.predictions[0]))
+    return [f for f in found if f.exempt is None]
 
 
 def diagnostics(

@@ -53,18 +53,18 @@ def test_an_8_channel_bottleneck_on_an_npu_is_merged_away(tmp_path: Path) -> Non
     assert found.saving_s > 0
 
 
-def test_on_a_gpu_merging_is_slower_and_the_fix_widens(tmp_path: Path) -> None:
-    (found,) = findings(SmallChannels, _bottleneck(8), tmp_path, "gpu")
-    assert "below the fp32 ridge point of 9.6" in found.message
-    assert found.fix.startswith("widen it to 16 channels (")
-    assert found.saving_s == 0
+def test_on_a_gpu_where_merging_and_widening_are_slower_nothing_is_reported(tmp_path: Path) -> None:
+    # The merged layer and the 16-channel one are both predicted slower than the bottleneck:
+    # a fix that costs time is no fix, so the 8 channels stand.
+    assert findings(SmallChannels, _bottleneck(8), tmp_path, "gpu") == []
 
 
 def test_a_thin_layer_that_keeps_a_gpu_busy_costs_nothing_there(tmp_path: Path) -> None:
     # 32 -> 12, 3x3 on 112x112: 39 FLOP/B, above the a100's fp32 ridge, in whole blocks of 4
     assert findings(SmallChannels, _thin_3x3(12, 112), tmp_path, "gpu") == []
-    (on_npu,) = findings(SmallChannels, _thin_3x3(12, 112), tmp_path, "hisilicon-nnie")
-    assert "75% of the lanes carry data" in on_npu.message
+    # On the NNIE 12 channels fill 75% of a 16-lane block, but 16 channels would write a third
+    # more bytes in a memory-bound layer: slower, so nothing to advise.
+    assert findings(SmallChannels, _thin_3x3(12, 112), tmp_path, "hisilicon-nnie") == []
 
 
 def test_rgb_stems_classifiers_and_wide_layers_stay_quiet(tmp_path: Path) -> None:
