@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from pydantic import Field
@@ -11,7 +12,10 @@ from archlint.analysis.model_cost import NodeCost
 from archlint.analysis.roofline import node_time
 from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
-from archlint.units import percent, seconds, size
+from archlint.model.dtypes import from_onnx
+from archlint.units import count, percent, seconds, size
+
+INT8 = from_onnx(3)  # onnx.TensorProto.INT8
 
 
 class WeightBoundGemmOptions(RuleOptions):
@@ -22,10 +26,10 @@ class WeightBoundGemmOptions(RuleOptions):
         description="Report matrix products whose weights are more than this share of their bytes.",
     )
     min_share: float = Field(
-        0.01,
+        0.05,
         ge=0,
         lt=1,
-        description="Report only those that take at least this share of the predicted latency.",
+        description="Report only when together they take at least this share of the predicted latency.",
     )
     batch: int = Field(8, ge=2, description="The batch size the fix predicts the per-inference time at.")
 
@@ -34,8 +38,12 @@ class WeightBoundGemm(Rule):
     """## What it does
     Finds matrix products (Gemm, MatMul and their fused and quantized forms) with constant
     weights whose weight bytes dominate what the operator moves at the model's batch size, and
-    that the roofline predicts to be memory-bound. The finding predicts the time per inference
-    at a larger batch and the time with int8 weights.
+    that the roofline predicts to be memory-bound: the matrix-vector products of a language
+    model's decode step, a classifier's fully connected layers at batch 1. They are one
+    pattern, reported once for the whole model: their share of the latency, the batch at which
+    they turn compute-bound, the key/value cache the step reads (model inputs named `past...`
+    or `...cache...`), the time per inference at a larger batch, and the time with int8 weights
+    (each product re-costed with int8 weights by the cost table).
 
     ## Why is this bad?
     At batch 1 a fully connected layer with K inputs and N outputs does 2KN FLOPs and reads KN
@@ -77,31 +85,80 @@ class WeightBoundGemm(Rule):
     options: WeightBoundGemmOptions
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        for timed in ctx.prediction.nodes:
-            node = timed.cost
-            if node.op_class is not OpClass.MATMUL or timed.bound != "memory" or not node.bytes:
-                continue
-            weighty = node.weight_bytes / node.bytes > self.options.min_weight_share
-            if weighty and ctx.share(node) >= self.options.min_share:
-                yield self._finding(ctx, node)
+        bound = [
+            t.cost
+            for t in ctx.prediction.nodes
+            if t.cost.op_class is OpClass.MATMUL
+            and t.memory_s > t.compute_s  # memory-bound, whether or not a launch outlasts it
+            and t.cost.bytes
+            and t.cost.weight_bytes / t.cost.bytes > self.options.min_weight_share
+        ]
+        spent = sum(ctx.time(n) for n in bound)
+        if bound and ctx.latency_s and spent / ctx.latency_s >= self.options.min_share:
+            yield self._finding(ctx, bound, spent)
 
-    def _finding(self, ctx: RuleContext, node: NodeCost) -> Finding:
-        spent, batch = ctx.time(node), self.options.batch
-        activations = node.bytes - node.weight_bytes
+    def _finding(self, ctx: RuleContext, nodes: list[NodeCost], spent: float) -> Finding:
+        weights = sum(n.weight_bytes for n in nodes)
+        flops = sum(n.flops for n in nodes)
+        activations = sum(n.bytes - n.weight_bytes for n in nodes)
+        named = ", ".join(repr(n.name) for n in nodes[:3]) + (
+            f" and {len(nodes) - 3} more" if len(nodes) > 3 else ""
+        )
         message = (
-            f"{node.op_type} {node.name!r} reads {size(node.weight_bytes)} of weights and "
-            f"{size(activations)} of activations per inference "
-            f"({percent(node.weight_bytes, node.bytes)} weights): "
-            f"{node.intensity:.2f} FLOP/B, memory-bound on weight traffic, {seconds(spent)} "
-            f"({percent(spent, ctx.latency_s)} of the predicted latency on {ctx.profile.name})."
+            f"{len(nodes)} matrix product{'s' * (len(nodes) > 1)} ({named}) read {size(weights)} of weights "
+            f"for {count(flops)} FLOPs per inference ({flops / max(weights + activations, 1):.2f} FLOP/B): "
+            f"memory-bound on weight traffic, {seconds(spent)}, {percent(spent, ctx.latency_s)} of the "
+            f"predicted latency on {ctx.profile.name}.{_turning_batch(ctx, nodes)}{_cache(ctx)}"
         )
-        batched = node_time(node, ctx.profile, batch=batch).time_s / batch
-        fix = (
-            f"batch requests: at batch {batch} it takes {seconds(batched)} an inference, not {seconds(spent)}"
-        )
-        int8 = node.params * node.repeats  # weight-only int8: one byte per parameter read
-        if node.weight_bytes <= int8:  # already 8-bit or narrower
-            return Finding(node=node.name, message=message, fix=fix + ".", saving_s=0.0)
-        saving = ctx.saving(node, bytes_read=node.bytes_read - node.weight_bytes + int8, weight_bytes=int8)
-        fix += f"; or store the weights as int8 ({size(int8)}), saving {seconds(saving)} per inference."
-        return Finding(node=node.name, message=message, fix=fix, saving_s=saving)
+        batch = self.options.batch
+        batched = sum(node_time(n, ctx.profile, batch=batch).time_s for n in nodes) / batch
+        fix = f"batch requests: at batch {batch} they take {seconds(batched)} an inference"
+        fix += f", not {seconds(spent)}"
+        touched = tuple(n.name for n in nodes)
+        narrowed = [_int8_weights(ctx, n) for n in nodes]
+        if any(alt is None for alt in narrowed) or all(n.weight_bytes <= n.params * n.repeats for n in nodes):
+            # Already 8-bit or narrower: batching is the fix, and it buys throughput, not latency.
+            return Finding(None, message, fix + ".", severity=Severity.INFO, touched=touched)
+        saving = ctx.saving_by(nodes, [alt for alt in narrowed if alt is not None])
+        fix += f"; or store the weights as int8 ({size(sum(n.params * n.repeats for n in nodes))})"
+        fix += f", saving {seconds(saving or 0.0)} per inference."
+        return Finding(None, message, fix, saving, touched=touched)
+
+
+def _int8_weights(ctx: RuleContext, node: NodeCost) -> NodeCost | None:
+    """The product with its stored weights narrowed to int8 (weight-only quantization)."""
+    weights = [name for name in node.node.inputs if name in ctx.cost.constant_tensors]
+    if node.weight_bytes <= node.params * node.repeats:
+        return node  # already 8-bit or narrower: unchanged
+    return ctx.alternative(node, dtypes=dict.fromkeys(weights, INT8))
+
+
+def _turning_batch(ctx: RuleContext, nodes: list[NodeCost]) -> str:
+    """The batch at which the products' arithmetic catches up with their weight traffic."""
+    compute = max(nodes, key=lambda n: n.flops).compute_dtype
+    ridge = ctx.profile.peak_for(compute) / ctx.profile.memory_bandwidth
+    flops = sum(n.flops for n in nodes)
+    weights = sum(n.weight_bytes for n in nodes)
+    activations = sum(n.bytes - n.weight_bytes for n in nodes)
+    # batch b: b * flops / (weights + b * activations) = ridge
+    if flops <= ridge * activations:
+        return " They stay memory-bound at any batch (their activations alone are below the ridge point)."
+    turning = math.ceil(ridge * weights / (flops - ridge * activations))
+    return f" They turn compute-bound at batch {turning:,} ({compute} ridge point {ridge:.0f} FLOP/B)."
+
+
+def _cache(ctx: RuleContext) -> str:
+    """The key/value cache a decode step reads: model inputs that carry past keys and values."""
+    graph = ctx.cost.model.graph
+    cached = [
+        t for name in graph.inputs if (t := graph.tensor(name)) is not None and _is_cache(name) and t.nbytes
+    ]
+    if not cached:
+        return ""
+    total = sum(t.nbytes or 0 for t in cached)
+    return f" The step also reads a {size(total)} key/value cache ({len(cached)} inputs)."
+
+
+def _is_cache(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.startswith("past") or "cache" in lowered
