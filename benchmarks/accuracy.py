@@ -1,19 +1,24 @@
 """How well archlint predicts measured latency, next to a FLOPs-only predictor.
 
-    python benchmarks/accuracy.py [--threads 1] [--rounds 30] [--corpus] [--write docs/accuracy.md]
+    python benchmarks/accuracy.py [--threads 1] [--rounds 10] [--calibrations 3] [--corpus]
+        [--write docs/accuracy.md]
 
-In one run: calibrate this machine (``archlint calibrate``'s microbenchmarks, which never see
-these models), predict every zoo model's batch-1 latency with that profile, measure it with
-onnxruntime (CPU, all graph optimizations, ``--threads`` intra-op threads), and score both
-archlint and a FLOPs-only predictor: one constant time per FLOP, fitted to the same
-measurements (the geometric mean of measured/FLOPs, which minimizes squared log error; the
-FLOPs-only predictor is given its best constant after the fact, archlint is not).
+In one run: calibrate this machine ``--calibrations`` times in a row (``archlint calibrate``'s
+microbenchmarks, which never see these models), predict every zoo model's batch-1 latency with
+each profile, measure it with onnxruntime (CPU, all graph optimizations, ``--threads``
+intra-op threads), and score both archlint and a FLOPs-only predictor: one constant time per
+FLOP, fitted to the same measurements (the geometric mean of measured/FLOPs, which minimizes
+squared log error; the FLOPs-only predictor is given its best constant after the fact, archlint
+is not).
 
-Models are timed in interleaved rounds (one run of each model per round), so a burst of load
-from another process on a shared machine spreads over all models instead of landing on one. The
-primary score compares each prediction with the model's fastest round: calibration reads its
-figures off the fastest runs of its microbenchmarks (other processes only ever slow a run down),
-so that is the same estimator on both sides. Scores against the median round are given too.
+Models are timed in interleaved rounds, so a burst of load from another process on a shared
+machine spreads over all models instead of landing on one. In each round a model runs once
+untimed, then for at least ``SLICE_SECONDS``: the same protocol as calibration's
+microbenchmarks, whose kernels run warm from one run to the next. The primary score compares each
+prediction with the robust centre of the model's per-round medians (rounds further than 3 MADs
+from the median left out), the estimator calibration's kernel figures use; scores against the
+fastest run are given too. Every profile is scored on the same measurements, and the spread of
+each figure over the calibrations is tabulated.
 
 With ``--corpus``, the real-world corpus (``benchmarks/corpus.py``: transformers architectures
 through both torch exporters, onnxruntime's optimizer and quantizer, old opsets, control-flow
@@ -43,6 +48,7 @@ from throughput import section as throughput_section
 from archlint import units
 from archlint.api import analyze
 from archlint.measure import runtime
+from archlint.measure.calibration.measure import robust_centre
 from archlint.measure.calibration.run import calibrate
 from archlint.measure.calibration.writer import to_yaml
 from archlint.targets.profile import ConvShape, HardwareProfile, load_profile
@@ -56,8 +62,8 @@ class Row:
     name: str
     input_desc: str
     flops: int
-    measured_s: float  # the fastest round
-    median_s: float
+    measured_s: float  # robust centre of the per-round medians
+    median_s: float  # the fastest run
     spread: float  # interquartile range / median of the measured runs
     archlint_s: float
     roofline_s: float  # the calibrated peaks and bandwidths only: no efficiencies, fusion, overhead
@@ -138,7 +144,12 @@ def corpus_subjects() -> list[Subject]:
     return subjects
 
 
+#: Timed seconds per model and round, after one untimed run.
+SLICE_SECONDS = 0.05
+
+
 def measure_all(subjects: Sequence[Subject], threads: int, rounds: int) -> dict[str, list[float]]:
+    """Per model, the median of each round's warm runs."""
     sessions = {}
     for subject in subjects:
         proto = onnx.load(str(subject.path))
@@ -150,7 +161,8 @@ def measure_all(subjects: Sequence[Subject], threads: int, rounds: int) -> dict[
     times: dict[str, list[float]] = {name: [] for name in sessions}
     for round_ in range(rounds):
         for name, (session, feeds) in sessions.items():
-            times[name].extend(runtime.time_runs(session, feeds, runs=1, warmup=0))
+            runs = runtime.time_runs(session, feeds, runs=1, warmup=1, min_seconds=SLICE_SECONDS)
+            times[name].append(statistics.median(runs))
         print(f"  round {round_ + 1}/{rounds}", file=sys.stderr)
     return times
 
@@ -243,16 +255,16 @@ def scored(rows: Sequence[Row]) -> list[str]:
     fastest = [r.measured_s for r in rows]
     baseline = flops_only(rows, fastest)
     out = [
-        "Against each model's fastest round (calibration's figures are fastest runs too):",
+        "Against each model's robust median (calibration's kernel figures are robust medians too):",
         "",
         *summary(rows, fastest),
         "",
-        "Against each model's median round:",
+        "Against each model's fastest run:",
         "",
         *summary(rows, [r.median_s for r in rows]),
         "",
-        "| model | input | GFLOPs | fastest | median | spread (IQR) | archlint | error | "
-        "error vs median | FLOPs only | error |",
+        "| model | input | GFLOPs | median | fastest | spread (IQR) | archlint | error | "
+        "error vs fastest | FLOPs only | error |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row, base in zip(rows, baseline, strict=True):
@@ -290,6 +302,7 @@ def render(
     meta: dict[str, str],
     throughput: str | None,
     corpus_rows: Sequence[Row] = (),
+    repeats: Sequence[str] | None = None,
 ) -> str:
     out = [
         "# Prediction accuracy",
@@ -298,8 +311,10 @@ def render(
         "",
         f"Machine: {meta['machine']}. onnxruntime {meta['ort']}, CPU execution provider, all graph "
         f"optimizations, {meta['threads']} intra-op thread(s), sequential execution. Every model ran "
-        f"{meta['rounds']} interleaved rounds (one batch-1 run of every model per round). Calibration "
-        f"took {meta['calibration']} of measurement and never ran these models.",
+        f"{meta['rounds']} interleaved rounds (per round, one untimed batch-1 run, then batch-1 runs "
+        f"for {SLICE_SECONDS:g} s; the round's median is kept). Calibration took {meta['calibration']} "
+        "of measurement and never ran these models. Other processes shared this 2-core machine "
+        "throughout: figures are robust medians of repeats, and move between runs.",
         "",
         "## The zoo",
         "",
@@ -309,6 +324,8 @@ def render(
     ]
     if corpus_rows:
         out += ["", "## Real-world corpus", "", CORPUS_INTRO, "", *scored(corpus_rows), "", CORPUS_GAP]
+    if repeats is not None:
+        out += ["", "## Repeated calibrations", "", *repeats]
     out += ["", "## How to read this", "", READING]
     if throughput is not None:
         out += ["", "## Throughput vs batch", "", throughput]
@@ -328,6 +345,74 @@ def render(
     return "\n".join(out)
 
 
+def figures(profile: HardwareProfile) -> dict[str, float]:
+    """Every calibrated scalar of ``profile``, by its key path."""
+    out: dict[str, float] = {
+        "peak_flops.fp32": profile.peak_flops["fp32"],
+        "memory_bandwidth": profile.memory_bandwidth,
+        "op_overhead_s": profile.op_overhead_s,
+        "conv_shape.narrow_channels": profile.conv_shape.narrow_channels,
+        "conv_shape.narrow_rows": profile.conv_shape.narrow_rows,
+        "conv_shape.grouped": profile.conv_shape.grouped,
+        "subnormal_slowdown": profile.subnormal_slowdown or 1.0,
+    }
+    out.update({f"efficiency.{k}": v for k, v in sorted(profile.efficiency.items())})
+    out.update({f"class_overhead_s.{k}": v for k, v in sorted(profile.class_overhead_s.items())})
+    for op_type, own in sorted(profile.op_types.items()):
+        out[f"op_types.{op_type}.efficiency"] = own.efficiency or 1.0
+        out[f"op_types.{op_type}.overhead_s"] = own.overhead_s or 0.0
+    return out
+
+
+def spread_table(profiles: Sequence[HardwareProfile]) -> list[str]:
+    """Each figure in every calibration, and its spread: (max - min) / median."""
+    tables = [figures(p) for p in profiles]
+    heads = " | ".join(f"calibration {i + 1}" for i in range(len(profiles)))
+    out = [f"| figure | {heads} | spread (max-min)/median |", "|---" * (len(profiles) + 2) + "|"]
+    for key in tables[0]:
+        values = [t.get(key, float("nan")) for t in tables]
+        middle = statistics.median(values)
+        spread = (max(values) - min(values)) / middle if middle else 0.0
+        cells = " | ".join(f"{v:.4g}" for v in values)
+        out.append(f"| {key} | {cells} | {spread:.0%} |")
+    return out
+
+
+def per_calibration_table(label: str, rows_by_profile: Sequence[Sequence[Row]]) -> list[str]:
+    out = [
+        f"| {label}: calibration | within ±{WITHIN:.0%} | median abs. error | worst abs. error | "
+        "median signed error |",
+        "|---|---|---|---|---|",
+    ]
+    for index, rows in enumerate(rows_by_profile):
+        measured = [r.measured_s for r in rows]
+        s = score([r.archlint_s for r in rows], measured, [r.flops for r in rows])
+        signed = statistics.median(relative_error(r.archlint_s, r.measured_s) for r in rows)
+        out.append(
+            f"| {index + 1} | {s['within']:.0%} ({round(s['within'] * len(rows))}/{len(rows)}) | "
+            f"{s['median']:.1%} | {s['worst']:.0%} | {signed:+.1%} |"
+        )
+    return out
+
+
+def calibrations_section(
+    profiles: Sequence[HardwareProfile],
+    zoo: Sequence[Sequence[Row]],
+    corpus: Sequence[Sequence[Row]],
+) -> list[str]:
+    out = [
+        f"{len(profiles)} calibrations ran one after the other, before any model was measured; every "
+        "profile is scored against the same measurements (robust medians). The first profile is the "
+        "one the tables above use and the one printed at the end.",
+        "",
+        *per_calibration_table("zoo", zoo),
+    ]
+    if corpus and corpus[0]:
+        out += ["", *per_calibration_table("corpus", corpus)]
+    out += ["", "Every calibrated figure, per calibration:", "", *spread_table(profiles)]
+    return out
+
+
 def predicted_row(
     subject: Subject, runs: Sequence[float], profile: HardwareProfile, roofline: HardwareProfile
 ) -> Row:
@@ -339,8 +424,8 @@ def predicted_row(
         subject.name,
         subject.input_desc,
         analysis.cost.flops,
+        robust_centre(runs),
         runs[0],
-        median,
         (quartiles[2] - quartiles[0]) / median,
         analysis.predictions[0].latency_s,
         analysis.predictions[1].latency_s,
@@ -350,7 +435,8 @@ def predicted_row(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--calibrations", type=int, default=1, help="calibrate N times and compare")
     parser.add_argument("--profile", help="use this profile instead of calibrating now")
     parser.add_argument("--write", metavar="F.md", help="write the report to F (default: print it)")
     parser.add_argument("--only", help="comma-separated model names (default: the whole zoo)")
@@ -363,16 +449,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     if args.profile:
-        profile, spent = load_profile(args.profile), "(a given profile)"
+        profiles, spent = [load_profile(args.profile)], "(a given profile)"
     else:
-        print("calibrating ...", file=sys.stderr)
-        profile = calibrate("host", args.threads)
-        spent = units.seconds(time.perf_counter() - started)
+        profiles = []
+        for index in range(args.calibrations):
+            print(f"calibrating {index + 1}/{args.calibrations} ...", file=sys.stderr)
+            profiles.append(calibrate("host", args.threads))
+        spent = units.seconds((time.perf_counter() - started) / len(profiles)) + " each"
+    profile = profiles[0]
     print("measuring ...", file=sys.stderr)
     measured = measure_all([*subjects, *corpus], args.threads, args.rounds)
-    roofline = _pure_roofline(profile)
-    rows = [predicted_row(s, measured[s.name], profile, roofline) for s in subjects]
-    corpus_rows = [predicted_row(s, measured[s.name], profile, roofline) for s in corpus]
+    zoo_rows, all_corpus = [], []
+    for each in profiles:
+        roofline = _pure_roofline(each)
+        zoo_rows.append([predicted_row(s, measured[s.name], each, roofline) for s in subjects])
+        all_corpus.append([predicted_row(s, measured[s.name], each, roofline) for s in corpus])
+    rows, corpus_rows = zoo_rows[0], all_corpus[0]
+    repeats = calibrations_section(profiles, zoo_rows, all_corpus) if len(profiles) > 1 else None
     import onnxruntime
 
     meta = {
@@ -386,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "calibration": spent,
     }
     throughput = None if args.no_throughput else throughput_section(profile, args.threads)
-    text = render(rows, profile, meta, throughput, corpus_rows)
+    text = render(rows, profile, meta, throughput, corpus_rows, repeats)
     if args.write:
         Path(args.write).write_text(text, encoding="utf-8")
         print(f"wrote {args.write}", file=sys.stderr)

@@ -11,7 +11,7 @@ import statistics
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,34 @@ ROUNDS = 6
 SLICE_SECONDS = 0.15
 
 
+#: A round whose median lies further than this many MADs from the median of all rounds is an
+#: outlier (a burst of another process's load) and is left out of the centre.
+OUTLIER_MADS = 3.0
+
+
+def robust_centre(values: Sequence[float]) -> float:
+    """The mean of the values within ``OUTLIER_MADS`` median absolute deviations of their median."""
+    middle = statistics.median(values)
+    mad = statistics.median(abs(v - middle) for v in values)
+    kept = [v for v in values if abs(v - middle) <= OUTLIER_MADS * mad] if mad > 0 else [middle]
+    return statistics.fmean(kept)
+
+
+def relative_mad(values: Sequence[float]) -> float:
+    """Median absolute deviation over the median: a figure's spread between repeats."""
+    middle = statistics.median(values)
+    return statistics.median(abs(v - middle) for v in values) / middle if middle else 0.0
+
+
 @dataclass(frozen=True)
 class Measured:
     micro: Micro
-    seconds: float  # median wall-clock of one run
+    # One run's wall-clock: the robust centre of the rounds' medians (outlier rounds left out).
+    seconds: float
     # The fastest run: other processes only ever slow a run down, so peaks are read off this.
     best_seconds: float
     cost: ModelCost
+    rounds: tuple[float, ...] = ()  # the median run of each round, in round order
 
     @property
     def flops(self) -> int:
@@ -77,15 +98,25 @@ def measure(
         runtime.time_runs(session, feeds, runs=0, warmup=2)
         sessions.append((session, feeds))
     times: list[list[float]] = [[] for _ in benches]
+    medians: list[list[float]] = [[] for _ in benches]
     for _ in range(rounds):
-        for bench, (session, feeds), collected in zip(benches, sessions, times, strict=True):
-            collected += runtime.time_runs(session, feeds, runs=1, warmup=0, min_seconds=bench.slice_seconds)
+        for bench, (session, feeds), collected, per_round in zip(
+            benches, sessions, times, medians, strict=True
+        ):
+            runs = runtime.time_runs(session, feeds, runs=1, warmup=0, min_seconds=bench.slice_seconds)
+            collected += runs
+            per_round.append(statistics.median(runs))
             if tick is not None:
                 tick()
     return [
-        Measured(bench.micro, statistics.median(runs), min(runs), cost_of(bench.micro))
-        for bench, runs in zip(benches, times, strict=True)
+        Measured(bench.micro, robust_centre(per_round), min(runs), cost_of(bench.micro), tuple(per_round))
+        for bench, runs, per_round in zip(benches, times, medians, strict=True)
     ]
+
+
+def round_view(runs: Sequence[Measured], index: int) -> list[Measured]:
+    """``runs`` as round ``index`` alone measured them: each figure refitted per round shows its spread."""
+    return [replace(run, seconds=run.rounds[index], best_seconds=run.rounds[index]) for run in runs]
 
 
 def executed_kernels(micro: Micro, threads: int) -> Counter[str]:

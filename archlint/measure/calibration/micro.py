@@ -267,7 +267,7 @@ def class_benches() -> tuple[ClassBench, ...]:
         ),
         ClassBench(
             OpClass.MATMUL,
-            (matmul_chain(128, 768), matmul_chain(256, 2048), matmul_chain(1, 2048), matmul_chain(64, 256)),
+            (matmul_chain(128, 768), matmul_chain(256, 2048), matmul_chain(64, 256)),
         ),
         ClassBench(
             OpClass.ELEMENTWISE,

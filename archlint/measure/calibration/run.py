@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from archlint import units
 from archlint.analysis.costs.record import OpClass
-from archlint.measure.calibration import fit, micro
+from archlint.measure.calibration import confidence, fit, kernels, micro, subnormal
 from archlint.measure.calibration.host import Host, read_host
 from archlint.measure.calibration.measure import (
     ROUNDS,
@@ -22,9 +22,11 @@ from archlint.measure.calibration.measure import (
     executed_kernels,
     executed_op_types,
     measure,
+    relative_mad,
+    round_view,
 )
 from archlint.measure.runtime import onnxruntime_version
-from archlint.targets.profile import ConvShape, HardwareProfile, Source
+from archlint.targets.profile import ConvShape, HardwareProfile, OpFigures, Source
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -56,6 +58,9 @@ class _Plan:
     classes: Sequence[micro.ClassBench]
     grouped: Sequence[micro.Micro]
     fallback: dict[OpClass, tuple[micro.Micro, ...]]
+    small: Sequence[micro.ClassBench] = ()
+    op_types: Sequence[kernels.OpTypeBench] = ()
+    subnormal: Sequence[micro.Micro] = ()
 
     def timed(self) -> list[Timed]:
         # Every later figure is relative to the peaks and bandwidths: give their fastest run more
@@ -64,8 +69,11 @@ class _Plan:
         machine = [micro.copy(size) for size in CACHE_COPIES] + [micro.tiny_chain(n) for n in CHAINS]
         class_micros = [bench for group in self.classes for bench in group.micros]
         fallback = [bench for benches in self.fallback.values() for bench in benches]
+        small = [bench for group in self.small for bench in group.micros]
+        op_types = [bench for group in self.op_types for bench in group.micros]
         timed = [Timed(bench, PEAK_SLICE_SECONDS) for bench in [*peaks, micro.copy(MAIN_MEMORY_COPY)]]
-        return timed + [Timed(bench) for bench in [*machine, *class_micros, *self.grouped, *fallback]]
+        rest = [*machine, *class_micros, *self.grouped, *fallback, *small, *op_types, *self.subnormal]
+        return timed + [Timed(bench) for bench in rest]
 
     def read(self, results: Sequence[Measured]) -> _Measurements:
         runs = iter(results)
@@ -76,7 +84,12 @@ class _Plan:
         classes = {group.op_class: [next(runs) for _ in group.micros] for group in self.classes}
         grouped = [next(runs) for _ in self.grouped]
         fallback = {op_class: [next(runs) for _ in benches] for op_class, benches in self.fallback.items()}
-        return _Measurements(gemms, int8, main, copies, chains, classes, grouped, fallback)
+        small = {group.op_class: [next(runs) for _ in group.micros] for group in self.small}
+        op_types = {group.op_type: [next(runs) for _ in group.micros] for group in self.op_types}
+        sub = [next(runs) for _ in self.subnormal]
+        return _Measurements(
+            gemms, int8, main, copies, chains, classes, grouped, fallback, small, op_types, sub
+        )
 
 
 def calibrate(name: str, threads: int, progress: ProgressCallback | None = None) -> HardwareProfile:
@@ -93,13 +106,24 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         ticks()
     multiple = fit.blocked_multiple(block, converted)
     fallback = micro.fallback_benches(micro.fallback_channels(multiple)) if multiple > 1 else {}
-    plan = _Plan(micro.class_benches(), micro.grouped_benches(), fallback)
+    sub_benches = subnormal.benches()
+    plan = _Plan(
+        micro.class_benches(),
+        micro.grouped_benches(),
+        fallback,
+        kernels.fixed_cost_benches(),
+        kernels.op_type_benches(),
+        sub_benches,
+    )
     timed = plan.timed()
     ticks.total += len(timed) * ROUNDS
     measured = plan.read(measure(timed, threads, ROUNDS, ticks))
 
     roofline, cache = _roofline(name, host, block, measured)
-    efficiency, conv_shape = _efficiencies(roofline, measured, multiple)
+    figures = _efficiencies(roofline, measured, multiple)
+    efficiency, conv_shape = figures.efficiency, figures.conv_shape
+    flushed = subnormal.outputs_flushed(sub_benches[-1])
+    penalty = subnormal.penalty(measured.subnormal, flushed)
     fusion = fit.fusions(
         {pair: _ticked(executed_op_types(micro.fusion_pair(*pair), threads), ticks) for pair in pairs}
     )
@@ -110,9 +134,21 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
 
     sources = _sources(host, threads, measured, efficiency, conv_shape, converted, fusion, cache)
     sources += (_blocked_source(probed, blocked_ops),)
+    sources += confidence.kernel_sources(
+        figures.efficiency,
+        figures.class_overhead_s,
+        figures.op_types,
+        measured.run_base_s,
+        spreads(roofline, measured, multiple),
+    )
+    sources += (confidence.subnormal_source(penalty, host.cpu, [r.micro.name for r in measured.subnormal]),)
     return roofline.model_copy(
         update={
             "efficiency": {k: round(v, 3) for k, v in efficiency.items()},
+            "class_overhead_s": figures.class_overhead_s,
+            "op_types": figures.op_types,
+            "subnormal_slowdown": penalty.slowdown,
+            "flush_to_zero": "always" if penalty.flushed else roofline.flush_to_zero,
             "conv_shape": conv_shape,
             "fusion": fusion,
             "blocked_ops": blocked_ops,
@@ -154,23 +190,62 @@ def _roofline(
     return profile, cache
 
 
-def _efficiencies(
-    roofline: HardwareProfile, measured: _Measurements, multiple: int
-) -> tuple[dict[OpClass, float], ConvShape]:
-    """Convs first: their efficiencies are fitted together with the narrow-channel and narrow-row
-    constants, and the grouped and fallback factors are what the profile still misses after."""
+@dataclass(frozen=True)
+class _Figures:
+    efficiency: dict[OpClass, float]
+    conv_shape: ConvShape
+    class_overhead_s: dict[OpClass, float]
+    op_types: dict[str, OpFigures]
+
+
+def _efficiencies(roofline: HardwareProfile, measured: _Measurements, multiple: int) -> _Figures:
+    """Convs first: their narrow-channel and narrow-row constants are fitted on the convs' spread;
+    then every class's efficiency and fixed cost per kernel, every measured op type's own, and
+    last the grouped and fallback factors: what the profile still misses after all of those."""
     conv_runs = [measured.classes[OpClass.CONV], measured.classes[OpClass.DEPTHWISE_CONV], measured.grouped]
     narrow = fit.narrow_shapes(conv_runs, roofline)
     narrow = ConvShape(narrow_channels=_round(narrow.narrow_channels), narrow_rows=_round(narrow.narrow_rows))
     shaped = roofline.model_copy(update={"conv_shape": narrow})
-    efficiency = {op_class: fit.efficiency(runs, shaped) for op_class, runs in measured.classes.items()}
-    shaped = shaped.model_copy(update={"efficiency": efficiency})
+    classes, op_types = kernel_figures(shaped, measured)
+    efficiency: dict[OpClass, float] = {c: k.efficiency for c, k in classes.items() if c is not OpClass.VIEW}
+    overheads = {c: _round(k.overhead_s) for c, k in classes.items()}
+    own = {
+        t: OpFigures(efficiency=k.efficiency, overhead_s=_round(k.overhead_s)) for t, k in op_types.items()
+    }
+    shaped = shaped.model_copy(
+        update={"efficiency": efficiency, "class_overhead_s": overheads, "op_types": own}
+    )
     conv_shape = narrow.model_copy(update={"grouped": round(fit.efficiency(measured.grouped, shaped), 3)})
     shaped = shaped.model_copy(update={"conv_shape": conv_shape})
     if measured.fallback:
         factors = {c: round(fit.efficiency(runs, shaped), 3) for c, runs in measured.fallback.items()}
         conv_shape = conv_shape.model_copy(update={"fallback_multiple": multiple, "fallback": factors})
-    return efficiency, conv_shape
+    return _Figures(efficiency, conv_shape, overheads, own)
+
+
+def kernel_figures(
+    shaped: HardwareProfile, measured: _Measurements
+) -> tuple[dict[OpClass, fit.KernelFit], dict[str, fit.KernelFit]]:
+    """Per op class and per measured op type: efficiency and fixed cost per kernel."""
+    base = measured.run_base_s
+    classes = {
+        c: fit.kernel_fit([*measured.classes.get(c, []), *measured.small.get(c, [])], shaped, base)
+        for c in sorted({*measured.classes, *measured.small})
+    }
+    op_types = {t: fit.kernel_fit(runs, shaped, base) for t, runs in measured.op_types.items()}
+    return classes, op_types
+
+
+def spreads(roofline: HardwareProfile, measured: _Measurements, multiple: int) -> dict[str, float]:
+    """Each kernel figure refitted on every round alone: its relative MAD over the rounds."""
+    shaped = roofline.model_copy(update={"conv_shape": ConvShape()})
+    per_round: dict[str, list[float]] = {}
+    for index in range(ROUNDS):
+        classes, op_types = kernel_figures(shaped, measured.round(index))
+        for key, value in [*classes.items(), *op_types.items()]:
+            per_round.setdefault(f"{key}.efficiency", []).append(value.efficiency)
+            per_round.setdefault(f"{key}.overhead_s", []).append(value.overhead_s)
+    return {key: relative_mad(values) for key, values in per_round.items()}
 
 
 def _blocked_source(probed: dict[str, Counter[str]], blocked_ops: tuple[str, ...]) -> Source:
@@ -203,6 +278,26 @@ class _Measurements:
     classes: dict[OpClass, list[Measured]]
     grouped: Sequence[Measured]
     fallback: dict[OpClass, list[Measured]]
+    small: dict[OpClass, list[Measured]]
+    op_types: dict[str, list[Measured]]
+    subnormal: Sequence[Measured]
+
+    @property
+    def run_base_s(self) -> float:
+        """A session.run's own fixed cost: the intercept of the tiny-operator chains' line."""
+        short, long = self.chains
+        slope = fit.dispatch_overhead(short, long)
+        return max(0.0, short.seconds - short.operators * slope)
+
+    def round(self, index: int) -> _Measurements:
+        """The kernel measurements as round ``index`` alone measured them."""
+        return replace(
+            self,
+            chains=(round_view([self.chains[0]], index)[0], round_view([self.chains[1]], index)[0]),
+            classes={c: round_view(runs, index) for c, runs in self.classes.items()},
+            small={c: round_view(runs, index) for c, runs in self.small.items()},
+            op_types={t: round_view(runs, index) for t, runs in self.op_types.items()},
+        )
 
 
 def _round(value: float) -> float:
@@ -268,24 +363,12 @@ def _sources(
         else f"no cache-sized copy beat main memory by 10%: {rates}"
     )
     notes.append(Source(figure="on_chip_bandwidth, on_chip_memory_bytes", source=on_chip))
-    for op_class, runs in measured.classes.items():
-        shaped = {
-            OpClass.CONV: " (with conv_shape.narrow_channels and narrow_rows)",
-            OpClass.DEPTHWISE_CONV: " (with conv_shape.narrow_rows)",
-        }.get(op_class, "")
-        notes.append(
-            Source(
-                figure=f"efficiency.{op_class}",
-                source=f"{efficiency[op_class]:.3f} = summed roofline time{shaped} (at efficiency 1, less "
-                f"dispatch) over summed fastest-run time, less dispatch, of: {_listed(runs)}",
-            )
-        )
     notes += [
         Source(
             figure="conv_shape.narrow_channels, conv_shape.narrow_rows",
             source=f"{conv_shape.narrow_channels:.3g} channels, {conv_shape.narrow_rows:.3g} output "
-            "positions: of the pairs of constants tried, the one under which the runs of "
-            "efficiency.conv, efficiency.depthwise_conv and conv_shape.grouped scatter least "
+            "positions: of the pairs of constants tried, the smallest within 5% of the least scatter "
+            "of the runs of efficiency.conv, efficiency.depthwise_conv and conv_shape.grouped "
             "(squared log ratio) around their own figures",
         ),
         Source(

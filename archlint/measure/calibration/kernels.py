@@ -1,0 +1,193 @@
+"""Microbenchmarks for fixed costs per op class and for op types with figures of their own.
+
+A small network (a 16-token transformer layer of width 128, a 64x64 image through a few convs)
+spends most of its time in what each kernel costs before it does any arithmetic, and that cost
+differs by kernel: a LayerNormalization or a batched MatMul sets up more than a Relu. Each op
+class is therefore measured at two kinds of size: chains of ``SMALL_CHAIN`` operators of the
+sizes small networks have, where the fixed cost dominates, and (in micro.class_benches) large
+ones, where the roofline does. The two kinds let fit.py separate a class's efficiency from its
+fixed cost. Op types whose kernels run far from their class's figures (transcendental functions,
+normalizations over a row, Softmax) get the same pair of their own.
+
+Sizes follow the shapes the operators have in transformers and small convnets (hidden 128 to
+768, 4 to 12 heads, 16 to 128 tokens), fixed here, never read off any model that the profile is
+later judged on. Chains that onnxruntime would collapse (Transpose after Transpose, Reshape after
+Reshape) run with graph optimizations off: the kernel is the same one the engine runs in a
+network, it is only kept from cancelling its neighbour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from archlint.analysis.costs.record import OpClass
+from archlint.measure.calibration.micro import ClassBench, Micro, _Graph, conv_chain, unary_chain
+
+#: Operators per fixed-cost chain: enough that the run's own fixed cost is a small part.
+SMALL_CHAIN = 16
+
+
+def _label(op: str, shape: Sequence[int]) -> str:
+    return f"{op} {'x'.join(map(str, shape))} x{SMALL_CHAIN}"
+
+
+def small_unary(op_type: str, shape: Sequence[int], **attrs: object) -> Micro:
+    g = _Graph(shape)
+    y = "x"
+    for _ in range(SMALL_CHAIN):
+        y = g.op(op_type, [y], **attrs)
+    return Micro(_label(op_type, shape), g.finish(y), g.shape)
+
+
+def small_binary(op_type: str, shape: Sequence[int]) -> Micro:
+    g = _Graph(shape)
+    other = g.const(np.full(tuple(shape), 0.5, np.float32))
+    y = "x"
+    for _ in range(SMALL_CHAIN):
+        y = g.op(op_type, [y, other])
+    return Micro(_label(op_type, shape), g.finish(y), g.shape)
+
+
+def small_layer_norm(rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
+    g = _Graph((rows, width))
+    y = "x"
+    for _ in range(chain):
+        scale, bias = g.const(np.ones(width, np.float32)), g.const(np.zeros(width, np.float32))
+        y = g.op("LayerNormalization", [y, scale, bias], axis=-1)
+    name = (
+        _label("LayerNormalization", (rows, width))
+        if chain == SMALL_CHAIN
+        else f"LayerNormalization {rows}x{width}"
+    )
+    return Micro(name, g.finish(y), g.shape)
+
+
+def small_matmul(rows: int, width: int) -> Micro:
+    """A linear layer of a small transformer: [rows, width] through square weights."""
+    g = _Graph((rows, width))
+    y = "x"
+    for _ in range(SMALL_CHAIN):
+        y = g.op("MatMul", [y, g.he_weight((width, width), width)])
+    return Micro(_label("MatMul", (rows, width, width)), g.finish(y), g.shape)
+
+
+def attention_matmuls(heads: int, tokens: int, depth: int, chain: int = SMALL_CHAIN) -> Micro:
+    """Batched per-head products, alternately scores (q k^T) and context (p v), as attention has."""
+    g = _Graph((heads, tokens, depth))
+    y = "x"
+    rng = np.random.default_rng(2)
+    for index in range(chain):
+        inner, outer = (depth, tokens) if index % 2 == 0 else (tokens, depth)
+        other = (rng.standard_normal((heads, inner, outer)) / np.sqrt(inner)).astype(np.float32)
+        y = g.op("MatMul", [y, g.const(other)])
+    label = f"MatMul batched {heads}x{tokens}x{depth} (attention) x{chain}"
+    return Micro(label, g.finish(y), g.shape)
+
+
+def transposes(shape: tuple[int, int, int, int]) -> Micro:
+    """Heads split from and merged into tokens: [b, t, h, d] <-> [b, h, t, d]."""
+    g = _Graph(shape)
+    y = "x"
+    for _ in range(SMALL_CHAIN):
+        y = g.op("Transpose", [y], perm=[0, 2, 1, 3])
+    return Micro(_label("Transpose", shape), g.finish(y), g.shape, optimization="disabled")
+
+
+def reshapes(shape: tuple[int, int, int]) -> Micro:
+    rows, heads, depth = shape
+    g = _Graph(shape)
+    y = "x"
+    for index in range(SMALL_CHAIN):
+        target = [rows, heads * depth] if index % 2 == 0 else [rows, heads, depth]
+        y = g.op("Reshape", [y, g.ints(target)])
+    return Micro(_label("Reshape", shape), g.finish(y), g.shape, optimization="disabled")
+
+
+def gathers(rows: int, width: int) -> Micro:
+    """Row lookups (an embedding, a token selection) with a fixed set of indices."""
+    g = _Graph((rows, width))
+    indices = g.const(np.arange(rows, dtype=np.int64)[::-1].copy())
+    y = "x"
+    for _ in range(SMALL_CHAIN):
+        y = g.op("Gather", [y, indices], axis=0)
+    return Micro(_label("Gather", (rows, width)), g.finish(y), g.shape)
+
+
+def concats(rows: int, width: int) -> Micro:
+    """Concat then Slice back, so the chain keeps its size (a cache append, a class token)."""
+    g = _Graph((rows, width))
+    extra = g.const(np.ones((1, width), np.float32))
+    start, end, axis = g.ints([1]), g.ints([rows + 1]), g.ints([0])
+    y = "x"
+    for _ in range(SMALL_CHAIN // 2):
+        y = g.op("Concat", [extra, y], axis=0)
+        y = g.op("Slice", [y, start, end, axis])
+    return Micro(f"Concat+Slice {rows}x{width} x{SMALL_CHAIN}", g.finish(y), g.shape)
+
+
+def small_reduce(rows: int, width: int) -> Micro:
+    g = _Graph((rows, width))
+    y = "x"
+    for _ in range(SMALL_CHAIN):  # the first reduces the rows, the rest their means: all small
+        y = g.op("ReduceMean", [y], axes=[-1], keepdims=1)
+    return Micro(_label("ReduceMean", (rows, width)), g.finish(y), g.shape)
+
+
+def fixed_cost_benches() -> tuple[ClassBench, ...]:
+    """Per op class, small shapes where the fixed cost per kernel is most of the time."""
+    return (
+        ClassBench(OpClass.CONV, (conv_chain(32, 16, 3), conv_chain(64, 8, 3))),
+        ClassBench(
+            OpClass.DEPTHWISE_CONV, (conv_chain(64, 16, 3, groups=64), conv_chain(128, 8, 3, groups=128))
+        ),
+        ClassBench(
+            OpClass.MATMUL,
+            (small_matmul(16, 128), attention_matmuls(4, 16, 32), attention_matmuls(12, 128, 64, 4)),
+        ),
+        ClassBench(
+            OpClass.ELEMENTWISE,
+            (
+                small_binary("Add", (16, 128)),
+                small_binary("Mul", (1, 64, 16, 16)),
+                small_unary("Relu", (16, 512)),
+            ),
+        ),
+        ClassBench(OpClass.NORMALIZATION, (small_layer_norm(16, 128),)),
+        ClassBench(OpClass.REDUCTION, (small_reduce(16, 128),)),
+        ClassBench(OpClass.DATA_MOVEMENT, (transposes((1, 16, 4, 32)), gathers(16, 128), concats(16, 128))),
+        ClassBench(OpClass.VIEW, (reshapes((16, 4, 32)),)),
+    )
+
+
+@dataclass(frozen=True)
+class OpTypeBench:
+    """An op type measured for figures of its own: small and large shapes of it alone."""
+
+    op_type: str
+    op_class: OpClass
+    micros: tuple[Micro, ...]
+
+
+def _pair(op_type: str, small: Sequence[int], large: Sequence[int], **attrs: object) -> tuple[Micro, ...]:
+    return small_unary(op_type, small, **attrs), unary_chain(op_type, large, **attrs)
+
+
+OP_TYPE_BENCHES: tuple[tuple[str, OpClass, Callable[[], tuple[Micro, ...]]], ...] = (
+    (
+        "LayerNormalization",
+        OpClass.NORMALIZATION,
+        lambda: (small_layer_norm(16, 128), small_layer_norm(128, 768, 4)),
+    ),
+    ("Softmax", OpClass.ELEMENTWISE, lambda: _pair("Softmax", (4, 16, 16), (12, 128, 128), axis=-1)),
+    ("Erf", OpClass.ELEMENTWISE, lambda: _pair("Erf", (16, 512), (128, 3072))),
+    ("Tanh", OpClass.ELEMENTWISE, lambda: _pair("Tanh", (16, 512), (128, 3072))),
+    ("Sigmoid", OpClass.ELEMENTWISE, lambda: _pair("Sigmoid", (1, 64, 16, 16), (1, 144, 56, 56))),
+    ("Sqrt", OpClass.ELEMENTWISE, lambda: _pair("Sqrt", (16, 1), (128, 768))),
+)
+
+
+def op_type_benches() -> tuple[OpTypeBench, ...]:
+    return tuple(OpTypeBench(op_type, op_class, make()) for op_type, op_class, make in OP_TYPE_BENCHES)
