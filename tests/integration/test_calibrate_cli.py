@@ -43,8 +43,17 @@ def test_the_profile_loads_and_every_figure_was_measured(calibrated: Path) -> No
         "fusion",
         "efficiency.conv",
         "conv_shape",
+        "class_overhead_s.matmul",
+        "op_types.LayerNormalization",
+        "subnormal_slowdown",
+        "confidence",
     ):
         assert key in figures
+    # Fixed costs per kernel and the transformer op types were measured, and the subnormal penalty.
+    assert OpClass.MATMUL in profile.class_overhead_s and OpClass.NORMALIZATION in profile.class_overhead_s
+    assert {"LayerNormalization", "Softmax", "Erf"} <= set(profile.op_types)
+    assert profile.subnormal_slowdown is not None and profile.subnormal_slowdown >= 1
+    assert "MAD" in " ".join(source.source for source in profile.sources)
     assert "onnxruntime" in profile.description
 
 

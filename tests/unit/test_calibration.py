@@ -144,3 +144,69 @@ def test_blocked_ops_are_those_between_convs_that_needed_no_conversions() -> Non
 def test_onnxruntime_keeps_relu_in_its_blocked_layout_and_converts_around_a_transpose() -> None:
     assert executed_kernels(micro.blocked_probe("Relu"), 1)["ReorderInput"] == 1
     assert executed_kernels(micro.blocked_probe("Transpose"), 1)["ReorderInput"] == 2
+
+
+def test_robust_centre_leaves_out_a_burst_of_load() -> None:
+    from archlint.measure.calibration.measure import relative_mad, robust_centre
+
+    rounds = [1.00, 1.02, 0.98, 1.01, 0.99, 3.0]  # the last round ran beside another process
+    assert robust_centre(rounds) == pytest.approx(1.0)
+    assert relative_mad(rounds) == pytest.approx(0.015, abs=0.006)
+
+
+def _profile() -> HardwareProfile:
+    return HardwareProfile(name="t", peak_flops={"fp32": 1e11}, memory_bandwidth=1e10)
+
+
+def test_kernel_fit_separates_efficiency_from_the_fixed_cost_per_kernel() -> None:
+    from archlint.measure.calibration import kernels
+
+    profile, base = _profile(), 5e-6
+    benches = [kernels.small_layer_norm(16, 128), kernels.small_layer_norm(128, 768, 4)]
+    runs = []
+    for bench in benches:
+        roof, count = fit.kernel_work(_measured(bench, 1.0), profile)
+        runs.append(_measured(bench, roof / 0.3 + count * 2e-6 + base))
+    fitted = fit.kernel_fit(runs, profile, base)
+    assert fitted.efficiency == pytest.approx(0.3, abs=1e-3)
+    assert fitted.overhead_s == pytest.approx(2e-6, rel=1e-3)
+
+
+def test_kernel_fit_keeps_its_figures_within_bounds() -> None:
+    from archlint.measure.calibration import kernels
+
+    bench = kernels.small_unary("Relu", (16, 512))
+    roof, _ = fit.kernel_work(_measured(bench, 1.0), _profile())
+    faster_than_the_roofline = _measured(bench, roof / 3)
+    fitted = fit.kernel_fit([faster_than_the_roofline], _profile(), 0.0)
+    assert fitted.efficiency <= 1 and fitted.overhead_s >= 0
+    views = kernels.reshapes((16, 4, 32))  # no roofline time at all: only a fixed cost to fit
+    assert fit.kernel_fit([_measured(views, 16 * 4e-7)], _profile(), 0.0).overhead_s == pytest.approx(4e-7)
+
+
+def test_subnormal_penalty_is_the_larger_ratio_and_never_below_one() -> None:
+    from archlint.measure.calibration import subnormal
+
+    clean, slow = subnormal.benches()[0], subnormal.benches()[1]
+
+    def rounds(bench: micro.Micro, seconds: float) -> Measured:
+        return Measured(bench, seconds, seconds, cost_of(bench), (seconds,) * 3)
+
+    slowed = subnormal.penalty(
+        [rounds(clean, 1e-3), rounds(slow, 9e-2), rounds(clean, 1e-3), rounds(slow, 2e-3)], False
+    )
+    assert slowed.slowdown == pytest.approx(90.0)
+    even = subnormal.penalty([rounds(clean, 1e-3), rounds(slow, 0.95e-3)] * 2, False)
+    assert even.slowdown == 1.0
+
+
+def test_subnormal_weights_are_subnormal() -> None:
+    import numpy as np
+    from onnx import numpy_helper
+
+    from archlint.measure.calibration import subnormal
+
+    for bench in subnormal.benches()[1::2]:
+        (w,) = [numpy_helper.to_array(t) for t in bench.proto.graph.initializer if t.dims and len(t.dims) > 1]
+        tiny = np.abs(w[w != 0])
+        assert tiny.max() < np.finfo(np.float32).tiny
