@@ -11,6 +11,7 @@ from archlint.analysis.whatif import cost_alternative
 from archlint.lint.rule import RuleContext
 from archlint.model.dtypes import DType
 from archlint.model.graph import Tensor
+from archlint.model.source_locations import SOURCE_MAP_KEY
 
 # Operators that pass a tensor's channels through unchanged: looking through them finds where
 # channels really come from (a model input) or go to (a model output).
@@ -328,3 +329,9 @@ def _resized_product(ctx: RuleContext, node: NodeCost, sizes: dict[str, int]) ->
         if c and c[-1] == y[-1]:
             shapes[bias] = (*c[:-1], n)
     return ctx.alternative(node, shapes=shapes)
+
+
+def from_pytorch(ctx: RuleContext) -> bool:
+    """Whether the model was read from a PyTorch model definition: advice must then be written
+    in torch terms, and fixes only torch's exporter can emit are no fixes."""
+    return SOURCE_MAP_KEY in ctx.cost.model.metadata

@@ -88,10 +88,13 @@ class FragmentedGraph(Rule):
             f"predicted {seconds(ctx.latency_s)} latency; {bound} of them take longer to launch than "
             "to run."
         )
-        fusable = [node for chain in fusable_chains(ctx) for node in chain[1:]]
-        # Fused into the op before it, an operator keeps its arithmetic but is never launched.
+        # Fused into the op before it, an operator keeps its arithmetic but is never launched;
+        # those the target's engine fuses already pay no launch.
+        chained = (node for chain in fusable_chains(ctx) for node in chain[1:])
+        fusable = [node for node in chained if ctx.timed(node).overhead_s > 0]
         saving = sum(ctx.timed(node).overhead_s for node in fusable)
-        yield Finding(node=None, message=message, fix=self._fix(fusable, saving), saving_s=saving)
+        touched = tuple(n.name for n in fusable)
+        yield Finding(None, message, self._fix(fusable, saving), saving, touched=touched)
 
     def _fix(self, fusable: list[NodeCost], saving: float) -> str:
         merge = (

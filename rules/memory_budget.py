@@ -100,12 +100,12 @@ class MemoryBudget(Rule):
 
     def _small_batch(self, ctx: RuleContext, device: float) -> Finding:
         cost, batch = ctx.cost, ctx.prediction.max_batch
-        qps = ctx.prediction.throughput_qps
+        # The samples/s this batch gives needs the model costed at it: `archlint analyze` does that.
         message = (
             f"only {batch} inference{'s' if batch > 1 else ''} fit the {size(device)} of device memory on "
             f"{ctx.profile.name} at once (weights {size(cost.weight_bytes)}, then "
-            f"{size(cost.peak_activation_bytes)} of live activations per inference): at a full device it "
-            f"serves {qps:,.1f} inferences/s, {qps * ctx.latency_s:.2f}x its batch-1 rate."
+            f"{size(cost.peak_activation_bytes)} of live activations per inference); `archlint analyze "
+            "--batches max` predicts the samples/s there."
         )
         # Activations scale with the batch, weights do not: halving the former is what grows it.
         halved = min(int((device - cost.weight_bytes) // max(cost.peak_activation_bytes // 2, 1)), MAX_BATCH)

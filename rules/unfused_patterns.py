@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from archlint.analysis.model_cost import NodeCost
+from archlint.analysis.whatif import cost_alternative
 from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, severity_by_kind
-from archlint.model.graph import Tensor
+from archlint.model.graph import Node, Tensor
 from archlint.units import percent, seconds, size
 
-from ._graph import constant_tensors, sole_reader
+from ._graph import constant_tensors, from_pytorch, sole_reader
 
 _CHANNEL_AXIS = {"Conv": 1, "Gemm": -1, "MatMul": -1}  # of the output: where one weight row lands
 _SCALES = frozenset({"Mul", "Div"})
@@ -121,12 +122,14 @@ def _per_channel(tensor: Tensor | None, rank: int, channel: int) -> bool:
     return all(dim == 1 for axis, dim in enumerate(aligned) if axis != channel)
 
 
-def _folding_finding(ctx: RuleContext, host: NodeCost, run: list[NodeCost], bias_bytes: int) -> Finding:
+def _folding_finding(
+    ctx: RuleContext, host: NodeCost, run: list[NodeCost], bias_bytes: int
+) -> Finding | None:
     spent = sum(ctx.time(n) for n in run)
-    # A host without a bias input gains one: a vector of one value per output channel.
-    bias = 0 if host.node.input(2) else bias_bytes * host.repeats
-    grown = ctx.recost(host, bytes_read=host.bytes_read + bias, weight_bytes=host.weight_bytes + bias)
-    saving = max(0.0, spent + ctx.time(host) - grown)
+    folded_host = _with_bias(ctx, host, bias_bytes)
+    if folded_host is None:
+        return None
+    saving = ctx.saving_by([host, *run], [folded_host])
     pattern = " -> ".join(f"{n.op_type} {n.name!r}" for n in (host, *run))
     folded = ", ".join(repr(n.name) for n in run)
     extra = f"{len(run)} more operator{'s' if len(run) > 1 else ''}"
@@ -135,15 +138,37 @@ def _folding_finding(ctx: RuleContext, host: NodeCost, run: list[NodeCost], bias
         f"as {extra} taking {seconds(spent)} ({percent(spent, ctx.latency_s)} of the predicted latency "
         f"on {ctx.profile.name})."
     )
+    bn_after_conv = host.op_type == "Conv" and [n.op_type for n in run] == ["BatchNormalization"]
     if host.op_type == "MatMul" and [n.op_type for n in run] == ["Add"]:
         fix = f"replace the MatMul and its bias Add {folded} by one Gemm (or a fused bias epilogue)"
+    elif bn_after_conv and from_pytorch(ctx):
+        fix = (
+            "export the model in eval mode (model.eval()), where the exporter folds BatchNorm into the "
+            "conv, or fold it first with torch.nn.utils.fusion.fuse_conv_bn_eval(conv, bn)"
+        )
     else:
         fix = f"fold {folded} into {host.name!r}: W' = W * scale, b' = b * scale + shift per output channel"
-        if host.op_type == "Conv" and [n.op_type for n in run] == ["BatchNormalization"]:
+        if bn_after_conv:
             fix += " (`archlint fix` does this)"
+    touched = tuple(n.name for n in (host, *run))
     return Finding(
-        node=run[0].name, message=message, fix=f"{fix}, saving {seconds(saving)}.", saving_s=saving
+        node=run[0].name,
+        message=message,
+        fix=f"{fix}, saving {seconds(saving or 0.0)}.",
+        saving_s=saving,
+        touched=touched,
     )
+
+
+def _with_bias(ctx: RuleContext, host: NodeCost, bias_bytes: int) -> NodeCost | None:
+    """The host with the folded scale and shift: same weights, and a bias if it had none."""
+    if host.node.input(2):
+        return host
+    out = ctx.cost.model.graph.tensor(host.node.outputs[0])
+    if out is None:
+        return None
+    channels = bias_bytes * 8 // out.dtype.bits
+    return ctx.alternative(host, inputs=[Tensor(f"{host.name}/folded_bias", out.dtype, (channels,))])
 
 
 def _two_op_swish(ctx: RuleContext, mul: NodeCost) -> Finding | None:
@@ -159,16 +184,30 @@ def _two_op_swish(ctx: RuleContext, mul: NodeCost) -> Finding | None:
     return None
 
 
-def _swish_finding(ctx: RuleContext, mul: NodeCost, sigmoid: NodeCost) -> Finding:
+def _swish_finding(ctx: RuleContext, mul: NodeCost, sigmoid: NodeCost) -> Finding | None:
+    if from_pytorch(ctx) or not _runs(ctx, "Swish"):
+        # torch exports nn.SiLU as Sigmoid and Mul at every opset, and a toolchain without a
+        # one-operator SiLU cannot take the fix: there is nothing to offer.
+        return None
     spent = ctx.time(sigmoid) + ctx.time(mul)
-    # One Swish reads x once (what the Sigmoid reads) and writes what the Mul writes.
-    fused = ctx.recost(mul, flops=mul.flops + sigmoid.flops, bytes_read=sigmoid.bytes_read)
-    saving = max(0.0, spent - fused)
+    graph = ctx.cost.model.graph
+    x, y = graph.tensor(sigmoid.node.inputs[0]), graph.tensor(mul.node.outputs[0])
+    if x is None or y is None:
+        return None
+    swish = Node(mul.name, "Swish", "", (x.name,), (y.name,))
+    fused = cost_alternative([swish], [x, y], repeats=mul.repeats)
+    saving = ctx.saving_by([sigmoid, mul], fused)
     copy = sigmoid.bytes_written // sigmoid.repeats
     message = (
         f"Mul {mul.name!r} computes x * Sigmoid(x) with Sigmoid {sigmoid.name!r} as a second operator: "
         f"its {size(copy)} output is another copy of x, written, kept alive until the Mul runs (raising "
         f"peak memory) and read back; the pair takes {seconds(spent)} on {ctx.profile.name}."
     )
-    fix = f"compute SiLU as one operator (ONNX Swish, opset 24), saving {seconds(saving)}."
-    return Finding(node=mul.name, message=message, fix=fix, saving_s=saving)
+    fix = f"compute SiLU as one operator (ONNX Swish, opset 24), saving {seconds(saving or 0.0)}."
+    return Finding(node=mul.name, message=message, fix=fix, saving_s=saving, touched=(sigmoid.name, mul.name))
+
+
+def _runs(ctx: RuleContext, op_type: str) -> bool:
+    """Whether the target's toolchain has ``op_type`` (profiles without an operator list: all)."""
+    supported = ctx.profile.supported_ops
+    return supported is None or op_type in supported

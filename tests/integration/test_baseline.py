@@ -69,8 +69,8 @@ def test_baseline_suppresses_known_findings_and_reports_new_ones(
     check(capsys, path, *ARGS, "--write-baseline", "b.json")
     assert check(capsys, path, *ARGS, "--baseline", "b.json")[:2] == (0, "Found 0 findings.\n")
     net(models_dir / "net.onnx", 30, stem=30)  # a 30-channel stem: new findings on 'stem'
-    code, out, _ = check(capsys, path, *ARGS, "--baseline", "b.json")
-    assert code == 1
+    code, out, _ = check(capsys, path, *ARGS, "--baseline", "b.json", "--fail-level", "info")
+    assert code == 1  # the stem's findings save under 1% of the latency: info
     assert out.count("models/net.onnx:stem: AL101") == 2 and "widen" not in out
 
 

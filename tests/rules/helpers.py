@@ -21,14 +21,15 @@ def findings(
     target: str = "gpu",
     options: RuleOptions | None = None,
 ) -> list[Finding]:
-    """The rule's findings on ``target``, without those the task exempts (shown only with
-    --show-exempt); [] when the rule does not apply to its kind."""
+    """The rule's findings on ``target`` that the engine reports: without those the task
+    exempts (shown only with --show-exempt) and those whose fix saves no time; [] when the rule
+    does not apply to its kind."""
     path = save(proto, tmp_path / "model.onnx")
     analysis = analyze(path, [resolve(target)])
     if not rule.applies_to(analysis.predictions[0].profile):
         return []
     found = rule(options).check(RuleContext(analysis, analysis.predictions[0]))
-    return [f for f in found if f.exempt is None]
+    return [f for f in found if f.exempt is None and (f.saving_s is None or f.saving_s > 0)]
 
 
 def diagnostics(

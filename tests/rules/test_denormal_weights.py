@@ -156,15 +156,96 @@ def test_weights_are_read_once_per_model_not_once_per_target(
     import archlint.rules.denormal_weights as module
 
     reads: list[str] = []
-    original = module.float_weights
+    original = module.count_stored
 
-    def counting(model_: Any) -> Any:
-        reads.append(model_.path)
-        return original(model_)
+    def counting(model_: Any, name: str, *args: Any) -> Any:
+        reads.append(name)
+        return original(model_, name, *args)
 
-    monkeypatch.setattr(module, "float_weights", counting)
+    monkeypatch.setattr(module, "count_stored", counting)
     path = tmp_path / "m.onnx"
     onnx.save(_conv(_half_subnormal()), str(path))
     analysis = analyze(path, [resolve("cpu"), resolve("arm"), resolve("cortex-a53")])
     found = [list(DenormalWeights().check(RuleContext(analysis, p))) for p in analysis.predictions]
-    assert all(found) and len(reads) == 1
+    assert all(found) and reads == ["w"]
+
+
+# --- the format the target computes in ------------------------------------------------------
+
+FP16_SUBNORMAL = np.float16(3e-6)  # between fp16's smallest value (6e-8) and smallest normal (6.1e-5)
+
+
+def _fp16_matmul(w: np.ndarray[Any, Any]) -> onnx.ModelProto:
+    """x (1x16, float16) @ w (16x16, float16): the roofline costs it in fp16 where a profile has
+    an fp16 rate, and at the fp32 rate (the engine widens) where it has none."""
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"])]
+    fp16 = onnx.TensorProto.FLOAT16
+    inits = [numpy_helper.from_array(w, "w")]
+    return model(nodes, [value("x", [1, 16], fp16)], [value("y", None, fp16)], inits)
+
+
+def _half_fp16_subnormal() -> np.ndarray[Any, Any]:
+    w = np.full((16, 16), 0.05, np.float16)
+    w.reshape(-1)[::2] = -FP16_SUBNORMAL
+    return w
+
+
+def _cpu(tmp_path: Path, name: str, **extra: Any) -> str:
+    extra.setdefault("flush_to_zero", "optional")
+    return str(minimal_profile_yaml(tmp_path / f"{name}.yaml", kind="cpu", **extra))
+
+
+def test_fp16_weights_are_normal_on_a_cpu_that_computes_fp16_in_fp32(tmp_path: Path) -> None:
+    """No fp16 rate in the profile: the engine widens fp16 to fp32, where 3e-6 is a normal number."""
+    target = _cpu(tmp_path, "widens")
+    assert findings(DenormalWeights, _fp16_matmul(_half_fp16_subnormal()), tmp_path, target) == []
+
+
+def test_fp16_subnormals_are_reported_where_the_target_computes_in_fp16(tmp_path: Path) -> None:
+    target = _cpu(tmp_path, "fp16", peak_flops={"fp32": 1e12, "fp16": 2e12})
+    [finding] = findings(DenormalWeights, _fp16_matmul(_half_fp16_subnormal()), tmp_path, target)
+    assert "128 subnormal (50%, |w| < 6.104e-05 in float16)" in finding.message
+    assert finding.severity is Severity.WARNING
+    assert finding.saving_s is None  # the measured factors are float32 Conv factors: no estimate
+
+
+def test_bfloat16_weights_are_judged_as_float32(tmp_path: Path) -> None:
+    """bfloat16 has float32's exponent range; a CPU without a bf16 rate computes it in float32."""
+    bits = np.full(16 * 16, 0x3D4D, "<u2")  # bfloat16 0.05
+    bits[::4] = 0x0040  # a bfloat16 subnormal (5.9e-39), subnormal in float32 too
+    w = helper.make_tensor("w", onnx.TensorProto.BFLOAT16, (16, 16), bits.tobytes(), raw=True)
+    bf16 = onnx.TensorProto.BFLOAT16
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"])]
+    proto = model(nodes, [value("x", [1, 16], bf16)], [value("y", None, bf16)], [w])
+    [finding] = findings(DenormalWeights, proto, tmp_path, _cpu(tmp_path, "bf16"))
+    assert "64 subnormal (25%, |w| < 1.175e-38 in float32, which minimal computes these bfloat16" in (
+        finding.message
+    )
+
+
+# --- the profile's own subnormal penalty ----------------------------------------------------
+
+
+def test_a_cpu_without_a_subnormal_penalty_stays_silent(tmp_path: Path) -> None:
+    """subnormal_slowdown 1: the core computes with subnormals at full speed. Neither stored
+    subnormals, nor tiny weights, nor subnormals made by folding are worth a word there."""
+    target = _cpu(tmp_path, "no-penalty", subnormal_slowdown=1.0)
+    tiny = np.full(SHAPE, 0.05, np.float32)
+    tiny[0] = 1e-20
+    folding = _conv(np.full(SHAPE, 0.05, np.float32), batchnorm=(1e-37, 0.1, 0.0, 1.0))
+    for proto in (_conv(_half_subnormal()), _conv(tiny), folding):
+        assert findings(DenormalWeights, proto, tmp_path, target) == []
+
+
+@pytest.mark.parametrize(("weights", "factor"), [("all", 5.0), ("half", 3.0)])
+def test_the_profile_factor_rescales_the_measured_curve(tmp_path: Path, weights: str, factor: float) -> None:
+    """Curve (0, 1x) .. (1.0, 3x) and a profile stating 5x: all subnormal -> 5x; half -> the curve's
+    2x rescaled, 1 + (2 - 1) * (5 - 1) / (3 - 1) = 3x. The estimate stays out of the latency."""
+    target = _cpu(tmp_path, "slow", subnormal_slowdown=5.0)
+    w = np.full(SHAPE, SUBNORMAL, np.float32) if weights == "all" else _half_subnormal()
+    options = DenormalWeightsOptions(measured_slowdown=((1.0, 3.0),))
+    [finding] = findings(DenormalWeights, _conv(w), tmp_path, target, options)
+    conv_time = analyze(tmp_path / "model.onnx", [resolve(target)]).predictions[0].nodes[0].time_s
+    assert finding.saving_s == pytest.approx((factor - 1) * conv_time)
+    assert finding.in_latency is False
+    assert "(5x on a fully subnormal fp32 Conv: subnormal_slowdown)" in finding.message

@@ -62,10 +62,13 @@ def test_matmul_with_a_constant_bias_add_is_a_gemm(tmp_path: Path) -> None:
     ]
     inits = [weight("w", (128, 256)), weight("bias", (256,))]
     proto = model(nodes, [value("x", [1, 128])], [value("y", None)], inits)
-    [found] = findings(UnfusedPatterns, proto, tmp_path, "gpu")
+    # TensorRT and onnxruntime fuse a MatMul's bias Add (the gpu and cpu profiles say so):
+    # there it costs nothing and raises nothing; an engine that runs the graph as written pays.
+    assert findings(UnfusedPatterns, proto, tmp_path, "gpu") == []
+    [found] = findings(UnfusedPatterns, proto, tmp_path, _profile(tmp_path))
     assert found.node == "bias_add"
     assert "replace the MatMul and its bias Add 'bias_add' by one Gemm" in found.fix
-    assert found.saving_s > 4e-6  # at least the Add's launch on the a100
+    assert found.saving_s > 0
 
 
 def test_x_times_sigmoid_x_as_two_ops(tmp_path: Path) -> None:
@@ -111,11 +114,14 @@ def test_min_saving_share_option(tmp_path: Path) -> None:
     bn = helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["y"], name="bn")
     proto = _conv_then([bn], [weight(k, (64,)) for k in "sbmv"])
     # A warning at the default share of the latency; info when the rule asks for more.
-    (default,) = diagnostics(UnfusedPatterns, proto, tmp_path, "xeon-avx512")
+    # A CPU whose engine does not fold BatchNorm: onnxruntime would (the cpu profile says so).
+    cpu = str(minimal_profile_yaml(tmp_path / "cpu.yaml", kind="cpu"))
+    assert diagnostics(UnfusedPatterns, proto, tmp_path, "xeon-avx512") == []
+    (default,) = diagnostics(UnfusedPatterns, proto, tmp_path, cpu)
     assert default.severity is Severity.WARNING
-    assert default.saving_s < 0.5 * _latency(proto, tmp_path, "xeon-avx512")
+    assert default.saving_s < 0.5 * _latency(proto, tmp_path, cpu)
     options = RuleOptions(min_saving_share=0.5)
-    (raised,) = diagnostics(UnfusedPatterns, proto, tmp_path, "xeon-avx512", options)
+    (raised,) = diagnostics(UnfusedPatterns, proto, tmp_path, cpu, options)
     assert raised.severity is Severity.INFO
 
 
