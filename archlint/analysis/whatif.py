@@ -61,7 +61,8 @@ def changed(
         if original is None:
             return None
         shape = shapes.get(name, original.shape)
-        tensors.append(Tensor(name, dtypes.get(name, original.dtype), tuple(shape) if shape is not None else None))
+        dims = tuple(shape) if shape is not None else None
+        tensors.append(Tensor(name, dtypes.get(name, original.dtype), dims))
     weights = {n for n in node.inputs if n in constants} | set(added)
     found = cost_alternative([alternative], tensors, weights, cost.repeats)
     return replace(found[0], name=cost.name) if found else None

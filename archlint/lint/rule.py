@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from archlint.analysis.analysis import Analysis
 from archlint.analysis.model_cost import ModelCost, NodeCost
-from archlint.analysis.whatif import changed
 from archlint.analysis.roofline import NodeTime, Prediction, node_time
+from archlint.analysis.whatif import changed
 from archlint.lint.diagnostics import Finding, Severity
 from archlint.model.graph import Graph
 from archlint.targets.profile import HardwareProfile

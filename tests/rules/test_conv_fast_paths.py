@@ -10,7 +10,6 @@ import pytest
 from archlint.rules.conv_fast_paths import ConvFastPaths, ConvFastPathsOptions
 from onnx import helper
 
-from archlint.lint.diagnostics import Severity
 from archlint.targets.registry import resolve
 from archlint.units import count
 from tests.builders import conv_model, minimal_profile_yaml, model, value, weight

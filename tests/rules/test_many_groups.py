@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from archlint.lint.diagnostics import Severity
 from archlint.rules.many_groups import ManyGroups, ManyGroupsOptions
 
+from archlint.lint.diagnostics import Severity
 from archlint.targets.registry import resolve
 from archlint.units import seconds
 from tests.builders import conv_model

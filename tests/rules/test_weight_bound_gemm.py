@@ -61,6 +61,8 @@ def test_a_decode_step_is_one_finding_over_every_weight_bound_product(tmp_path: 
     assert found.touched == tuple(f"proj{i}" for i in range(24))  # each alone is ~4% of the step
     assert "24 matrix products ('proj0', 'proj1', 'proj2' and 21 more)" in found.message
     assert "reads a 1 MiB key/value cache (1 inputs)" in found.message
+
+
 def test_a_large_batch_or_runtime_weights_stay_quiet(tmp_path: Path) -> None:
     assert findings(WeightBoundGemm, _fully_connected(batch=512), tmp_path, "gpu") == []  # 57% weights
     node = helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")
