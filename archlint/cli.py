@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(analyze)
     analyze.add_argument("--format", choices=("table", "json", "html"), default="table")
     analyze.add_argument("--top", type=int, default=15, help="operators listed in the table (default: 15)")
+    analyze.add_argument("--batches", metavar="B,B,...",
+                         help="batches to predict samples/s at, costing the model at each; "
+                         "'max' is the largest that fits device memory (e.g. 1,16,64,max)")  # fmt: skip
 
     add_diff_parser(commands)
     add_calibrate_parser(commands)

@@ -1,4 +1,4 @@
-"""Roofline prediction: per-operator time on a device, latency, and throughput at a full device.
+"""Roofline prediction: per-operator time on a device, and latency.
 
 Per operator and batch size b (weights are read once per batch, everything else scales with b):
   compute_s = FLOPs_padded * b / (peak[dtype] * compute_efficiency)
@@ -8,8 +8,10 @@ Per operator and batch size b (weights are read once per batch, everything else 
 ``overhead`` likewise (else ``op_overhead_s``). Views such as Reshape and Flatten alias their
 input and pay no overhead unless the profile measured one for them. A matrix-vector product
 (one row through a weight matrix) is bound by its bytes: efficiency 1, no small-ops factor.
-``bandwidth`` is the main memory's; ``bandwidth'`` is the profile's on-chip bandwidth when it
-gives one and the operator's activation bytes fit on chip, else the main memory's too. Weights
+``bandwidth`` is the main memory's, or the on-chip one when the whole model's weights and live
+activations fit on chip (run after run, they stay there); ``bandwidth'`` is the profile's
+on-chip bandwidth when it gives one and the operator's activation bytes fit on chip, else the
+main memory's too. Weights
 an operator reads again within one execution (an LSTM's recurrent weights, every step) stream at
 the bandwidth of wherever those weights fit. ``conv shape`` is 1 except for fp32 convs on a profile with a
 ``conv_shape`` (few channels per group, short output rows, grouped, or a channel count the
@@ -35,7 +37,7 @@ from archlint.targets.profile import ConvShape, HardwareProfile
 
 Bound = Literal["compute", "memory", "overhead", "fused"]
 
-#: Throughput is searched up to this batch; past it, predicted QPS is flat on every profile.
+#: ``max_batch`` counts up to this many runs (samples/s at other batches: archlint/analysis/throughput.py).
 MAX_BATCH = 1024
 
 
@@ -54,10 +56,12 @@ class NodeTime:
 class Prediction:
     profile: HardwareProfile
     nodes: tuple[NodeTime, ...]
-    latency_s: float  # batch 1
-    max_batch: int  # largest batch that fits device memory (1 when the profile has no memory size)
-    throughput_qps: float  # at max_batch
-    fits: bool  # weights plus batch-1 activations fit device memory
+    latency_s: float  # at the bound shapes
+    # Runs at the bound shapes that fit device memory at once, activations scaled from this
+    # binding's (1 when the profile has no memory size): a memory figure rules read without
+    # costing the model again. Samples/s comes from archlint/analysis/throughput.py.
+    max_batch: int
+    fits: bool  # weights plus this binding's activations fit device memory
     # Batch-1 latency with the cheaper branch of every If decided only at run time (latency_s
     # counts the costlier one); equal to latency_s when every If was decided.
     latency_min_s: float = 0.0
@@ -96,18 +100,35 @@ def conv_shape_factor(cost: NodeCost, shape: ConvShape, alignment: int = 1) -> f
     return factor
 
 
-def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeTime:
+def weights_resident(model: ModelCost, profile: HardwareProfile, batch: int = 1) -> bool:
+    """Whether the model's weights and its largest live activations fit on chip together.
+
+    Then an engine running the model again and again finds every weight where the last run left
+    it, and the weights stream at the on-chip bandwidth; otherwise the rest of the model has
+    been through the caches since a layer last read its weights.
+    """
+    capacity = profile.on_chip_memory_bytes
+    return bool(capacity) and model.weight_bytes + batch * model.peak_activation_bytes <= (capacity or 0)
+
+
+def node_time(
+    cost: NodeCost, profile: HardwareProfile, batch: int = 1, weights_on_chip: bool = False
+) -> NodeTime:
     compute_s = (
         padded_flops(cost, profile)
         * batch
         / (profile.peak_for(cost.compute_dtype) * profile.compute_efficiency)
     )
     activations = batch * (cost.bytes - cost.weight_bytes - cost.reread_bytes)
-    # Weights come from main memory: a layer's weights were last read a whole inference ago, and
-    # the rest of the model has been through the caches since. Activations were just written
-    # and stream from on-chip memory when they fit there; so do weights read again right away.
+    # Weights come from main memory (a layer's weights were last read a whole inference ago, and
+    # the rest of the model has been through the caches since) unless the whole model stays on
+    # chip (weights_resident). Activations were just written and stream from on-chip memory when
+    # they fit there; so do weights read again right away.
+    weight_bandwidth = (
+        profile.bandwidth_for(cost.weight_bytes) if weights_on_chip else profile.memory_bandwidth
+    )
     memory_s = (
-        cost.weight_bytes / profile.memory_bandwidth
+        cost.weight_bytes / weight_bandwidth
         + cost.reread_bytes / profile.bandwidth_for(cost.reread_set_bytes)
         + activations / profile.bandwidth_for(activations)
     ) / profile.bandwidth_efficiency
@@ -204,19 +225,16 @@ def with_conversions(time: NodeTime, profile: HardwareProfile, sizes: list[int])
 def node_times(model: ModelCost, profile: HardwareProfile, batch: int = 1) -> tuple[NodeTime, ...]:
     fused = fused_nodes(model, profile)
     converted = conversions(model, profile, fused)
+    resident = weights_resident(model, profile, batch)
     times = []
     for index, cost in enumerate(model.nodes):
-        time = node_time(cost, profile, batch)
+        time = node_time(cost, profile, batch, resident)
         if index in fused:
             time = fused_time(time)
         if index in converted:
             time = with_conversions(time, profile, [size * batch for size in converted[index]])
         times.append(time)
     return tuple(times)
-
-
-def batch_latency(model: ModelCost, profile: HardwareProfile, batch: int) -> float:
-    return sum(t.time_s for t in node_times(model, profile, batch))
 
 
 def max_batch(model: ModelCost, profile: HardwareProfile) -> int:
@@ -232,12 +250,8 @@ def predict(model: ModelCost, profile: HardwareProfile) -> Prediction:
     nodes = node_times(model, profile)
     latency = sum(n.time_s for n in nodes)
     batch = max_batch(model, profile)
-    fits = batch >= 1
-    batched = latency if batch == 1 else batch_latency(model, profile, batch)
-    throughput = batch / batched if fits and batched > 0 else 0.0
-    return Prediction(
-        profile, nodes, latency, batch, throughput, fits, latency - _branch_slack(model, nodes, profile)
-    )
+    slack = _branch_slack(model, nodes, profile)
+    return Prediction(profile, nodes, latency, batch, batch >= 1, latency - slack)
 
 
 def _branch_slack(model: ModelCost, nodes: tuple[NodeTime, ...], profile: HardwareProfile) -> float:
@@ -248,6 +262,9 @@ def _branch_slack(model: ModelCost, nodes: tuple[NodeTime, ...], profile: Hardwa
     slack = 0.0
     for decision in model.undecided:
         kept = sum(times.get(id(n), 0.0) for n in decision.kept_nodes)
-        other = sum(node_time(n, profile).time_s for n in decision.other_nodes)
+        # The other branch as the engine would run it: fused where the profile says so.
+        branch = dataclasses.replace(model, nodes=decision.other_nodes)
+        fused = fused_nodes(branch, profile)
+        other = sum(node_time(n, profile).time_s for i, n in enumerate(branch.nodes) if i not in fused)
         slack += max(kept - other, 0.0)
     return slack

@@ -1,14 +1,16 @@
-"""``archlint analyze --format json``: the archlint.analysis/1 document (docs/schemas/)."""
+"""``archlint analyze --format json``: the archlint.analysis/2 document (docs/schemas/)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from archlint.analysis.analysis import Analysis
 from archlint.analysis.roofline import Prediction
+from archlint.analysis.throughput import BatchPoint, Throughput
 
-SCHEMA = "archlint.analysis/1"
+SCHEMA = "archlint.analysis/2"
 
 
 def macs(flops: int) -> int | float:
@@ -16,7 +18,9 @@ def macs(flops: int) -> int | float:
     return flops // 2 if flops % 2 == 0 else flops / 2
 
 
-def document(analysis: Analysis, prediction: Prediction | None) -> dict[str, Any]:
+def document(
+    analysis: Analysis, prediction: Prediction | None, throughput: Throughput | None = None
+) -> dict[str, Any]:
     cost = analysis.cost
     times = {id(t.cost): t for t in prediction.nodes} if prediction else {}
     nodes = []
@@ -52,8 +56,6 @@ def document(analysis: Analysis, prediction: Prediction | None) -> dict[str, Any
             "weight_bytes": cost.weight_bytes,
             "peak_memory_bytes": cost.peak_memory_bytes,
             "predicted_latency_s": prediction.latency_s if prediction else None,
-            "max_batch": prediction.max_batch if prediction else None,
-            "throughput_qps": prediction.throughput_qps if prediction else None,
             "complete": cost.complete,
             "operators": cost.operator_count,
             "costed_operators": len(cost.nodes),
@@ -68,11 +70,41 @@ def document(analysis: Analysis, prediction: Prediction | None) -> dict[str, Any
             {"name": u.name, "op_type": u.op_type, "domain": u.domain, "reason": u.reason}
             for u in cost.unknown_ops
         ],
+        "throughput": throughput_document(throughput) if throughput else None,
         "notes": list(cost.notes),
     }
 
 
-def render(analysis: Analysis) -> str:
-    """One object for one target; a JSON array of objects, one per target, for several."""
-    documents = [document(analysis, p) for p in analysis.predictions] or [document(analysis, None)]
+def throughput_document(throughput: Throughput) -> dict[str, Any]:
+    given, saturated = throughput.given, throughput.saturated
+    return {
+        "batch": given.batch,
+        "samples_per_s": given.samples_per_s,
+        "saturated_samples_per_s": saturated.samples_per_s if saturated else None,
+        "saturating_batch": saturated.batch if saturated else None,
+        "largest_batch": throughput.largest_batch,
+        "curve": [_point(p) for p in throughput.curve],
+        "costed": [_point(p) for p in throughput.points],
+        "note": throughput.note,
+    }
+
+
+def _point(point: BatchPoint) -> dict[str, Any]:
+    return {
+        "batch": point.batch,
+        "latency_s": point.latency_s,
+        "samples_per_s": point.samples_per_s,
+        "memory_bytes": point.memory_bytes,
+        "fits": point.fits,
+    }
+
+
+def render(analysis: Analysis, throughputs: Sequence[Throughput] = ()) -> str:
+    """One object for one target; a JSON array of objects, one per target, for several.
+    ``throughputs``, when given, holds one per target, in the order of the predictions."""
+    found = list(throughputs)
+    documents = [
+        document(analysis, p, found[i] if i < len(found) else None)
+        for i, p in enumerate(analysis.predictions)
+    ] or [document(analysis, None)]
     return json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n"

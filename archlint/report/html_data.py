@@ -8,13 +8,14 @@ needs no number formatting of its own (beyond axis ticks).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from archlint import __version__, units
 from archlint.analysis.analysis import Analysis
 from archlint.analysis.roofline import NodeTime, Prediction
+from archlint.analysis.throughput import Throughput
 from archlint.lint.diagnostics import Diagnostic
 from archlint.targets.profile import HardwareProfile
 
@@ -37,10 +38,15 @@ JsonDict = dict[str, Any]
 
 
 def report_data(
-    command: str, analyses: Sequence[Analysis], diagnostics: Sequence[Diagnostic] = ()
+    command: str,
+    analyses: Sequence[Analysis],
+    diagnostics: Sequence[Diagnostic] = (),
+    throughputs: Mapping[str, Throughput] | None = None,
 ) -> JsonDict:
+    """``throughputs``: samples/s by target name, for ``analyze``'s one model."""
     several_models = len({a.model.path for a in analyses}) > 1
-    views = [view(a, p, several_models) for a in analyses for p in a.predictions]
+    found = throughputs or {}
+    views = [view(a, p, several_models, found.get(p.profile.name)) for a in analyses for p in a.predictions]
     return {
         "tool": f"archlint {__version__}",
         "command": command,
@@ -63,7 +69,9 @@ def op_type_colours(analyses: Sequence[Analysis]) -> dict[str, str]:
     return {op_type: PALETTE[i] if i < len(PALETTE) else OTHER_COLOUR for i, op_type in enumerate(ranked)}
 
 
-def view(analysis: Analysis, prediction: Prediction, several_models: bool) -> JsonDict:
+def view(
+    analysis: Analysis, prediction: Prediction, several_models: bool, throughput: Throughput | None = None
+) -> JsonDict:
     target = prediction.profile.name
     return {
         # The select shows the file name; its group (an <optgroup>) the whole path.
@@ -72,7 +80,7 @@ def view(analysis: Analysis, prediction: Prediction, several_models: bool) -> Js
         "target": target,
         "description": prediction.profile.description,
         "roof": roof(prediction.profile),
-        "totals": totals(analysis, prediction),
+        "totals": totals(analysis, prediction, throughput),
         "nodes": [node(i, timed, prediction.latency_s) for i, timed in enumerate(prediction.nodes)],
         "unknown_ops": [
             {"name": u.name, "op_type": u.op_type, "reason": u.reason} for u in analysis.cost.unknown_ops
@@ -146,18 +154,16 @@ def off_chart(timed: NodeTime) -> str | None:
     return None
 
 
-def totals(analysis: Analysis, prediction: Prediction) -> list[JsonDict]:
+def totals(
+    analysis: Analysis, prediction: Prediction, throughput: Throughput | None = None
+) -> list[JsonDict]:
     """The summary cards: a label, the value, and a line that qualifies it."""
     cost = analysis.cost
     unknown = len(cost.unknown_ops)
-    if prediction.fits:
-        throughput = f"{prediction.throughput_qps:,.1f} /s"
-        batch = f"at batch {prediction.max_batch}, the largest that fits"
-    else:
-        throughput, batch = "does not fit", "weights and activations exceed device memory"
+    batch = f"batch {throughput.given.batch}" if throughput else "at the bound shapes"
     cards = [
-        ("Predicted latency", units.seconds(prediction.latency_s), "batch 1"),
-        ("Throughput", throughput, batch),
+        ("Predicted latency", units.seconds(prediction.latency_s), batch),
+        *throughput_cards(prediction, throughput),
         ("FLOPs", units.count(cost.flops), f"{units.count(cost.flops / 2)} MACs"),
         ("Parameters", units.count(cost.params), f"{units.size(cost.weight_bytes)} of weights"),
         ("Bytes moved", units.size(cost.bytes), f"{units.size(cost.activation_bytes)} activations written"),
@@ -168,6 +174,35 @@ def totals(analysis: Analysis, prediction: Prediction) -> list[JsonDict]:
         {"label": label, "value": value, "detail": detail, "alert": label == "Operators" and unknown > 0}
         for label, value, detail in cards
     ]
+
+
+def throughput_cards(prediction: Prediction, throughput: Throughput | None) -> list[tuple[str, str, str]]:
+    """Samples/s with the device full, else at the given batch and why no more (``check``, which
+    costs no other batch, shows only whether the model fits)."""
+    if throughput is None:
+        return (
+            []
+            if prediction.fits
+            else [("Throughput", "does not fit", "weights and activations exceed device memory")]
+        )
+    return [throughput_card(throughput)]
+
+
+def throughput_card(throughput: Throughput) -> tuple[str, str, str]:
+    given, saturated = throughput.given, throughput.saturated
+    if saturated is not None:
+        where = f"at batch {saturated.batch}"
+        if saturated.batch == throughput.largest_batch:
+            where += ", the largest that fits"
+        return ("Throughput, device full", f"{saturated.samples_per_s:,.1f} samples/s", where)
+    if not given.fits:
+        return (
+            "Throughput",
+            "does not fit",
+            f"weights and activations exceed device memory at batch {given.batch}",
+        )
+    detail = f"at batch {given.batch}" + (f": {throughput.note}" if throughput.note else "")
+    return ("Throughput", f"{given.samples_per_s:,.1f} samples/s", detail)
 
 
 def finding(d: Diagnostic) -> JsonDict:

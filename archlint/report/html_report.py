@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from importlib import resources
 
 from archlint.analysis.analysis import Analysis
+from archlint.analysis.throughput import Throughput
 from archlint.report.base import CheckReport, Reporter
 from archlint.report.html_data import JsonDict, report_data
 
@@ -57,9 +59,10 @@ turned off; its data are in the <code>archlint-data</code> JSON block of this fi
 """
 
 
-def render_analysis(analysis: Analysis) -> str:
-    """``archlint analyze --format html``."""
-    return page(report_data("analyze", [analysis]))
+def render_analysis(analysis: Analysis, throughputs: Sequence[Throughput] = ()) -> str:
+    """``archlint analyze --format html``; ``throughputs``: one per target, when given."""
+    by_target = {t.profile.name: t for t in throughputs}
+    return page(report_data("analyze", [analysis], throughputs=by_target))
 
 
 class HtmlReporter(Reporter):

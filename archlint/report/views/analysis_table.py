@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -10,21 +11,28 @@ from rich.table import Table
 from archlint import units
 from archlint.analysis.analysis import Analysis
 from archlint.analysis.roofline import NodeTime, Prediction
+from archlint.analysis.throughput import Throughput
 
 _BOUND_STYLE = {"compute": "green", "memory": "yellow", "overhead": "magenta", "fused": "dim"}
 
 
-def render(analysis: Analysis, console: Console, top: int = 15) -> None:
+def render(
+    analysis: Analysis, console: Console, top: int = 15, throughputs: Sequence[Throughput] = ()
+) -> None:
+    """``throughputs``, when given, holds one per target, in the order of the predictions."""
     cost = analysis.cost
     console.print(
         f"[bold]{cost.model.path}[/]  opset {cost.model.opset}, {len(cost.nodes)} operators "
         f"({cost.folded_nodes} folded constants)"
     )
-    for prediction in analysis.predictions:
+    for index, prediction in enumerate(analysis.predictions):
+        throughput = throughputs[index] if index < len(throughputs) else None
         console.print()
         console.print(_top_operators(prediction, top))
         console.print(_by_op_type(prediction))
-        console.print(_totals(analysis, prediction))
+        console.print(_totals(analysis, prediction, throughput))
+        if throughput is not None and throughput.curve:
+            console.print(_curve(throughput))
     if not analysis.predictions:
         console.print(_totals(analysis, None))
     for unknown in cost.unknown_ops:
@@ -93,7 +101,7 @@ def _latency(prediction: Prediction) -> str:
     return units.seconds(prediction.latency_s)
 
 
-def _totals(analysis: Analysis, prediction: Prediction | None) -> Table:
+def _totals(analysis: Analysis, prediction: Prediction | None, throughput: Throughput | None = None) -> Table:
     cost = analysis.cost
     table = Table(
         title="Totals" + (f" on [bold]{prediction.profile.name}[/]" if prediction else ""),
@@ -116,16 +124,54 @@ def _totals(analysis: Analysis, prediction: Prediction | None) -> Table:
     if low != high:
         rows.insert(2, ("FLOPs, by the branches If takes", f"{units.count(low)} to {units.count(high)}"))
     if prediction is not None:
-        rows.append(("predicted latency, batch 1", _latency(prediction)))
-        if prediction.fits:
-            rows.append(
-                (
-                    f"throughput at batch {prediction.max_batch}",
-                    f"{prediction.throughput_qps:,.1f} inferences/s",
-                )
-            )
-        else:
-            rows.append(("throughput", "[red]the model does not fit device memory[/]"))
+        batch = f", batch {throughput.given.batch}" if throughput else ""
+        rows.append((f"predicted latency{batch}", _latency(prediction)))
+    if throughput is not None:
+        rows += _throughput_rows(throughput)
     for row in rows:
         table.add_row(*row)
+    return table
+
+
+def _samples(rate: float) -> str:
+    return f"{rate:,.1f} samples/s"
+
+
+def _throughput_rows(throughput: Throughput) -> list[tuple[str, str]]:
+    given, saturated = throughput.given, throughput.saturated
+    memory = throughput.profile.device_memory_bytes
+    if not given.fits and memory is not None:
+        at = f"[red]does not fit the {units.size(memory)} of device memory at batch {given.batch}[/]"
+        rows = [(f"throughput, batch {given.batch}", at)]
+    else:
+        rows = [(f"throughput, batch {given.batch}", _samples(given.samples_per_s))]
+    if saturated is not None and memory is not None:
+        where = f"at batch {saturated.batch}"
+        if saturated.batch == throughput.largest_batch:
+            where += f", the largest that fits {units.size(memory)}"
+        rows.append(("throughput, device full", f"{_samples(saturated.samples_per_s)} {where}"))
+    if throughput.note:
+        rows.append(
+            ("throughput, device full" if saturated is None else "note", f"[yellow]{throughput.note}[/]")
+        )
+    return rows
+
+
+def _curve(throughput: Throughput) -> Table:
+    profile = throughput.profile
+    memory = (
+        f", {units.size(profile.device_memory_bytes)} of device memory" if profile.device_memory_bytes else ""
+    )
+    table = Table(title=f"Throughput by batch on [bold]{profile.name}[/]{memory}", title_justify="left")
+    for column in ("batch", "latency", "samples/s", "memory", "fits"):
+        table.add_column(column, justify="right")
+    for point in throughput.curve:
+        fits = "-" if profile.device_memory_bytes is None else "yes" if point.fits else "[red]no[/]"
+        table.add_row(
+            str(point.batch),
+            units.seconds(point.latency_s),
+            f"{point.samples_per_s:,.1f}",
+            units.size(point.memory_bytes),
+            fits,
+        )
     return table
