@@ -9,7 +9,7 @@ from archlint.analysis.costs.record import OpClass
 from archlint.analysis.model_cost import NodeCost
 from archlint.analysis.whatif import cost_alternative
 from archlint.lint.rule import RuleContext
-from archlint.model.dtypes import DType
+from archlint.model.dtypes import DType, from_onnx
 from archlint.model.graph import Tensor
 from archlint.model.source_locations import SOURCE_MAP_KEY
 
@@ -335,3 +335,28 @@ def from_pytorch(ctx: RuleContext) -> bool:
     """Whether the model was read from a PyTorch model definition: advice must then be written
     in torch terms, and fixes only torch's exporter can emit are no fixes."""
     return SOURCE_MAP_KEY in ctx.cost.model.metadata
+
+
+# The storage type an operator's tensors take to compute in a given class (onnx type codes).
+_STORAGE = {"fp32": 1, "fp16": 10, "bf16": 16, "int8": 3, "fp8": 17, "int4": 22}
+
+
+def in_dtype(ctx: RuleContext, node: NodeCost, compute: str) -> NodeCost | None:
+    """``node`` with every float tensor it reads or writes stored in ``compute``'s type (fp16,
+    int8, ...), costed by its handler: what running it at lower precision would cost."""
+    code = _STORAGE.get(compute)
+    if code is None:
+        return None
+    graph = ctx.cost.model.graph
+    names = [n for n in (*node.node.inputs, *node.node.outputs) if n]
+    floats = [n for n in names if (t := graph.tensor(n)) is not None and t.dtype.is_float]
+    return ctx.alternative(node, dtypes=dict.fromkeys(floats, from_onnx(code)))
+
+
+def int8_weights(ctx: RuleContext, node: NodeCost) -> NodeCost | None:
+    """``node`` with its stored weights narrowed to int8 (weight-only quantization), costed by
+    its handler; the node itself when they are 8-bit or narrower already."""
+    if node.weight_bytes <= node.params * node.repeats:
+        return node
+    weights = [name for name in node.node.inputs if name in ctx.cost.constant_tensors]
+    return ctx.alternative(node, dtypes=dict.fromkeys(weights, from_onnx(_STORAGE["int8"])))

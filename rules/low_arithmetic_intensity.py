@@ -12,6 +12,8 @@ from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
 from archlint.units import count, percent, seconds, size
 
+from ._graph import in_dtype
+
 # Narrower storage types, preferred first; the first the target computes in is offered.
 _NARROWER = {
     "fp64": ("fp32",),
@@ -110,17 +112,12 @@ def _finding(ctx: RuleContext, node: NodeCost, ridge: float) -> Finding:
     if 2 * node.weight_bytes > node.bytes:
         advice = "batch requests so that its weights are read once per batch (AL502)"
     narrow = _narrower(ctx, node.compute_dtype)
-    if narrow is None:
-        return Finding(node=node.name, message=message, fix=advice + ".", saving_s=0.0)
-    scale = _BITS[narrow] / _BITS[node.compute_dtype]
-    narrowed = ctx.recost(
-        node,
-        bytes_read=round(node.bytes_read * scale),
-        bytes_written=round(node.bytes_written * scale),
-        weight_bytes=round(node.weight_bytes * scale),
-        compute_dtype=narrow,
-    )
-    saving = max(0.0, spent - narrowed)
+    alternative = in_dtype(ctx, node, narrow) if narrow is not None else None
+    if narrow is None or alternative is None:
+        # No narrower type to offer: the advice is structural and the roofline cannot price it.
+        return Finding(node=node.name, message=message, fix=advice + ".", severity=Severity.INFO)
+    narrowed = ctx.time_of([alternative])
+    saving = spent - narrowed
     fix = (
         f"{advice}; or store its tensors in {narrow}, {_BITS[node.compute_dtype] // _BITS[narrow]}x fewer "
         f"bytes: {seconds(narrowed)} instead of {seconds(spent)}, saving {seconds(saving)}."

@@ -12,6 +12,8 @@ from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
 from archlint.targets.profile import human_rate
 from archlint.units import percent, seconds
 
+from ._graph import in_dtype
+
 # Storage bits of the dtypes this rule can suggest: bytes moved scale by bits / 32.
 _BITS = {"fp16": 16, "bf16": 16, "int8": 8}
 
@@ -108,7 +110,8 @@ class LowPrecisionAvailable(Rule):
             f"{dtype}, the compute-bound operators would take {seconds(compute_s - saving)} instead of "
             f"{seconds(compute_s)}"
         )
-        yield Finding(node=None, message=message, fix=fix + ".", saving_s=saving)
+        touched = tuple(n.name for n in bound)
+        yield Finding(node=None, message=message, fix=fix + ".", saving_s=saving, touched=touched)
 
     def _faster_dtype(self, ctx: RuleContext) -> str | None:
         """The first preferred dtype whose listed peak is at least min_speedup times fp32's."""
@@ -121,11 +124,5 @@ class LowPrecisionAvailable(Rule):
 
 
 def _saving(ctx: RuleContext, node: NodeCost, dtype: str) -> float:
-    shrink = 32 // _BITS[dtype]
-    return ctx.saving(
-        node,
-        compute_dtype=dtype,
-        bytes_read=node.bytes_read // shrink,
-        bytes_written=node.bytes_written // shrink,
-        weight_bytes=node.weight_bytes // shrink,
-    )
+    """What the operator saves with its tensors stored, and its arithmetic run, in ``dtype``."""
+    return ctx.saving_by([node], [alt]) or 0.0 if (alt := in_dtype(ctx, node, dtype)) else 0.0

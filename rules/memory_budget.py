@@ -11,6 +11,8 @@ from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
 from archlint.units import percent, seconds, size
 
+from ._graph import int8_weights
+
 
 class MemoryBudgetOptions(RuleOptions):
     min_batch: int = Field(
@@ -118,17 +120,12 @@ class MemoryBudget(Rule):
     def _weights_off_chip(self, ctx: RuleContext, on_chip: float) -> Iterator[Finding]:
         weighted = [n for n in ctx.cost.nodes if n.weight_bytes]
         # What streaming the weights costs: each operator re-costed as if its weights were on chip.
-        traffic = sum(
-            ctx.saving(n, bytes_read=n.bytes_read - n.weight_bytes, weight_bytes=0) for n in weighted
-        )
+        traffic = sum(n.weight_bytes for n in weighted) / ctx.profile.memory_bandwidth
         if ctx.latency_s <= 0 or traffic / ctx.latency_s < self.options.min_weight_traffic_share:
             return
-        int8 = {id(n): n.params * n.repeats for n in weighted}
-        saving = sum(
-            ctx.saving(n, bytes_read=n.bytes_read - n.weight_bytes + int8[id(n)], weight_bytes=int8[id(n)])
-            for n in weighted
-            if n.weight_bytes > int8[id(n)]
-        )
+        pairs = [(n, int8_weights(ctx, n)) for n in weighted if n.weight_bytes > n.params * n.repeats]
+        known = [(n, alt) for n, alt in pairs if alt is not None]
+        saving = ctx.saving_by([n for n, _ in known], [alt for _, alt in known]) or 0.0
         fits = "fits" if ctx.cost.params <= on_chip else "still exceeds it"
         message = (
             f"the {size(ctx.cost.weight_bytes)} of weights exceed the {size(on_chip)} of on-chip memory on "

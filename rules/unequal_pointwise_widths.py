@@ -12,6 +12,8 @@ from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
 from archlint.units import seconds
 
+from ._graph import resized
+
 
 class UnequalPointwiseWidthsOptions(RuleOptions):
     min_excess_traffic: float = Field(
@@ -95,13 +97,9 @@ def _pointwise_widths(ctx: RuleContext, node: NodeCost) -> tuple[int, int, int] 
 
 def _equal_width_saving(ctx: RuleContext, node: NodeCost, c1: int, c2: int) -> float:
     """Re-cost the conv at width sqrt(c1 * c2) in and out: same FLOPs and weights, other activations."""
-    width = math.sqrt(c1 * c2)
-    read = node.bytes_read - node.weight_bytes
-    return ctx.saving(
-        node,
-        bytes_read=node.weight_bytes + round(read * width / c1),
-        bytes_written=round(node.bytes_written * width / c2),
-    )
+    width = round(math.sqrt(c1 * c2))
+    equal = resized(ctx, node, {"input channels": width, "output channels": width})
+    return (ctx.saving_by([node], [equal]) or 0.0) if equal is not None else 0.0
 
 
 def _finding(

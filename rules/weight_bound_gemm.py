@@ -12,10 +12,9 @@ from archlint.analysis.model_cost import NodeCost
 from archlint.analysis.roofline import node_time
 from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
-from archlint.model.dtypes import from_onnx
 from archlint.units import count, percent, seconds, size
 
-INT8 = from_onnx(3)  # onnx.TensorProto.INT8
+from ._graph import int8_weights
 
 
 class WeightBoundGemmOptions(RuleOptions):
@@ -115,7 +114,7 @@ class WeightBoundGemm(Rule):
         fix = f"batch requests: at batch {batch} they take {seconds(batched)} an inference"
         fix += f", not {seconds(spent)}"
         touched = tuple(n.name for n in nodes)
-        narrowed = [_int8_weights(ctx, n) for n in nodes]
+        narrowed = [int8_weights(ctx, n) for n in nodes]
         if any(alt is None for alt in narrowed) or all(n.weight_bytes <= n.params * n.repeats for n in nodes):
             # Already 8-bit or narrower: batching is the fix, and it buys throughput, not latency.
             return Finding(None, message, fix + ".", severity=Severity.INFO, touched=touched)
@@ -123,14 +122,6 @@ class WeightBoundGemm(Rule):
         fix += f"; or store the weights as int8 ({size(sum(n.params * n.repeats for n in nodes))})"
         fix += f", saving {seconds(saving or 0.0)} per inference."
         return Finding(None, message, fix, saving, touched=touched)
-
-
-def _int8_weights(ctx: RuleContext, node: NodeCost) -> NodeCost | None:
-    """The product with its stored weights narrowed to int8 (weight-only quantization)."""
-    weights = [name for name in node.node.inputs if name in ctx.cost.constant_tensors]
-    if node.weight_bytes <= node.params * node.repeats:
-        return node  # already 8-bit or narrower: unchanged
-    return ctx.alternative(node, dtypes=dict.fromkeys(weights, INT8))
 
 
 def _turning_batch(ctx: RuleContext, nodes: list[NodeCost]) -> str:

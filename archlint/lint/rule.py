@@ -6,8 +6,9 @@ Findings. The class docstring is the rule's documentation, in ruff's structure (
 Why is this bad? / Example / Use instead / Options / References): ``archlint rule CODE`` prints
 it and docs/rules/<name>.md is generated from it.
 
-Rules never recompute costs; to say what a fix saves they re-cost the changed operator with
-``RuleContext.saving``, which runs the same roofline on a modified copy of the node's costs.
+Rules never recompute costs: to say what a fix saves they build the changed operator
+(``RuleContext.alternative``: other shapes, attributes or types) and let the cost table and the
+roofline price it, then compare (``RuleContext.saving_by``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -158,14 +159,6 @@ class RuleContext:
         if alternative is None:
             return None
         return sum(self.time(n) for n in replaced) - self.time_of(alternative)
-
-    def recost(self, node: NodeCost, **changes: Any) -> float:
-        """Predicted time of ``node`` with some of its costs changed (flops, bytes_read, ...)."""
-        return node_time(replace(node, **changes), self.profile).time_s
-
-    def saving(self, node: NodeCost, **changes: Any) -> float:
-        """Time saved on this target if ``node`` had the changed costs (never negative)."""
-        return max(0.0, self.time(node) - self.recost(node, **changes))
 
     @cached_property
     def nodes_by_name(self) -> dict[str, NodeCost]:
