@@ -8,8 +8,10 @@ Per operator and batch size b (weights are read once per batch, everything else 
 ``overhead`` likewise (else ``op_overhead_s``). Views such as Reshape and Flatten alias their
 input and pay no overhead unless the profile measured one for them. A matrix-vector product
 (one row through a weight matrix) is bound by its bytes: efficiency 1, no small-ops factor.
-``bandwidth`` is the main memory's; ``bandwidth'`` is the profile's on-chip bandwidth when it
-gives one and the operator's activation bytes fit on chip, else the main memory's too. Weights
+``bandwidth`` is the main memory's, or the on-chip one when the whole model's weights and live
+activations fit on chip (run after run, they stay there); ``bandwidth'`` is the profile's
+on-chip bandwidth when it gives one and the operator's activation bytes fit on chip, else the
+main memory's too. Weights
 an operator reads again within one execution (an LSTM's recurrent weights, every step) stream at
 the bandwidth of wherever those weights fit. ``conv shape`` is 1 except for fp32 convs on a profile with a
 ``conv_shape`` (few channels per group, short output rows, grouped, or a channel count the
@@ -98,18 +100,35 @@ def conv_shape_factor(cost: NodeCost, shape: ConvShape, alignment: int = 1) -> f
     return factor
 
 
-def node_time(cost: NodeCost, profile: HardwareProfile, batch: int = 1) -> NodeTime:
+def weights_resident(model: ModelCost, profile: HardwareProfile, batch: int = 1) -> bool:
+    """Whether the model's weights and its largest live activations fit on chip together.
+
+    Then an engine running the model again and again finds every weight where the last run left
+    it, and the weights stream at the on-chip bandwidth; otherwise the rest of the model has
+    been through the caches since a layer last read its weights.
+    """
+    capacity = profile.on_chip_memory_bytes
+    return bool(capacity) and model.weight_bytes + batch * model.peak_activation_bytes <= (capacity or 0)
+
+
+def node_time(
+    cost: NodeCost, profile: HardwareProfile, batch: int = 1, weights_on_chip: bool = False
+) -> NodeTime:
     compute_s = (
         padded_flops(cost, profile)
         * batch
         / (profile.peak_for(cost.compute_dtype) * profile.compute_efficiency)
     )
     activations = batch * (cost.bytes - cost.weight_bytes - cost.reread_bytes)
-    # Weights come from main memory: a layer's weights were last read a whole inference ago, and
-    # the rest of the model has been through the caches since. Activations were just written
-    # and stream from on-chip memory when they fit there; so do weights read again right away.
+    # Weights come from main memory (a layer's weights were last read a whole inference ago, and
+    # the rest of the model has been through the caches since) unless the whole model stays on
+    # chip (weights_resident). Activations were just written and stream from on-chip memory when
+    # they fit there; so do weights read again right away.
+    weight_bandwidth = (
+        profile.bandwidth_for(cost.weight_bytes) if weights_on_chip else profile.memory_bandwidth
+    )
     memory_s = (
-        cost.weight_bytes / profile.memory_bandwidth
+        cost.weight_bytes / weight_bandwidth
         + cost.reread_bytes / profile.bandwidth_for(cost.reread_set_bytes)
         + activations / profile.bandwidth_for(activations)
     ) / profile.bandwidth_efficiency
@@ -206,9 +225,10 @@ def with_conversions(time: NodeTime, profile: HardwareProfile, sizes: list[int])
 def node_times(model: ModelCost, profile: HardwareProfile, batch: int = 1) -> tuple[NodeTime, ...]:
     fused = fused_nodes(model, profile)
     converted = conversions(model, profile, fused)
+    resident = weights_resident(model, profile, batch)
     times = []
     for index, cost in enumerate(model.nodes):
-        time = node_time(cost, profile, batch)
+        time = node_time(cost, profile, batch, resident)
         if index in fused:
             time = fused_time(time)
         if index in converted:

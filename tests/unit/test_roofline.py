@@ -279,3 +279,15 @@ def test_views_pay_an_overhead_only_when_the_profile_measured_one(tmp_path: Path
     proto = model(nodes, [value("x", [1, 4, 4])], [value("y", None)])
     (flatten,) = _analyze(tmp_path, proto, _profile(class_overhead_s={"view": 3e-7})).predictions[0].nodes
     assert flatten.time_s == 3e-7
+
+
+def test_weights_stream_from_chip_when_the_whole_model_stays_there(tmp_path: Path) -> None:
+    proto = conv_model(64, 64, 7, 3)  # 147 KiB of weights, a 7x7 map
+    chip = {"on_chip_bandwidth": 4e11, "memory_bandwidth": 1e11}
+    roomy, small = _profile(on_chip_memory_bytes=2**22, **chip), _profile(on_chip_memory_bytes=2**14, **chip)
+    (cost,) = _analyze(tmp_path, proto, roomy).cost.nodes
+    (resident,) = _analyze(tmp_path, proto, roomy).predictions[0].nodes
+    (streamed,) = _analyze(tmp_path, proto, small).predictions[0].nodes
+    activations = cost.bytes - cost.weight_bytes
+    assert resident.memory_s == pytest.approx(cost.weight_bytes / 4e11 + activations / 4e11)
+    assert streamed.memory_s == pytest.approx(cost.weight_bytes / 1e11 + activations / 1e11)

@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from archlint.analysis.roofline import node_time
+from archlint.analysis.roofline import node_time, weights_resident
 from archlint.measure.calibration.measure import Measured
 from archlint.targets.profile import ConvShape, HardwareProfile
 
@@ -76,7 +76,8 @@ def dispatch_overhead(short: Measured, long: Measured) -> float:
 
 def _roof_and_busy(run: Measured, profile: HardwareProfile) -> tuple[float, float]:
     """(predicted, measured) seconds of ``run``, both less the dispatch overhead."""
-    times = [node_time(node, profile) for node in run.cost.nodes]
+    resident = weights_resident(run.cost, profile)
+    times = [node_time(node, profile, 1, resident) for node in run.cost.nodes]
     overhead = sum(t.overhead_s for t in times)
     return sum(t.time_s for t in times) - overhead, max(run.seconds - overhead, 0.0)
 
@@ -175,7 +176,9 @@ def kernel_work(run: Measured, profile: HardwareProfile) -> tuple[float, int]:
     bare = profile.model_copy(
         update={"efficiency": {}, "op_types": {}, "class_overhead_s": {}, "op_overhead_s": 0.0}
     )
-    return sum(node_time(n, bare).time_s for n in run.cost.nodes), sum(n.repeats for n in run.cost.nodes)
+    resident = weights_resident(run.cost, bare)
+    roof = sum(node_time(n, bare, 1, resident).time_s for n in run.cost.nodes)
+    return roof, sum(n.repeats for n in run.cost.nodes)
 
 
 def kernel_fit(runs: Sequence[Measured], profile: HardwareProfile, run_base_s: float) -> KernelFit:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from onnx import TensorProto, helper
 
 from archlint.analysis.costs.record import OpClass
 from archlint.measure.calibration.micro import ClassBench, Micro, _Graph, conv_chain, unary_chain
@@ -162,6 +163,30 @@ def fixed_cost_benches() -> tuple[ClassBench, ...]:
     )
 
 
+def conv_integer(channels: int, size: int) -> Micro:
+    """One 3x3 ConvInteger (uint8 activations, int8 weights, int32 out): dynamic quantization's conv."""
+    g = _Graph((1, channels, size, size), TensorProto.UINT8)
+    w = np.random.default_rng(5).integers(-64, 64, (channels, channels, 3, 3), dtype=np.int8)
+    y = g.op("ConvInteger", ["x", g.const(w)], kernel_shape=[3, 3], pads=[1] * 4)
+    return Micro(f"ConvInteger 3x3 {channels}ch {size}x{size}", g.finish(y, TensorProto.INT32), g.shape)
+
+
+def matmul_integer(rows: int, width: int) -> Micro:
+    g = _Graph((rows, width), TensorProto.UINT8)
+    w = np.random.default_rng(6).integers(-64, 64, (width, width), dtype=np.int8)
+    y = g.op("MatMulInteger", ["x", g.const(w)])
+    return Micro(f"MatMulInteger {rows}x{width}x{width}", g.finish(y, TensorProto.INT32), g.shape)
+
+
+def dynamic_quantize(shape: Sequence[int]) -> Micro:
+    """DynamicQuantizeLinear: a float tensor's range, then the tensor in uint8."""
+    g = _Graph(shape)
+    y, scale, zero = g.fresh("q"), g.fresh("scale"), g.fresh("zero")
+    g.nodes.append(helper.make_node("DynamicQuantizeLinear", ["x"], [y, scale, zero], name=g.fresh("dql")))
+    label = f"DynamicQuantizeLinear {'x'.join(map(str, shape))}"
+    return Micro(label, g.finish(y, TensorProto.UINT8), g.shape)
+
+
 @dataclass(frozen=True)
 class OpTypeBench:
     """An op type measured for figures of its own: small and large shapes of it alone."""
@@ -186,6 +211,15 @@ OP_TYPE_BENCHES: tuple[tuple[str, OpClass, Callable[[], tuple[Micro, ...]]], ...
     ("Tanh", OpClass.ELEMENTWISE, lambda: _pair("Tanh", (16, 512), (128, 3072))),
     ("Sigmoid", OpClass.ELEMENTWISE, lambda: _pair("Sigmoid", (1, 64, 16, 16), (1, 144, 56, 56))),
     ("Sqrt", OpClass.ELEMENTWISE, lambda: _pair("Sqrt", (16, 1), (128, 768))),
+    # Integer kernels of dynamically quantized models: single kernels, as their int32 outputs
+    # cannot feed the next one without a requantization of another class.
+    ("ConvInteger", OpClass.CONV, lambda: (conv_integer(32, 16), conv_integer(64, 28))),
+    ("MatMulInteger", OpClass.MATMUL, lambda: (matmul_integer(16, 128), matmul_integer(128, 768))),
+    (
+        "DynamicQuantizeLinear",
+        OpClass.QUANTIZE,
+        lambda: (dynamic_quantize((16, 128)), dynamic_quantize((1, 64, 56, 56))),
+    ),
 )
 
 
