@@ -19,7 +19,6 @@ from archlint.lint.diagnostics import Diagnostic, Severity
 from archlint.lint.rule import RegisteredRule, RuleContext, RuleOptions
 from archlint.lint.selection import Selection, longest_prefix
 from archlint.lint.triage import DEFAULT_MIN_SAVING_SHARE, grouped, judged, touched
-from archlint.model.graph import Model
 
 if TYPE_CHECKING:
     from archlint.model.source_locations import NodeSource
@@ -72,11 +71,12 @@ def _with_sources(
     from archlint.model import source_locations
 
     model = analysis.model
-    places = _node_sources(model)
+    places = source_locations.node_sources(model)
     if not places:
         return diagnostics
     placed = [_placed(d, places.get(d.node or "")) for d in diagnostics]
-    comments = suppressions.find((p.location for p in places.values()), source_locations.repository_root())
+    lines = source_locations.source_lines(places.values())
+    comments = suppressions.find(lines, source_locations.repository_root())
     kept, used = suppressions.apply(placed, comments)
     if selection.is_selected(suppressions.UNUSED_CODE):
         targets = [prediction.profile.name for prediction in analysis.predictions]
@@ -84,19 +84,11 @@ def _with_sources(
     return kept
 
 
-def _node_sources(model: Model) -> dict[str, NodeSource]:
-    from archlint.model.source_locations import locate, source_map
-
-    modules = source_map(model)
-    sources = ((node.name, locate(model, node, modules)) for node in model.graph.nodes)
-    return {name: source for name, source in sources if source is not None}
-
-
 def _placed(diagnostic: Diagnostic, source: NodeSource | None) -> Diagnostic:
     if source is None:
         return diagnostic
     message = f"{source.module}: {diagnostic.message}" if source.module else diagnostic.message
-    return replace(diagnostic, location=source.location, message=message)
+    return replace(diagnostic, location=source.location, related=source.secondary, message=message)
 
 
 def _run(

@@ -31,6 +31,7 @@ class Place:
 
     node: str | None
     location: Location | None = None
+    related: tuple[Location, ...] = ()  # other lines the operator comes from (a folded BatchNorm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class Diagnostic:
     fix: str
     saving_s: float  # for every place together
     location: Location | None = None
+    related: tuple[Location, ...] = ()  # secondary lines of ``location``'s operator
     # The same finding on structurally identical operators: one diagnostic, several places.
     repeats: tuple[Place, ...] = ()
     touched: frozenset[str] = frozenset()
@@ -79,7 +81,7 @@ class Diagnostic:
 
     @property
     def places(self) -> tuple[Place, ...]:
-        return (Place(self.node, self.location), *self.repeats)
+        return (Place(self.node, self.location, self.related), *self.repeats)
 
     def at_each_place(self) -> Iterator[Diagnostic]:
         """One diagnostic per place, for outputs that annotate lines (SARIF, review comments)."""
@@ -88,4 +90,11 @@ class Diagnostic:
             return
         share = self.saving_s / len(self.places)  # identical operators save the same each
         for place in self.places:
-            yield replace(self, node=place.node, location=place.location, repeats=(), saving_s=share)
+            yield replace(
+                self,
+                node=place.node,
+                location=place.location,
+                related=place.related,
+                repeats=(),
+                saving_s=share,
+            )

@@ -95,6 +95,6 @@ def _merge(members: list[Diagnostic]) -> Diagnostic:
         first,
         message=message,
         saving_s=sum(d.saving_s for d in members),
-        repeats=tuple(Place(d.node, d.location) for d in members[1:]),
+        repeats=tuple(Place(d.node, d.location, d.related) for d in members[1:]),
         touched=frozenset().union(*(d.touched for d in members)),
     )

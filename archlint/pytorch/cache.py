@@ -29,7 +29,7 @@ from archlint.model.source_locations import project_relative, repository_root
 if TYPE_CHECKING:
     import onnx
 
-FORMAT = 1  # bump when what is stored in an entry changes
+FORMAT = 2  # bump when what is stored in an entry changes
 
 
 def cache_dir() -> Path:

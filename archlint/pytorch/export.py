@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from archlint.errors import ModelLoadError, UsageError
+from archlint.pytorch import origins
 
 if TYPE_CHECKING:
     import onnx
@@ -66,7 +67,10 @@ def export(text: str, module: torch.nn.Module, inputs: Mapping[str, InputSpec]) 
         raise ModelLoadError(f"{text}: torch.onnx.export failed: {failure_reason(exc)}") from exc
     if program is None:
         raise ModelLoadError(f"{text}: torch.onnx.export returned no program")
-    return program.model_proto
+    proto = program.model_proto
+    if program.exported_program is not None:
+        origins.annotate(proto, program.exported_program.graph)
+    return proto
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
