@@ -271,7 +271,7 @@ def _ms(seconds: float) -> str:
 def table(rows: Sequence[Row], with_peer: bool) -> str:
     head = "| model | set | archlint ms | onnx-tool ms | ratio | archlint MiB | onnx-tool MiB |"
     head += " in-process archlint ms | in-process onnx-tool ms | in-process ratio |"
-    lines = [head, "|" + "---|" * head.count(" | ")]
+    lines = [head, "|" + "---|" * (head.count(" | ") + 1)]
     for row in rows:
         cells = [row.bench.name, row.bench.source]
         cells += [_ms(row.median(row.archlint)) if row.archlint else f"fails: {row.archlint_error}"]

@@ -6,9 +6,16 @@ and no disk. ``archlint analyze`` runs on it as a separate process, the way user
 that process's wall time and peak RSS are measured through os.wait4, which reports the rusage of
 exactly the child it reaps (RUSAGE_CHILDREN would be the max over every child ever waited for).
 
-Targets: peak RSS < 1 GiB, and archlint's parameter count equal to the stored float elements.
+With ``--llama7b`` the model is LLaMA-2-7B-shaped instead (hidden 4096, 32 layers, 32 heads,
+SwiGLU FFN of 11008, 32000-token vocabulary, RMSNorm, untied head; Touvron et al. 2023,
+"Llama 2", Table 1 and the released config.json), every weight float16: 6.74 B parameters,
+13.5 GB of external data, sparse on disk. Both ``analyze`` and ``check --target h100,cpu`` are
+timed there.
 
-    python benchmarks/scale.py [--repeats 3] [--seq 2048]
+Targets: peak RSS < 1 GiB, and archlint's parameter count equal to the stored float elements;
+``check`` on the 7B model also < 10 s.
+
+    python benchmarks/scale.py [--repeats 3] [--seq 2048] [--llama7b]
 """
 
 from __future__ import annotations
@@ -25,8 +32,87 @@ from pathlib import Path
 from typing import Any
 
 import _models
+import numpy as np
+import onnx
+from onnx import TensorProto
+
+from archlint.model.builder import ExternalData, GraphBuilder
 
 RSS_TARGET_MIB = 1024
+CHECK_TARGET_S = 10.0
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    layers: int = 32
+    width: int = 4096
+    heads: int = 32
+    ffn: int = 11008
+    vocab: int = 32000
+
+
+def _fp16(b: GraphBuilder, shape: tuple[int, ...]) -> str:
+    assert b.external is not None
+    name = b.fresh("w")
+    b.initializers.append(b.external.tensor(name, shape, TensorProto.FLOAT16))
+    return name
+
+
+def _rms_norm(b: GraphBuilder, x: str, width: int) -> str:
+    mean = b.op("ReduceMean", [b.op("Mul", [x, x])], axes=[-1])
+    eps = b.const(np.array(1e-5, np.float16))
+    return b.op("Mul", [b.op("Div", [x, b.op("Sqrt", [b.op("Add", [mean, eps])])]), _fp16(b, (width,))])
+
+
+def _heads(b: GraphBuilder, x: str, config: LlamaConfig, perm: list[int]) -> str:
+    split = b.ints([0, 0, config.heads, config.width // config.heads])
+    return b.op("Transpose", [b.op("Reshape", [x, split])], perm=perm)
+
+
+def _llama_attention(b: GraphBuilder, x: str, config: LlamaConfig) -> str:
+    width = config.width
+    q, k, v = (b.op("MatMul", [x, _fp16(b, (width, width))]) for _ in range(3))
+    scores = b.op("MatMul", [_heads(b, q, config, [0, 2, 1, 3]), _heads(b, k, config, [0, 2, 3, 1])])
+    scale = b.const(np.array(1 / np.sqrt(width // config.heads), np.float16))
+    probs = b.op("Softmax", [b.op("Mul", [scores, scale])], axis=-1)
+    mixed = b.op(
+        "Transpose", [b.op("MatMul", [probs, _heads(b, v, config, [0, 2, 1, 3])])], perm=[0, 2, 1, 3]
+    )
+    merged = b.op("Reshape", [mixed, b.ints([0, 0, width])])
+    return b.op("MatMul", [merged, _fp16(b, (width, width))])
+
+
+def llama(config: LlamaConfig, external: ExternalData) -> onnx.ModelProto:
+    """A LLaMA-shaped decoder in float16: RMSNorm, attention, SwiGLU FFN, untied LM head."""
+    b = GraphBuilder("llama", external=external)
+    width = config.width
+    x = b.op("Gather", [_fp16(b, (config.vocab, width)), b.input("ids", ("batch", "seq"), TensorProto.INT64)])
+    for _ in range(config.layers):
+        x = b.op("Add", [x, _llama_attention(b, _rms_norm(b, x, width), config)])
+        h = _rms_norm(b, x, width)
+        gate = b.op("MatMul", [h, _fp16(b, (width, config.ffn))])
+        up = b.op("MatMul", [h, _fp16(b, (width, config.ffn))])
+        silu = b.op("Mul", [gate, b.op("Sigmoid", [gate])])
+        x = b.op("Add", [x, b.op("MatMul", [b.op("Mul", [silu, up]), _fp16(b, (config.ffn, width))])])
+    logits = b.op("MatMul", [_rms_norm(b, x, width), _fp16(b, (width, config.vocab))])
+    b.output(logits, TensorProto.FLOAT16)
+    return b.build()
+
+
+def ensure_llama(name: str = "llama2_7b_fp16") -> Path:
+    """The 7B model in its own folder, built if missing (seconds; the data file is sparse)."""
+    folder = _models.MODELS_DIR / name
+    path = folder / f"{name}.onnx"
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    external = ExternalData(f"{name}.onnx.data")
+    model = llama(LlamaConfig(), external)
+    external.create_file(folder)  # before the .onnx appears: its existence means "complete"
+    partial = path.with_suffix(".partial")
+    onnx.save(model, str(partial))
+    partial.replace(path)
+    return path
 
 
 @dataclass(frozen=True)
@@ -114,11 +200,53 @@ def check_totals(totals: dict[str, Any], built: int, tensors: int) -> bool:
     return same
 
 
+def check_command(model: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "archlint", "check", str(model), "--target", "h100,cpu", *extra]
+
+
+def main_llama(repeats: int, seq: int) -> int:
+    model = ensure_llama()
+    describe_files(model)
+    built, tensors = _models.stored_float_params(model)
+    dims = (f"--dim=seq={seq}", "--dim=batch=1")
+    runs = {
+        "analyze": [
+            run_child(analyze_command(model, _models.write_profile(), *dims)) for _ in range(repeats)
+        ],
+        "check --target h100,cpu": [
+            _run_any_exit(check_command(model, "--format", "json", *dims)) for _ in range(repeats)
+        ],
+    }
+    print(f"\n{'command':<26}{'median wall s':>15}{'peak RSS MiB':>15}")
+    met = True
+    for label, done in runs.items():
+        wall, rss = statistics.median(r.wall_s for r in done), max(r.max_rss_mib for r in done)
+        print(f"{label:<26}{wall:>15.2f}{rss:>15.0f}")
+        met &= rss < RSS_TARGET_MIB and (label == "analyze" or wall < CHECK_TARGET_S)
+    print(f"targets (< {RSS_TARGET_MIB} MiB; check < {CHECK_TARGET_S:.0f} s): {'met' if met else 'MISSED'}")
+    findings = json.loads(runs["check --target h100,cpu"][0].stdout)["diagnostics"]
+    print(f"check findings: {len(findings)} ({', '.join(sorted({d['code'] for d in findings}))})")
+    return 0 if check_totals(json.loads(runs["analyze"][0].stdout)["totals"], built, tensors) else 1
+
+
+def _run_any_exit(command: list[str]) -> ChildRun:
+    """``check`` exits 1 when it has findings: that is a result, not a failure."""
+    try:
+        return run_child(command)
+    except RuntimeError as exc:
+        if " exited 1:" not in str(exc):
+            raise
+    return run_child([*command, "--fail-level", "error"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="analyze runs (default 3)")
     parser.add_argument("--seq", type=int, default=2048, help="value bound to the symbolic sequence length")
+    parser.add_argument("--llama7b", action="store_true", help="the LLaMA-2-7B-shaped fp16 model")
     args = parser.parse_args()
+    if args.llama7b:
+        raise SystemExit(main_llama(args.repeats, args.seq))
 
     model = _models.ensure_external_decoder(_models.DecoderConfig())
     profile = _models.write_profile()
