@@ -55,3 +55,27 @@ def test_zoo_model_matches_published_figures(spec: _zoo.ZooModel, tmp_path: Path
             1 for t in model.graph.initializer if not t.dims and t.data_type == onnx.TensorProto.FLOAT
         )
         assert 0 <= cost.params - _zoo.batchnorm_stats(model) - spec.published_params <= scalars
+
+
+def test_repeated_calibrations_are_tabulated_per_figure_and_per_calibration() -> None:
+    import accuracy
+
+    from archlint.targets.profile import HardwareProfile
+
+    def profile(peak: float, overhead: float) -> HardwareProfile:
+        return HardwareProfile(
+            name="h",
+            peak_flops={"fp32": peak},
+            memory_bandwidth=1e10,
+            class_overhead_s={"matmul": overhead},
+            op_types={"Erf": {"efficiency": 0.2, "overhead_s": 1e-6}},
+        )
+
+    table = accuracy.spread_table([profile(1e11, 1e-6), profile(1.2e11, 1e-6), profile(0.9e11, 2e-6)])
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table[2:]}
+    assert rows["peak_flops.fp32"].endswith("| 30% |")  # (1.2 - 0.9) / 1.0
+    assert rows["class_overhead_s.matmul"].endswith("| 100% |")
+    assert "op_types.Erf.efficiency" in rows
+    row = accuracy.Row("m", "1x1", 10, 1e-3, 9e-4, 0.0, 1.2e-3, 1e-3)
+    scored = accuracy.per_calibration_table("zoo", [[row]])
+    assert scored[2].startswith("| 1 | 100% (1/1) | 20.0%")
