@@ -28,7 +28,7 @@ from archlint.model.graph import Model
 #: Bytes of external data mapped at a time.
 CHUNK_BYTES = 64 << 20
 #: Elements counted per numpy pass: small enough that the passes over one block hit the cache.
-BLOCK = 1 << 16
+BLOCK = 1 << 18
 
 _EXTERNAL = 1  # onnx.TensorProto.EXTERNAL
 
