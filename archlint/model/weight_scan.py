@@ -3,8 +3,8 @@
 A 7B-parameter model stores 13.5 GB of fp16 weights; decoding them into floats, or holding a
 tensor's values at all, would cost more memory than the rest of archlint together. The scan
 reads the stored little-endian bits instead: external data through ``numpy.memmap`` windows of
-``CHUNK_BYTES`` (unmapped before the next, so resident pages stay bounded), inline data as a view
-of the proto's bytes, both ``BLOCK`` elements at a time so that each block stays in cache.
+``CHUNK_BYTES`` (unmapped before the next, so resident pages stay bounded), inline data straight
+from the proto's bytes, both ``BLOCK`` elements at a time so that each block stays in cache.
 
 For a float with its sign bit cleared, the bit pattern orders like the magnitude, so
 ``0 < |w| <= x`` is ``1 <= bits <= B(x)`` with ``B(x)`` the largest pattern whose value is at
@@ -131,7 +131,7 @@ class _Tally:
         m = self._scratch[: bits.size]
         np.bitwise_and(bits, self.fmt.magnitude, out=m)
         np.subtract(m, 1, out=m)
-        smallest = int(m.min()) if m.size else self.fmt.magnitude
+        smallest = int(m.min())  # blocks are never empty
         if smallest < self.below:
             self.in_below += int(np.count_nonzero(m < self.below))
         if smallest < self.at_most:
