@@ -2,7 +2,7 @@
 
     python benchmarks/throughput.py --profile host.yaml [--threads 1]
     python benchmarks/throughput.py --profile p40 --models resnet50,efficientnet_b3 --size 224 \\
-        --no-measure --batches 1,2,4,8,16,32,64,128,256,512,1024,max
+        --no-measure --batches 1,2,4,8,16,32,64,128,256,512,1024,max [--save DIR]
 
 archlint predicts a batch's latency from the model costed again at that batch (shapes, FLOPs and
 bytes re-inferred; archlint/analysis/throughput.py). Here the zoo's CNNs, whose graphs take any
@@ -20,6 +20,7 @@ import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import onnx
@@ -135,7 +136,10 @@ def render(curves: Sequence[Curve], profile: HardwareProfile) -> str:
         ("measured, batch 1", lambda c: c.measured.get(1, 0.0)),
         ("measured, largest measured batch", lambda c: c.measured[max(c.measured)] if c.measured else 0.0),
         ("predicted, batch 1", lambda c: _at(c.predicted, 1)),
-        ("predicted, saturated", lambda c: c.predicted.saturated.samples_per_s if c.predicted.saturated else 0.0),
+        (
+            "predicted, saturated",
+            lambda c: c.predicted.saturated.samples_per_s if c.predicted.saturated else 0.0,
+        ),
     ):
         order = sorted(curves, key=lambda c: -pick(c))
         out.append(f"- {label}: {' > '.join(c.name for c in order)}")
@@ -167,7 +171,11 @@ def render_predicted(curves: Sequence[Curve], profile: HardwareProfile) -> str:
                 fits = "" if found.fits else " (does not fit)"
                 cells += [f"{found.samples_per_s:.1f}", f"{found.memory_bytes / 2**30:.2f} GiB{fits}"]
         out.append(f"| {batch} | " + " | ".join(cells) + " |")
-    out += ["", "| model | batch 16 | saturated | at batch | largest batch that fits |", "|---|---|---|---|---|"]
+    out += [
+        "",
+        "| model | batch 16 | saturated | at batch | largest batch that fits |",
+        "|---|---|---|---|---|",
+    ]
     for name, c in zip(names, curves, strict=True):
         best = c.predicted.saturated
         out.append(
@@ -183,15 +191,18 @@ def render_predicted(curves: Sequence[Curve], profile: HardwareProfile) -> str:
             f"{first.saturated.samples_per_s / second.saturated.samples_per_s:.2f}x saturated.",
         ]
     monotone = {c.name: _monotone(c.predicted.curve) for c in curves}
-    out += ["", "Monotone (samples/s never falls as the batch grows): " + ", ".join(
-        f"{name} {'yes' if ok else 'no'}" for name, ok in monotone.items()
-    ) + "."]
+    out += [
+        "",
+        "Monotone (samples/s never falls as the batch grows): "
+        + ", ".join(f"{name} {'yes' if ok else 'no'}" for name, ok in monotone.items())
+        + ".",
+    ]
     return "\n".join(out)
 
 
 def _monotone(points: Sequence[BatchPoint]) -> bool:
     ordered = sorted(points, key=lambda p: p.batch)
-    return all(a.samples_per_s <= b.samples_per_s for a, b in zip(ordered, ordered[1:], strict=False))
+    return all(a.samples_per_s <= b.samples_per_s for a, b in pairwise(ordered))
 
 
 def section(profile: HardwareProfile, threads: int, runs: int = 5) -> str:
@@ -215,11 +226,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--models", default=",".join(MODELS), help="zoo models, comma-joined")
     parser.add_argument("--size", type=int, help="input height and width (default: the zoo model's)")
-    parser.add_argument("--batches", help="predicted batches, e.g. 1,16,64,max (default: the measured ones, max)")
+    parser.add_argument(
+        "--batches", help="predicted batches, e.g. 1,16,64,max (default: the measured ones, max)"
+    )
     parser.add_argument("--no-measure", action="store_true", help="predicted curves only, no onnxruntime")
+    parser.add_argument("--save", metavar="DIR", help="also write each model with its symbolic batch to DIR")
     args = parser.parse_args(argv)
     profile = _profile(args.profile)
-    batches = parse_batches(args.batches) if args.batches else [*MEASURED_BATCHES, "max"]
+    for name in args.models.split(",") if args.save else ():
+        onnx.save(symbolic_zoo_model(name)[1], str(Path(args.save) / f"{name}_nbatch.onnx"))
+    batches: list[Batch] = parse_batches(args.batches) if args.batches else [*MEASURED_BATCHES, "max"]
     names = args.models.split(",")
     curves = [
         curve(n, profile, args.threads, args.runs, batches, args.size, not args.no_measure) for n in names

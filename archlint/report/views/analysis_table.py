@@ -159,9 +159,7 @@ def _throughput_rows(throughput: Throughput) -> list[tuple[str, str]]:
 
 def _curve(throughput: Throughput) -> Table:
     profile = throughput.profile
-    memory = (
-        f", {units.size(profile.device_memory_bytes)} of device memory" if profile.device_memory_bytes else ""
-    )
+    memory = f" ({units.size(profile.device_memory_bytes)})" if profile.device_memory_bytes else ""
     table = Table(title=f"Throughput by batch on [bold]{profile.name}[/]{memory}", title_justify="left")
     for column in ("batch", "latency", "samples/s", "memory", "fits"):
         table.add_column(column, justify="right")
