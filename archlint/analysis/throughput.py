@@ -108,7 +108,7 @@ def throughput(costs: BatchCosts, profile: HardwareProfile, batches: Sequence[Ba
         for k in range(math.ceil(math.log(largest, LADDER))):
             point(LADDER**k)
     asked = [largest if b == "max" else b for b in batches]
-    curve = tuple(p for b in asked if b is not None and (p := point(b)) is not None)
+    curve = tuple(p for b in asked if b and (p := point(b)) is not None)  # "max" of nothing: none
     within = [p for b, p in sorted(points.items()) if p.fits and largest is not None and b <= largest]
     return Throughput(
         profile,

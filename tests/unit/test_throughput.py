@@ -157,3 +157,20 @@ def test_the_search_stops_at_its_limit(tmp_path: Path) -> None:
     found = _throughput(tmp_path, _conv(), _profile(device_memory_bytes=2**50))
     assert found.largest_batch == SEARCH_LIMIT
     assert found.note == f"batch {SEARCH_LIMIT} still fits; the search stops there"
+
+
+def test_a_curve_that_falls_past_on_chip_memory_saturates_below_the_largest_batch(tmp_path: Path) -> None:
+    # A Relu streams its bytes: at 10x the bandwidth while a batch fits the on-chip memory.
+    node = helper.make_node("Relu", ["x"], ["y"], name="relu")
+    proto = model([node], [value("x", ["N", CHANNELS, SIZE, SIZE])], [value("y", None)])
+    on_chip = {"on_chip_memory_bytes": 8 * SAMPLE, "on_chip_bandwidth": 3e12}
+    profile = _profile(op_overhead_s=0, device_memory_bytes=1000 * SAMPLE, **on_chip)
+    found = _throughput(tmp_path, proto, profile, dims={"N": 16})  # bound past the on-chip memory
+    assert found.largest_batch == 1000 and found.saturated is not None
+    at_largest = next(p for p in found.points if p.batch == 1000)
+    assert found.saturated.batch < 8 and found.saturated.samples_per_s > 5 * at_largest.samples_per_s
+
+
+def test_max_of_a_model_that_does_not_fit_costs_nothing_more(tmp_path: Path) -> None:
+    found = _throughput(tmp_path, _conv(), _profile(device_memory_bytes=_weights()), ["max"])
+    assert found.curve == () and [p.batch for p in found.points] == [1]
