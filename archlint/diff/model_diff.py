@@ -1,19 +1,24 @@
 """What changed between two versions of a model: costs per layer and per target, and findings.
 
-Layers are matched by node name (an exporter keeps the names of unchanged modules), the k-th
-unnamed or repeated name with the k-th; a name on one side only is an added or removed layer.
-A finding's identity is its code, node and target, not its message: a fix that changes a layer's
-figures but not its problem leaves the finding "unchanged", not "fixed and new again".
+Operators are matched by their anchor and op type, the k-th with the k-th: the anchor is the
+module path for a model exported from PyTorch (``features.3.conv``: torch numbers its node names
+through the whole graph, so one layer more renames every node after it) and the node name
+otherwise (an exporter keeps the names of unchanged layers). An operator on one side only is an
+added or removed layer. A finding is matched place by place on its code, target, anchor and op
+type, never on its message or figures: a change that makes the model faster, or changes a layer's
+figures but not its problem, leaves the finding "unchanged", not "fixed and new again".
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from archlint.analysis.analysis import Analysis
-from archlint.lint.diagnostics import Diagnostic, Severity
+from archlint.analysis.model_cost import NodeCost
+from archlint.lint.diagnostics import Diagnostic, Place, Severity
+from archlint.model.source_locations import module_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +56,11 @@ class ModelDiff:
     base_params: int
     head_params: int
     layers: tuple[LayerDelta, ...]  # head's graph order, removed layers after
-    new: tuple[Diagnostic, ...]
-    fixed: tuple[Diagnostic, ...]
+    new: tuple[Diagnostic, ...]  # at their new places only
+    fixed: tuple[Diagnostic, ...]  # at their fixed places only
+    # node name -> anchor (module path or node name), per side: a finding names its places by it
+    base_anchors: Mapping[str, str] = field(default_factory=dict)
+    head_anchors: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def changed_layers(self) -> tuple[LayerDelta, ...]:
@@ -62,14 +70,28 @@ class ModelDiff:
         return tuple(d for d in self.new if d.severity.rank >= level.rank)
 
 
-def layer_figures(analysis: Analysis) -> dict[tuple[str, int], tuple[str, Figures]]:
-    """Every layer by (name, occurrence), with its op type and figures, in graph order."""
-    seen: Counter[str] = Counter()
+def anchor(node: NodeCost) -> str:
+    """What identifies an operator across revisions: its module path, else its node name."""
+    module = module_path(node.node)
+    return module or node.name
+
+
+def anchors(analysis: Analysis) -> dict[str, str]:
+    return {node.name: anchor(node) for node in analysis.cost.nodes}
+
+
+LayerKey = tuple[str, str, int]  # anchor, op type, occurrence
+
+
+def layer_figures(analysis: Analysis) -> dict[LayerKey, tuple[str, Figures]]:
+    """Every layer by (anchor, op type, occurrence), with its op type and figures, in graph order."""
+    seen: Counter[tuple[str, str]] = Counter()
     layers = {}
     for i, node in enumerate(analysis.cost.nodes):
         times = tuple(p.nodes[i].time_s for p in analysis.predictions)
-        layers[(node.name, seen[node.name])] = (node.op_type, Figures(node.flops, node.bytes, times))
-        seen[node.name] += 1
+        kind = (anchor(node), node.op_type)
+        layers[(*kind, seen[kind])] = (node.op_type, Figures(node.flops, node.bytes, times))
+        seen[kind] += 1
     return layers
 
 
@@ -90,20 +112,59 @@ def match_layers(base: Analysis, head: Analysis) -> tuple[LayerDelta, ...]:
     return (*matched, *removed)
 
 
-def identity(d: Diagnostic) -> tuple[str, str | None, str]:
-    return (d.code, d.node, d.target)
+@dataclass(frozen=True)
+class Side:
+    """One revision's findings, and how to name the operators they are about."""
+
+    findings: Sequence[Diagnostic]
+    anchors: Mapping[str, str]  # node name -> anchor
+    op_types: Mapping[str, str]  # node name -> op type
+
+    @classmethod
+    def of(cls, analysis: Analysis, findings: Sequence[Diagnostic]) -> Side:
+        op_types = {node.name: node.op_type for node in analysis.cost.nodes}
+        return cls(findings, anchors(analysis), op_types)
+
+    def identity(self, d: Diagnostic, place: Place) -> tuple[str, str, str | None, str | None]:
+        """Code, target, anchor and op type: no message, severity or figure, which all move
+        when any operator of the model gets faster or slower."""
+        node = place.node
+        if node is None:
+            return (d.code, d.target, None, None)
+        return (d.code, d.target, self.anchors.get(node, node), self.op_types.get(node))
 
 
-def beyond(findings: Iterable[Diagnostic], other: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
-    """The findings of ``findings`` that ``other`` has fewer of (a multiset difference)."""
-    left = Counter(identity(d) for d in other)
+def beyond(side: Side, other: Side) -> tuple[Diagnostic, ...]:
+    """The findings of ``side`` at places ``other`` has fewer of (a multiset difference), each
+    narrowed to those places."""
+    left = Counter(other.identity(d, place) for d in other.findings for place in d.places)
     extra = []
-    for d in findings:
-        if left[identity(d)] > 0:
-            left[identity(d)] -= 1
-        else:
-            extra.append(d)
+    for d in side.findings:
+        fresh = []
+        for place in d.places:
+            key = side.identity(d, place)
+            if left[key] > 0:
+                left[key] -= 1
+            else:
+                fresh.append(place)
+        if fresh:
+            extra.append(_at_places(d, fresh))
     return tuple(extra)
+
+
+def _at_places(d: Diagnostic, places: Sequence[Place]) -> Diagnostic:
+    if len(places) == len(d.places):
+        return d
+    first, *rest = places
+    share = d.saving_s * len(places) / len(d.places)  # identical operators save the same each
+    return replace(
+        d,
+        node=first.node,
+        location=first.location,
+        related=first.related,
+        repeats=tuple(rest),
+        saving_s=share,
+    )
 
 
 def compare(
@@ -112,6 +173,7 @@ def compare(
     targets = tuple(p.profile.name for p in head.predictions)
     if targets != tuple(p.profile.name for p in base.predictions):
         raise ValueError("both models must be analyzed for the same targets, in the same order")
+    before, after = Side.of(base, base_findings), Side.of(head, head_findings)
     return ModelDiff(
         base_path=base.model.path,
         head_path=head.model.path,
@@ -121,6 +183,8 @@ def compare(
         base_params=base.cost.params,
         head_params=head.cost.params,
         layers=match_layers(base, head),
-        new=beyond(head_findings, base_findings),
-        fixed=beyond(base_findings, head_findings),
+        new=beyond(after, before),
+        fixed=beyond(before, after),
+        base_anchors=before.anchors,
+        head_anchors=after.anchors,
     )

@@ -3,16 +3,20 @@
 The totals first (FLOPs, bytes moved, parameters, predicted latency per target), then the new and
 the fixed findings, then one row per layer that changed, was added or was removed, in graph order.
 A reviewer reads the price of the change before its details; unchanged layers are left out.
+Findings and layers of a model exported from PyTorch are named by module path (``features.3.conv``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from archlint import units
 from archlint.diff.model_diff import Figures, LayerDelta, ModelDiff
 from archlint.lint.diagnostics import Diagnostic
 from archlint.report.markdown import code, md_table, plural, text
+
+#: Places named in a finding's row before the rest are counted.
+MAX_PLACES = 5
 
 #: Layer rows shown before the rest is summarized: a comment stays readable (and under GitHub's
 #: 65,536-character limit) when an export renames every node; ``--format json`` lists them all.
@@ -77,18 +81,26 @@ def _findings(diff: ModelDiff) -> str:
         return "### Findings\n\nNo finding appeared or went away."
     sections = ["### Findings"]
     if diff.new:
-        sections.append(f"New ({len(diff.new)}):\n\n{_finding_table(diff.new)}")
+        sections.append(f"New ({len(diff.new)}):\n\n{_finding_table(diff.new, diff.head_anchors)}")
     if diff.fixed:
-        sections.append(f"Fixed ({len(diff.fixed)}):\n\n{_finding_table(diff.fixed)}")
+        sections.append(f"Fixed ({len(diff.fixed)}):\n\n{_finding_table(diff.fixed, diff.base_anchors)}")
     return "\n\n".join(sections)
 
 
-def _finding_table(findings: Sequence[Diagnostic]) -> str:
+def _finding_table(findings: Sequence[Diagnostic], anchors: Mapping[str, str]) -> str:
     rows = [
-        [d.severity.value, d.code, code(d.node or "(model)"), code(d.target), text(d.message)]
-        for d in findings
+        [d.severity.value, d.code, _places(d, anchors), code(d.target), text(d.message)] for d in findings
     ]
     return md_table(["severity", "code", "node", "target", "message"], ["---"] * 5, rows)
+
+
+def _places(d: Diagnostic, anchors: Mapping[str, str]) -> str:
+    """The module paths (or node names) the finding is about: ``features.3.conv``."""
+    if d.node is None:
+        return code("(model)")
+    names = [code(anchors.get(p.node or "", p.node or "")) for p in d.places]
+    more = len(names) - MAX_PLACES
+    return ", ".join(names[:MAX_PLACES]) + (f" and {more} more" if more > 0 else "")
 
 
 def _layers(diff: ModelDiff) -> str:

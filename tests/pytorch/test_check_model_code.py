@@ -28,7 +28,7 @@ class Net(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dw(self.head(self.narrow(self.stem(x))))
 """
-NARROW_LINE, DW_LINE = 9, 11
+NARROW_LINE, HEAD_LINE = 9, 10
 ARGS = ["models.py::Net", "--input", "x=1x3x64x64", "--target", "gpu", "--format", "json"]
 
 
@@ -60,12 +60,10 @@ def test_findings_land_on_the_lines_that_construct_the_layers(
 ) -> None:
     code, found = _check(capsys, *ARGS)
     assert code == 1
-    assert NARROW_LINE in _at(found, "AL101")
-    assert _at(found, "AL201") == {DW_LINE}
-    depthwise = next(d for d in found if d["code"] == "AL201")
-    assert depthwise["location"] == {"path": "models.py", "line": DW_LINE}
-    assert str(depthwise["message"]).startswith("dw: ")
-    assert depthwise["path"] == "models.py::Net"
+    assert _at(found, "AL101") == {NARROW_LINE, HEAD_LINE}  # 30 output channels, 30 input channels
+    head = next(d for d in found if d["code"] == "AL101" and str(d["message"]).startswith("head: "))
+    assert head["location"] == {"path": "models.py", "line": HEAD_LINE}
+    assert head["path"] == "models.py::Net"
 
 
 def test_noqa_silences_its_line_and_an_unused_noqa_is_reported(
@@ -76,8 +74,7 @@ def test_noqa_silences_its_line_and_an_unused_noqa_is_reported(
     lines[7] += "  # archlint: noqa: AL201"  # the stem: no depthwise finding there to silence
     (in_project / "models.py").write_text("\n".join(lines) + "\n")
     _, found = _check(capsys, *ARGS)
-    assert NARROW_LINE not in _at(found, "AL101")
-    assert _at(found, "AL201") == {DW_LINE}
+    assert _at(found, "AL101") == {HEAD_LINE}
     unused = [d for d in found if d["code"] == "AL001"]
     assert [(d["name"], d["location"]) for d in unused] == [("unused-noqa", {"path": "models.py", "line": 8})]
     assert "AL201" in str(unused[0]["message"])
@@ -98,7 +95,7 @@ def test_an_unchanged_model_is_not_exported_again(
     monkeypatch.setattr(torch.onnx, "export", refuse)
     (in_project / "models.py").write_text(MODEL.replace("super().__init__()", "super().__init__()  # why"))
     code, found = _check(capsys, *ARGS)  # a comment changes no token: still cached
-    assert code == 1 and _at(found, "AL201") == {DW_LINE}
+    assert code == 1 and _at(found, "AL101") == {NARROW_LINE, HEAD_LINE}
     assert main(["check", *ARGS, "--kwargs", '{"width": 32}']) == 2  # new arguments: exported again
     assert "exported again" in capsys.readouterr().err
 
@@ -110,7 +107,7 @@ def test_the_whole_process_uses_the_cache(in_project: Path, cache_dir: Path) -> 
     assert result.returncode == 1, result.stderr
     assert result.stderr == ""  # the exporter's chatter stays off the terminal
     found = json.loads(result.stdout)["diagnostics"]
-    assert NARROW_LINE in _at(found, "AL101") and _at(found, "AL201") == {DW_LINE}
+    assert _at(found, "AL101") == {NARROW_LINE, HEAD_LINE}
 
 
 def _run(folder: Path, cache_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -144,11 +141,11 @@ def test_github_annotations_and_sarif_alerts_land_on_the_model_code(
     in_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base = ARGS[:-2]  # without --format json
-    main(["check", *base, "--select", "AL101,AL201", "--format", "github"])
+    main(["check", *base, "--select", "AL101", "--format", "github"])
     annotations = capsys.readouterr().out.splitlines()
     assert any(f"file=models.py,line={NARROW_LINE}," in a and "AL101" in a for a in annotations)
-    assert any(f"file=models.py,line={DW_LINE}," in a and "AL201" in a for a in annotations)
-    main(["check", *base, "--select", "AL101,AL201", "--format", "sarif"])
+    assert any(f"file=models.py,line={HEAD_LINE}," in a and "AL101" in a for a in annotations)
+    main(["check", *base, "--select", "AL101", "--format", "sarif"])
     results = json.loads(capsys.readouterr().out)["runs"][0]["results"]
     places = {
         (r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
@@ -156,4 +153,4 @@ def test_github_annotations_and_sarif_alerts_land_on_the_model_code(
         for r in results
     }  # fmt: skip
     assert ("AL101", "models.py", NARROW_LINE) in places
-    assert ("AL201", "models.py", DW_LINE) in places
+    assert ("AL101", "models.py", HEAD_LINE) in places

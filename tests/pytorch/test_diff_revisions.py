@@ -95,3 +95,78 @@ def test_a_same_named_module_imported_earlier_does_not_shadow_the_revision(
     finally:
         sys.path.remove(str(elsewhere))
         sys.modules.pop("layers", None)
+
+
+BLOCKS = """\
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        return self.bn(self.conv(x))
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = Block(3, 32)
+        self.extra = nn.Conv2d(32, 32, 3, padding=1)
+        self.features = nn.Sequential(Block(32, 32), Block(32, WIDTH))
+        self.head = nn.Conv2d(WIDTH, 16, 1)
+
+    def forward(self, x):
+        return self.head(self.features(self.extra(self.stem(x))))
+"""
+EXTRA = "        self.extra = nn.Conv2d(32, 32, 3, padding=1)\n"
+
+
+def _commit(repo: Path, source: str, tag: str) -> None:
+    (repo / "models.py").write_text(source)
+    _git(repo, "add", "models.py")
+    _git(repo, "commit", "--quiet", "-m", tag)
+    _git(repo, "tag", tag)
+
+
+@pytest.fixture
+def revisions(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """slow: 30 channels; faster: without the layer in front; aligned: 32 channels as well."""
+    _git(tmp_path, "init", "--quiet")
+    slow = BLOCKS.replace("WIDTH", "30")
+    _commit(tmp_path, slow, "slow")
+    faster = slow.replace(EXTRA, "").replace("self.extra(self.stem(x))", "self.stem(x)")
+    _commit(tmp_path, faster, "faster")
+    _commit(tmp_path, faster.replace("30", "32"), "aligned")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _diff(capsys: pytest.CaptureFixture[str], base: str, head: str, *args: str) -> str:
+    command = ["diff", base, head, "--model", "models.py::Net", "--input", "x=1x3x32x32", "--target", "gpu"]
+    assert main([*command, "--select", "AL101", *args]) == 0
+    return capsys.readouterr().out
+
+
+def test_a_finding_whose_model_only_got_faster_is_not_new(
+    revisions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = json.loads(_diff(capsys, "slow", "faster", "--format", "json"))
+    # The layer in front is gone: torch renumbers the nodes after it and the findings' figures
+    # move, but they are the same findings on the same modules.
+    assert document["new"] == document["fixed"] == []
+    assert [(layer["name"], layer["status"]) for layer in document["layers"]] == [("extra", "removed")]
+    assert document["totals"]["head"]["time_s"]["a100"] < document["totals"]["base"]["time_s"]["a100"]
+
+
+def test_findings_and_layers_are_named_by_module_path(
+    revisions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _diff(capsys, "faster", "aligned")
+    assert "Fixed (2):" in out
+    fixed = out.split("Fixed (2):")[1].split("###")[0]
+    assert "| AL101 | `features.1.conv` |" in fixed and "| AL101 | `head` |" in fixed
+    assert "| `features.1.conv` | Conv | changed |" in out and "| `head` | Conv | changed |" in out
