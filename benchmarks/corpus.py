@@ -466,6 +466,74 @@ def _wav2vec2(real: bool) -> Source:
     )
 
 
+# Object detectors: a CNN backbone with a transformer head (DETR), a plain ViT detector (YOLOS),
+# and RT-DETR, whose hybrid encoder is a YOLO-style neck of Conv + BatchNorm + SiLU blocks.
+_DETECTOR_BACKBONE = {"embedding_size": 32, "hidden_sizes": [32, 64, 128, 256], "depths": [1, 1, 1, 1]}
+_DETECTOR_HEAD = {"num_labels": 10, "encoder_attention_heads": 4, "decoder_attention_heads": 4}
+
+
+def _detr(real: bool) -> Source:
+    from transformers import DetrConfig, DetrForObjectDetection, ResNetConfig
+
+    backbone = ResNetConfig(**_DETECTOR_BACKBONE, layer_type="basic", out_features=["stage4"])
+    small = {
+        "d_model": 64,
+        "encoder_layers": 2,
+        "decoder_layers": 2,
+        "encoder_ffn_dim": 128,
+        "decoder_ffn_dim": 128,
+        "num_queries": 20,
+        **_DETECTOR_HEAD,
+    }
+    base = {"backbone_config": ResNetConfig(out_features=["stage4"])}  # ResNet-50, as published
+    config = DetrConfig(
+        use_timm_backbone=False,
+        use_pretrained_backbone=False,
+        **_small(real, {**small, "backbone_config": backbone}, base),
+    )
+    return _image(DetrForObjectDetection(config), 3, 64 if not real else 512, False)
+
+
+def _yolos(real: bool) -> Source:
+    from transformers import YolosConfig, YolosForObjectDetection
+
+    small = {
+        "image_size": [64, 64],
+        "patch_size": 8,
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 128,
+        "num_detection_tokens": 10,
+        "num_labels": 10,
+    }
+    config = YolosConfig(**_small(real, small))
+    return _image(YolosForObjectDetection(config), 3, config.image_size[0], False, config.num_attention_heads)
+
+
+def _rtdetr(real: bool) -> Source:
+    from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrResNetConfig
+
+    backbone = RTDetrResNetConfig(
+        **_DETECTOR_BACKBONE, layer_type="basic", out_features=["stage2", "stage3", "stage4"]
+    )
+    small = {
+        "backbone_config": backbone,
+        "encoder_hidden_dim": 64,
+        "encoder_in_channels": [64, 128, 256],
+        "decoder_in_channels": [64, 64, 64],
+        "d_model": 64,
+        "decoder_layers": 2,
+        "encoder_ffn_dim": 128,
+        "decoder_ffn_dim": 128,
+        "num_queries": 50,
+        "num_denoising": 0,
+        **_DETECTOR_HEAD,
+    }
+    config = RTDetrConfig(**_small(real, small))
+    return _image(RTDetrForObjectDetection(config), 3, 64 if not real else 640, False)
+
+
 @dataclass(frozen=True)
 class Family:
     """An architecture, and which rewrites its exports get."""
@@ -489,6 +557,9 @@ FAMILIES = (
     Family("mobilevit", _mobilevit, downgrade=True),
     Family("whisper", _whisper, ort_type="bart", downgrade=True),
     Family("wav2vec2", _wav2vec2, downgrade=True),
+    Family("detr", _detr),
+    Family("yolos", _yolos),
+    Family("rtdetr", _rtdetr),
 )
 
 
@@ -569,8 +640,22 @@ def export_plain(
         if all(len(axes) <= 1 for axes in source.axes.values()):
             raise
         _export(source, path, exporter, True, external)
+        _refuse_frozen_batch(path, source)
         return {**base_entry(name, family, exporter, "plain", source, True), "first_error": _one_line(error)}
+    _refuse_frozen_batch(path, source)
     return base_entry(name, family, exporter, "plain", source, False)
+
+
+def _refuse_frozen_batch(path: Path, source: Source) -> None:
+    """An export that fixed the batch it was asked to leave free (torch.export specialises a
+    dimension a guard pins) is no export of this model: fail it, saying so."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    for tensor in graph.input:
+        if 0 in source.axes.get(tensor.name, {}):
+            batch = tensor.type.tensor_type.shape.dim[0]
+            if batch.HasField("dim_value"):
+                fixed = batch.dim_value
+                raise ValueError(f"the exporter fixed the batch of input {tensor.name!r} to {fixed}")
 
 
 # --- manifest entries -----------------------------------------------------------------------------

@@ -360,3 +360,19 @@ def int8_weights(ctx: RuleContext, node: NodeCost) -> NodeCost | None:
         return node
     weights = [name for name in node.node.inputs if name in ctx.cost.constant_tensors]
     return ctx.alternative(node, dtypes=dict.fromkeys(weights, from_onnx(_STORAGE["int8"])))
+
+
+# How a width is set in a PyTorch model definition: the constructor argument of the module.
+_TORCH_ARGUMENTS = {
+    "input channels": "in_channels",
+    "output channels": "out_channels",
+    "K (reduction)": "in_features",
+    "N (output features)": "out_features",
+}
+
+
+def width_setting(ctx: RuleContext, role: str, size: int) -> str:
+    """ "output channels 32", or for a model definition "out_channels=32" (its constructor's
+    argument, where the user changes it)."""
+    argument = _TORCH_ARGUMENTS.get(role) if from_pytorch(ctx) else None
+    return f"{argument}={size}" if argument else f"{role} {size}"

@@ -14,7 +14,7 @@ from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
 from archlint.units import count, seconds
 
-from ._graph import channel_dims, resized, task_fixed
+from ._graph import channel_dims, resized, task_fixed, width_setting
 
 
 class ChannelAlignmentOptions(RuleOptions):
@@ -98,7 +98,7 @@ def _finding(
     ctx: RuleContext, node: NodeCost, unaligned: list[tuple[str, int]], alignment: int, padded_share: float
 ) -> Finding:
     described = ", ".join(f"{dim} {role}" for role, dim in unaligned)
-    up = ", ".join(f"{role} {_round_up(dim, alignment)}" for role, dim in unaligned)
+    up = ", ".join(width_setting(ctx, role, _round_up(dim, alignment)) for role, dim in unaligned)
     runs = padded_flops(node, ctx.profile)
     message = (
         f"{node.op_type} {node.name!r} has {described}; {ctx.profile.name} packs {node.compute_dtype} "
@@ -110,7 +110,7 @@ def _finding(
     saving = ctx.saving_by([node], [smaller]) if smaller is not None else None
     if saving is not None and saving > 0:
         fix = (
-            f"round down to {', '.join(f'{role} {dim}' for role, dim in down.items())} to save "
+            f"round down to {', '.join(width_setting(ctx, role, dim) for role, dim in down.items())} to save "
             f"{seconds(saving)}; or use {up}: the padding becomes useful capacity at the same predicted time."
         )
         return Finding(node=node.name, message=message, fix=fix, saving_s=saving)
