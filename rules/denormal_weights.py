@@ -86,7 +86,9 @@ class DenormalWeights(Rule):
     one with all of them there 11x slower). The penalty is a property of the core, not of "x86":
     the same subnormal conv ran 140x slower on an Intel Cascade Lake and at full speed on an AMD
     Zen 4. The rule stays silent on targets whose profile says `flush_to_zero: always` (GPUs,
-    NPUs) or `subnormal_slowdown: 1` (a core without a penalty).
+    NPUs) or `subnormal_slowdown: 1` (a core without a penalty). On a CPU whose profile states
+    no `subnormal_slowdown` (nobody measured it; `archlint calibrate` does) subnormal weights are
+    info, a risk to check, not a warning.
 
     The roofline cannot see this slow path. The saving is therefore an estimate from a
     measured slowdown, not a prediction, and it is kept out of the latency after fixes: for each
@@ -348,7 +350,11 @@ def _severity(profile: HardwareProfile, subnormal: bool) -> Severity:
         return Severity.INFO
     if profile.flush_to_zero == "never":
         return Severity.ERROR  # the engine cannot switch the slow path off: only new weights help
-    return Severity.WARNING if profile.kind == "cpu" else Severity.INFO
+    if profile.kind != "cpu" or profile.subnormal_slowdown is None:
+        # A slow path nobody measured on this CPU is a risk to check (`archlint calibrate`
+        # measures it), not a warning.
+        return Severity.INFO
+    return Severity.WARNING
 
 
 def _folded_into(ctx: RuleContext, name: str, readers: list[NodeCost]) -> Iterator[tuple[NodeCost, NodeCost]]:

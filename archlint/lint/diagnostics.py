@@ -6,6 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+#: Default of ``min-saving-share``: a fix saving under 1% of the latency is not worth a warning.
+DEFAULT_MIN_SAVING_SHARE = 0.01
+
 
 class Severity(StrEnum):
     INFO = "info"

@@ -16,9 +16,6 @@ from archlint.analysis.model_cost import NodeCost
 from archlint.lint.diagnostics import Diagnostic, Finding, Place, Severity
 from archlint.lint.rule import RuleContext
 
-#: Default of ``min-saving-share``: below 1% of the latency a fix is not worth a warning.
-DEFAULT_MIN_SAVING_SHARE = 0.01
-
 
 def judged(
     finding: Finding, ctx: RuleContext, severity: Severity, share: float, show_exempt: bool

@@ -109,20 +109,24 @@ def test_a_harmless_batchnorm_stays_quiet(tmp_path: Path) -> None:
     assert findings(DenormalWeights, proto, tmp_path, "cpu") == []
 
 
+# An x86 profile that states no subnormal slowdown of its own: the options' curve applies as given.
+CURVE_ONLY = "x86-avx2-desktop"
+
+
 def test_saving_is_the_measured_factor_applied_to_the_predicted_conv_time(tmp_path: Path) -> None:
     """All weights subnormal, a single measured point (100%, 3x): the saving is 2x the conv's time."""
     w = np.full(SHAPE, SUBNORMAL, np.float32)
     options = DenormalWeightsOptions(measured_slowdown=((1.0, 3.0),))
-    [finding] = findings(DenormalWeights, _conv(w), tmp_path, "cpu", options)
-    conv_time = analyze(tmp_path / "model.onnx", [resolve("cpu")]).predictions[0].nodes[0].time_s
+    [finding] = findings(DenormalWeights, _conv(w), tmp_path, CURVE_ONLY, options)
+    conv_time = analyze(tmp_path / "model.onnx", [resolve(CURVE_ONLY)]).predictions[0].nodes[0].time_s
     assert finding.saving_s == pytest.approx(2 * conv_time)
 
 
 def test_the_estimate_interpolates_between_measured_points(tmp_path: Path) -> None:
     """Half the weights subnormal between points (0, 1x) and (1.0, 3x): factor 2, saving 1x the time."""
     options = DenormalWeightsOptions(measured_slowdown=((1.0, 3.0),))
-    [finding] = findings(DenormalWeights, _conv(_half_subnormal()), tmp_path, "cpu", options)
-    conv_time = analyze(tmp_path / "model.onnx", [resolve("cpu")]).predictions[0].nodes[0].time_s
+    [finding] = findings(DenormalWeights, _conv(_half_subnormal()), tmp_path, CURVE_ONLY, options)
+    conv_time = analyze(tmp_path / "model.onnx", [resolve(CURVE_ONLY)]).predictions[0].nodes[0].time_s
     assert finding.saving_s == pytest.approx(conv_time)
 
 
@@ -202,10 +206,13 @@ def test_fp16_weights_are_normal_on_a_cpu_that_computes_fp16_in_fp32(tmp_path: P
 
 
 def test_fp16_subnormals_are_reported_where_the_target_computes_in_fp16(tmp_path: Path) -> None:
-    target = _cpu(tmp_path, "fp16", peak_flops={"fp32": 1e12, "fp16": 2e12})
+    target = _cpu(tmp_path, "fp16", peak_flops={"fp32": 1e12, "fp16": 2e12}, subnormal_slowdown=10)
     [finding] = findings(DenormalWeights, _fp16_matmul(_half_fp16_subnormal()), tmp_path, target)
     assert "128 subnormal (50%, |w| < 6.104e-05 in float16)" in finding.message
-    assert finding.severity is Severity.WARNING
+    assert finding.severity is Severity.WARNING  # a CPU with a known penalty
+    unmeasured = _cpu(tmp_path, "fp16-unmeasured", peak_flops={"fp32": 1e12, "fp16": 2e12})
+    [risk] = findings(DenormalWeights, _fp16_matmul(_half_fp16_subnormal()), tmp_path, unmeasured)
+    assert risk.severity is Severity.INFO  # nobody measured this CPU's slow path: a risk
     assert finding.saving_s is None  # the measured factors are float32 Conv factors: no estimate
 
 
