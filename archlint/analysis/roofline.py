@@ -262,6 +262,9 @@ def _branch_slack(model: ModelCost, nodes: tuple[NodeTime, ...], profile: Hardwa
     slack = 0.0
     for decision in model.undecided:
         kept = sum(times.get(id(n), 0.0) for n in decision.kept_nodes)
-        other = sum(node_time(n, profile).time_s for n in decision.other_nodes)
+        # The other branch as the engine would run it: fused where the profile says so.
+        branch = dataclasses.replace(model, nodes=decision.other_nodes)
+        fused = fused_nodes(branch, profile)
+        other = sum(node_time(n, profile).time_s for i, n in enumerate(branch.nodes) if i not in fused)
         slack += max(kept - other, 0.0)
     return slack
