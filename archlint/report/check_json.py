@@ -24,7 +24,10 @@ def diagnostic_dict(d: Diagnostic) -> dict[str, Any]:
         "fix": d.fix,
         "saving_s": d.saving_s,
         "location": _location(d.location),
-        "locations": [{"node": p.node, "location": _location(p.location)} for p in d.places],
+        "locations": [
+            {"node": p.node, "location": _location(p.location), "related": [_location(r) for r in p.related]}
+            for p in d.places
+        ],
     }
 
 

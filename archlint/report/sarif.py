@@ -96,9 +96,26 @@ def locations(d: Diagnostic) -> list[dict[str, Any]]:
     return [location(each) for each in d.at_each_place()]
 
 
+def related_locations(d: Diagnostic) -> list[dict[str, Any]]:
+    """The other source lines of the operators (a BatchNorm folded into a conv): SARIF's
+    relatedLocations, which code scanning shows beside the alert."""
+    lines = [loc for each in d.at_each_place() for loc in each.related]
+    return [
+        {
+            "id": index,
+            "physicalLocation": {
+                "artifactLocation": artifact_location(loc.path),
+                "region": {"startLine": loc.line},
+            },
+            "message": {"text": "folded into this operator"},
+        }
+        for index, loc in enumerate(lines)
+    ]
+
+
 def result(d: Diagnostic, rule_index: int) -> dict[str, Any]:
     saving = f" Saves {units.seconds(d.saving_s)} on {d.target}." if d.saving_s > 0 else ""
-    return {
+    found: dict[str, Any] = {
         "ruleId": d.code,
         "ruleIndex": rule_index,
         "level": LEVEL[d.severity],
@@ -107,6 +124,10 @@ def result(d: Diagnostic, rule_index: int) -> dict[str, Any]:
         "partialFingerprints": {FINGERPRINT: fingerprint(d)},
         "properties": {"target": d.target, "node": d.node, "model": d.path, "saving_s": d.saving_s},
     }
+    related = related_locations(d)
+    if related:
+        found["relatedLocations"] = related
+    return found
 
 
 class SarifReporter(Reporter):

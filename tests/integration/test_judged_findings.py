@@ -121,3 +121,18 @@ def test_a_class_head_width_is_exempt_and_shown_on_request(
     assert "Exempt: its output reaches the model output 'scores'" in head["message"]
     (stem,) = [d for d in shown if d["node"] == "backbone"]  # RGB: the data's 3 channels
     assert "Exempt: its input channels come from the model input 'x'" in stem["message"]
+
+
+def test_folded_source_lines_travel_to_sarif_and_json() -> None:
+    from archlint.lint.diagnostics import Location
+    from archlint.report.check_json import diagnostic_dict
+    from archlint.report.sarif import result
+
+    conv, bn = Location("models.py", 8), Location("models.py", 9)
+    d = Diagnostic(
+        "AL101", "channel-alignment", Severity.INFO, "a100", "m", "conv", "", "", 0.0, conv, related=(bn,)
+    )
+    sarif = result(d, 0)
+    assert sarif["locations"][0]["physicalLocation"]["region"]["startLine"] == 8
+    assert sarif["relatedLocations"][0]["physicalLocation"]["region"]["startLine"] == 9
+    assert diagnostic_dict(d)["locations"][0]["related"] == [{"path": "models.py", "line": 9}]
