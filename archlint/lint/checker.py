@@ -17,6 +17,7 @@ from archlint.analysis.analysis import Analysis
 from archlint.errors import ArchlintError, InternalError
 from archlint.lint.diagnostics import DEFAULT_MIN_SAVING_SHARE, Diagnostic, Severity
 from archlint.lint.rule import RegisteredRule, RuleContext, RuleOptions
+from archlint.lint.savings import with_overlaps_noted
 from archlint.lint.selection import Selection, longest_prefix
 from archlint.lint.triage import grouped, judged, touched
 
@@ -60,7 +61,7 @@ def check(analysis: Analysis, rules: Mapping[str, RegisteredRule], options: Chec
                 if not _node_ignored(d, options.node_ignores)
             )  # fmt: skip
     placed = _with_sources(analysis, diagnostics, options.selection)
-    return grouped(placed, {n.name: n for n in analysis.cost.nodes})
+    return with_overlaps_noted(grouped(placed, {n.name: n for n in analysis.cost.nodes}))
 
 
 def _with_sources(

@@ -10,6 +10,7 @@ are estimates of time the prediction does not contain (a subnormal slow path) st
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from archlint.lint.diagnostics import Diagnostic
 
@@ -18,17 +19,49 @@ _EVERYTHING = "*"  # a whole-model fix that names no operators conflicts with ev
 
 def combined_saving(diagnostics: Iterable[Diagnostic]) -> float:
     """Predicted time saved by the best set of mutually compatible fixes (one target)."""
-    taken: set[str] = set()
-    total = 0.0
+    return sum(d.saving_s for d in compatible(diagnostics)[0])
+
+
+def compatible(diagnostics: Iterable[Diagnostic]) -> tuple[list[Diagnostic], dict[int, Diagnostic]]:
+    """The fixes that count, largest saving first, and for each one left out (by id) the
+    counted fix it overlaps: both change the same operators, so only one saving can be had."""
+    counted: list[Diagnostic] = []
+    owner: dict[str, Diagnostic] = {}
+    overlapped: dict[int, Diagnostic] = {}
     for d in sorted(diagnostics, key=lambda d: -d.saving_s):
         if d.saving_s <= 0 or not d.in_latency:
             continue
         nodes = set(d.touched) or {_EVERYTHING}
-        if _EVERYTHING in taken or (taken and _EVERYTHING in nodes) or nodes & taken:
+        clash = next((owner[n] for n in nodes if n in owner), None)
+        if clash is None and (_EVERYTHING in owner or (owner and _EVERYTHING in nodes)):
+            clash = owner.get(_EVERYTHING) or next(iter(owner.values()))
+        if clash is not None:
+            overlapped[id(d)] = clash
             continue
-        taken |= nodes
-        total += d.saving_s
-    return total
+        owner.update(dict.fromkeys(nodes, d))
+        counted.append(d)
+    return counted, overlapped
+
+
+def with_overlaps_noted(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each fix that overlaps a larger one on the same target says so, in its message."""
+    by_target: dict[str, list[Diagnostic]] = {}
+    for d in diagnostics:
+        by_target.setdefault(d.target, []).append(d)
+    notes: dict[int, Diagnostic] = {}
+    for found in by_target.values():
+        notes.update(compatible(found)[1])
+    return [
+        replace(d, message=f"{d.message} {_overlap_note(notes[id(d)])}") if id(d) in notes else d
+        for d in diagnostics
+    ]
+
+
+def _overlap_note(larger: Diagnostic) -> str:
+    return (
+        f"Its fix changes the operators that {larger.code}'s fix changes: the two savings are one, "
+        "counted once in the latency after fixes."
+    )
 
 
 def latency_after_fixes(latency_s: float, diagnostics: Iterable[Diagnostic]) -> float:

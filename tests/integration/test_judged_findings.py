@@ -136,3 +136,13 @@ def test_folded_source_lines_travel_to_sarif_and_json() -> None:
     assert sarif["locations"][0]["physicalLocation"]["region"]["startLine"] == 8
     assert sarif["relatedLocations"][0]["physicalLocation"]["region"]["startLine"] == 9
     assert diagnostic_dict(d)["locations"][0]["related"] == [{"path": "models.py", "line": 9}]
+
+
+def test_a_fix_that_overlaps_a_larger_one_says_so() -> None:
+    from archlint.lint.savings import with_overlaps_noted
+
+    weights = _diagnostic("AL502", 3.0, {"fc", "proj"})
+    budget = _diagnostic("AL503", 3.0 - 1e-9, {"fc", "proj", "embed"})
+    noted = with_overlaps_noted([budget, weights])
+    assert "changes the operators that AL502's fix changes" in noted[0].message
+    assert noted[1] == weights
