@@ -28,7 +28,7 @@ def compatible(diagnostics: Iterable[Diagnostic]) -> tuple[list[Diagnostic], dic
     counted: list[Diagnostic] = []
     owner: dict[str, Diagnostic] = {}
     overlapped: dict[int, Diagnostic] = {}
-    for d in sorted(diagnostics, key=lambda d: -d.saving_s):
+    for d in sorted(diagnostics, key=lambda d: (-d.saving_s, d.code)):
         if d.saving_s <= 0 or not d.in_latency:
             continue
         nodes = set(d.touched) or {_EVERYTHING}
@@ -50,7 +50,12 @@ def with_overlaps_noted(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
         by_target.setdefault(d.target, []).append(d)
     notes: dict[int, Diagnostic] = {}
     for found in by_target.values():
-        notes.update(compatible(found)[1])
+        for key, larger in compatible(found)[1].items():
+            smaller = next(d for d in found if id(d) == key)
+            # Said only where the two fixes are mostly the same change; a fix that shares a few
+            # operators with another is still its own advice (the summary stays conservative).
+            if len(smaller.touched & larger.touched) * 2 >= len(smaller.touched):
+                notes[key] = larger
     return [
         replace(d, message=f"{d.message} {_overlap_note(notes[id(d)])}") if id(d) in notes else d
         for d in diagnostics
@@ -59,8 +64,8 @@ def with_overlaps_noted(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 def _overlap_note(larger: Diagnostic) -> str:
     return (
-        f"Its fix changes the operators that {larger.code}'s fix changes: the two savings are one, "
-        "counted once in the latency after fixes."
+        f"Its fix changes the operators {larger.code}'s fix changes: the latency after fixes counts "
+        "only the larger saving."
     )
 
 

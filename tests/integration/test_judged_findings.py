@@ -144,5 +144,5 @@ def test_a_fix_that_overlaps_a_larger_one_says_so() -> None:
     weights = _diagnostic("AL502", 3.0, {"fc", "proj"})
     budget = _diagnostic("AL503", 3.0 - 1e-9, {"fc", "proj", "embed"})
     noted = with_overlaps_noted([budget, weights])
-    assert "changes the operators that AL502's fix changes" in noted[0].message
+    assert "changes the operators AL502's fix changes" in noted[0].message
     assert noted[1] == weights
