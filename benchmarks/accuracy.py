@@ -53,6 +53,8 @@ from archlint.measure.calibration.run import calibrate
 from archlint.measure.calibration.writer import to_yaml
 from archlint.targets.profile import ConvShape, HardwareProfile, load_profile
 
+#: Where each calibration's profile is written as soon as it is measured.
+KEPT_PROFILES = Path(__file__).resolve().parent / ".models" / "accuracy"
 WITHIN = 0.25  # a prediction within +-25 % of the measurement counts as right
 CLOSE_FLOPS = 2.0  # pairs of models within this FLOPs ratio are the ones FLOPs cannot rank
 
@@ -126,8 +128,8 @@ def corpus_subjects() -> list[Subject]:
     entries = json.loads(MANIFEST.read_text(encoding="utf-8"))["models"]
     subjects = []
     for entry in entries:
-        if "error" in entry:
-            continue
+        if "error" in entry or not (CORPUS_DIR / entry["path"]).is_file():
+            continue  # failed to build, or being rebuilt
         shapes = {name: tuple(shape) for name, shape in entry["inputs"].items()}
         desc = ", ".join(f"{n} {'x'.join(map(str, s)) or 'scalar'}" for n, s in shapes.items())
         subjects.append(
@@ -229,8 +231,12 @@ READING = """\
 - *spread* is the interquartile range of a model's runs over its median: this machine is a shared
   virtual machine, and a model's runs vary by that much. An error smaller than the spread is
   within the noise of the measurement itself.
-- The profile's efficiencies are single figures per operator class, refined for fp32 convs by
-  their output channels and multiply-adds per output, output width, grouping and layout
+- Calibration figures are robust medians (per-round medians, rounds beyond 3 MADs left out) of
+  microbenchmarks on a machine shared with other processes; the figures move between
+  calibrations by the spreads tabulated under *Repeated calibrations*, and main-memory bandwidth,
+  the figure most sensitive to other processes' load, moves most.
+- The profile's efficiencies are per operator class (and per op type where measured), refined
+  for fp32 convs by their output channels and multiply-adds per output, output width, grouping and layout
   fallback (`conv_shape`), and measured on a few generic shapes each; the copies onnxruntime
   makes between its blocked conv layout and the plain one are charged where `blocked_ops` says
   they happen. Where a kernel's speed depends on its shape in other ways (a grouped conv on a
@@ -287,13 +293,17 @@ above; the FLOPs-only constant is fitted again, to these measurements."""
 
 
 CORPUS_GAP = """\
-archlint predicts nearly every corpus model too fast. These models are small (the 16-token
-BERT of hidden size 128 is 13 MFLOPs), so their time is mostly what each kernel call costs
-before it does any arithmetic, and the profile's only such figure, `op_overhead_s`, is
-calibrated on chains of Relus over 16 floats: small MatMul, Gemm, Softmax, normalization and
-quantization kernels, and control-flow nodes, cost more to start. The profile has no fixed cost
-per operator class yet, so read these rows as the gap that remains, not as the accuracy on
-models of production size, which the zoo above measures."""
+These models are small (the 16-token BERT of hidden size 128 is 13 MFLOPs), so much of their
+time is what each kernel call costs before it does any arithmetic. The profile prices that per
+op class and for the op types with kernels of their own (`class_overhead_s`, `op_types`),
+measured on chains of small operators of transformer and small-convnet sizes; none of these
+models was run to choose them. What the profile cannot price yet: control-flow nodes (If, Loop)
+have no cost of their own in archlint, while onnxruntime sets up a subgraph execution on every
+call (tens of microseconds: the cond, step-loop and vad rows); shape sub-graphs (Shape, Gather,
+Unsqueeze, Concat on shapes) that archlint folds once the input shapes are bound still run in
+onnxruntime when the file's dimensions are symbolic; and fused kernels onnxruntime forms from
+several nodes (SkipLayerNormalization, BiasGelu, FusedMatMul) are priced as the nodes they
+replace, fused only where the profile's `fusion` table says so."""
 
 
 def render(
@@ -437,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--calibrations", type=int, default=1, help="calibrate N times and compare")
-    parser.add_argument("--profile", help="use this profile instead of calibrating now")
+    parser.add_argument("--profile", help="use these profiles (comma-separated) instead of calibrating now")
     parser.add_argument("--write", metavar="F.md", help="write the report to F (default: print it)")
     parser.add_argument("--only", help="comma-separated model names (default: the whole zoo)")
     parser.add_argument("--no-throughput", action="store_true", help="skip the QPS-vs-batch section")
@@ -449,12 +459,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     if args.profile:
-        profiles, spent = [load_profile(args.profile)], "(a given profile)"
+        profiles, spent = [load_profile(p) for p in args.profile.split(",")], "(given profiles)"
     else:
         profiles = []
         for index in range(args.calibrations):
             print(f"calibrating {index + 1}/{args.calibrations} ...", file=sys.stderr)
             profiles.append(calibrate("host", args.threads))
+            # Kept, so that a run stopped later can be scored again with --profile.
+            kept = KEPT_PROFILES / f"calibration-{index + 1}.yaml"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text(
+                to_yaml(profiles[-1], f"archlint calibrate --threads {args.threads}"), encoding="utf-8"
+            )
         spent = units.seconds((time.perf_counter() - started) / len(profiles)) + " each"
     profile = profiles[0]
     print("measuring ...", file=sys.stderr)
