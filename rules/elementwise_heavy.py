@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 from pydantic import Field
 
 from archlint.analysis.costs.record import OpClass
 from archlint.analysis.model_cost import NodeCost
-from archlint.analysis.roofline import node_time
+from archlint.analysis.whatif import fused_kernel
 from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
 from archlint.units import percent, seconds
@@ -96,7 +95,8 @@ class ElementwiseHeavy(Rule):
         )
         chains = sorted(((_fusion_saving(ctx, c), c) for c in fusable_chains(ctx)), key=lambda p: -p[0])
         saving = sum(s for s, _ in chains)
-        yield Finding(node=None, message=message, fix=self._fix(chains, saving), saving_s=saving)
+        touched = tuple(n.name for _, chain in chains for n in chain)
+        yield Finding(None, message, self._fix(chains, saving), saving, touched=touched)
 
     def _fix(self, chains: list[tuple[float, tuple[NodeCost, ...]]], saving: float) -> str:
         if not chains:
@@ -112,16 +112,4 @@ class ElementwiseHeavy(Rule):
 
 def _fusion_saving(ctx: RuleContext, chain: tuple[NodeCost, ...]) -> float:
     """Time the chain saves run as one kernel: every operator's work, no intermediate tensors."""
-    return max(0.0, sum(ctx.time(n) for n in chain) - node_time(_fused(chain), ctx.profile).time_s)
-
-
-def _fused(chain: tuple[NodeCost, ...]) -> NodeCost:
-    # Each intermediate tensor is written by one member and read once by the next (its only reader).
-    intermediate = sum(n.bytes_written for n in chain[:-1])
-    return replace(
-        chain[0],
-        flops=sum(n.flops for n in chain),
-        bytes_read=sum(n.bytes_read for n in chain) - intermediate,
-        bytes_written=chain[-1].bytes_written,
-        weight_bytes=sum(n.weight_bytes for n in chain),
-    )
+    return max(0.0, ctx.saving_by(chain, [fused_kernel(chain)]) or 0.0)

@@ -66,3 +66,17 @@ def changed(
     weights = {n for n in node.inputs if n in constants} | set(added)
     found = cost_alternative([alternative], tensors, weights, cost.repeats)
     return replace(found[0], name=cost.name) if found else None
+
+
+def fused_kernel(chain: Sequence[NodeCost]) -> NodeCost:
+    """A chain of operators run as one kernel, as an engine fuses pointwise epilogues: every
+    member's arithmetic and inputs, and no intermediate tensor (each is written by one member
+    and read once by the next, its only reader), so only the last member's output is written."""
+    intermediate = sum(n.bytes_written for n in chain[:-1])
+    return replace(
+        chain[0],
+        flops=sum(n.flops for n in chain),
+        bytes_read=sum(n.bytes_read for n in chain) - intermediate,
+        bytes_written=chain[-1].bytes_written,
+        weight_bytes=sum(n.weight_bytes for n in chain),
+    )
