@@ -210,3 +210,14 @@ def test_subnormal_weights_are_subnormal() -> None:
         (w,) = [numpy_helper.to_array(t) for t in bench.proto.graph.initializer if t.dims and len(t.dims) > 1]
         tiny = np.abs(w[w != 0])
         assert tiny.max() < np.finfo(np.float32).tiny
+
+
+def test_a_fixed_cost_the_runs_cannot_identify_is_held_where_it_is_given() -> None:
+    from archlint.measure.calibration import kernels
+
+    bench = kernels.small_layer_norm(128, 768, 4)  # large shapes only
+    roof, count = fit.kernel_work(_measured(bench, 1.0), _profile())
+    run = _measured(bench, roof / 0.5 + count * 3e-6)
+    held = fit.kernel_fit([run], _profile(), 0.0, overhead_s=3e-6)
+    assert held.overhead_s == 3e-6
+    assert held.efficiency == pytest.approx(0.5, abs=1e-3)

@@ -8,7 +8,7 @@ fixed cost hidden under a long kernel, say) and moves between calibrations by ab
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from archlint import units
 from archlint.analysis.costs.record import OpClass
@@ -19,7 +19,7 @@ from archlint.targets.profile import OpFigures, Source
 HOW = (
     "efficiency e and fixed cost per kernel f fitted together (bounded least squares on relative "
     "error) so that roofline time / e + kernels x f matches the measured time, less the run's own "
-    "fixed cost, of large and of small-shape chains"
+    "fixed cost, of large and of small-shape chains (f fixed where only large shapes were measured)"
 )
 
 
@@ -33,10 +33,13 @@ def kernel_sources(
     op_types: Mapping[str, OpFigures],
     run_base_s: float,
     spreads: Mapping[str, float],
+    fitted: Collection[OpClass],
 ) -> tuple[Source, ...]:
+    """``fitted``: the classes whose fixed cost was fitted (the others keep op_overhead_s)."""
     notes = []
     for op_class, overhead in class_overhead_s.items():
-        parts = [f"f {units.seconds(overhead)} ({_mad(spreads, f'{op_class}.overhead_s')})"]
+        mad = _mad(spreads, f"{op_class}.overhead_s") if op_class in fitted else "fixed at op_overhead_s"
+        parts = [f"f {units.seconds(overhead)} ({mad})"]
         if op_class in efficiency:
             eff = efficiency[op_class]
             parts.insert(0, f"e {eff:.3f} ({_mad(spreads, f'{op_class}.efficiency')})")

@@ -14,7 +14,8 @@ Every figure is the plain reading of one or a few measurements:
   roofline time / e + kernels x f best matches (least squared relative error) the measured time,
   less the run's fixed cost, of its microbenchmarks: large shapes, where the roofline term
   dominates, and chains of small ones, where the fixed cost does. Both are bounded (e in
-  [MIN_EFFICIENCY, 1], f in [0, MAX_OVERHEAD_S]); a class with no roofline time (views) fits f only;
+  [MIN_EFFICIENCY, 1], f in [0, MAX_OVERHEAD_S]); a class with no roofline time (views) fits f only,
+  and a class measured on large shapes only keeps the generic dispatch overhead as its f;
 - the grouped and fallback factors are the roofline's time over the measured time less the fixed
   costs, both summed over their microbenchmarks, capped at 1;
 - a conv's narrow-channel and narrow-row constants c and w are the pair under which the conv
@@ -181,14 +182,21 @@ def kernel_work(run: Measured, profile: HardwareProfile) -> tuple[float, int]:
     return roof, sum(n.repeats for n in run.cost.nodes)
 
 
-def kernel_fit(runs: Sequence[Measured], profile: HardwareProfile, run_base_s: float) -> KernelFit:
-    """Efficiency and fixed cost per kernel that best explain ``runs`` (see the module's text)."""
+def kernel_fit(
+    runs: Sequence[Measured], profile: HardwareProfile, run_base_s: float, overhead_s: float | None = None
+) -> KernelFit:
+    """Efficiency and fixed cost per kernel that best explain ``runs`` (see the module's text).
+
+    With ``overhead_s`` the fixed cost is not fitted but fixed there: runs of large kernels alone
+    cannot tell a fixed cost from a slightly lower efficiency.
+    """
     rows = []
     for run in runs:
         roof, kernels = kernel_work(run, profile)
         busy = max(run.seconds - run_base_s, run.seconds * 0.05)
         rows.append((roof / busy, kernels / busy))
-    slope, overhead = _bounded_line(rows, (1.0, 1 / MIN_EFFICIENCY), (0.0, MAX_OVERHEAD_S))
+    f_bounds = (0.0, MAX_OVERHEAD_S) if overhead_s is None else (overhead_s, overhead_s)
+    slope, overhead = _bounded_line(rows, (1.0, 1 / MIN_EFFICIENCY), f_bounds)
     return KernelFit(round(1 / slope, 3), overhead)
 
 

@@ -140,6 +140,7 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         figures.op_types,
         measured.run_base_s,
         spreads(roofline, measured, multiple),
+        fitted=set(measured.small),
     )
     sources += (confidence.subnormal_source(penalty, host.cpu, [r.micro.name for r in measured.subnormal]),)
     return roofline.model_copy(
@@ -227,9 +228,14 @@ def kernel_figures(
     shaped: HardwareProfile, measured: _Measurements
 ) -> tuple[dict[OpClass, fit.KernelFit], dict[str, fit.KernelFit]]:
     """Per op class and per measured op type: efficiency and fixed cost per kernel."""
-    base = measured.run_base_s
+    base, dispatch = measured.run_base_s, fit.dispatch_overhead(*measured.chains)
     classes = {
-        c: fit.kernel_fit([*measured.classes.get(c, []), *measured.small.get(c, [])], shaped, base)
+        c: fit.kernel_fit(
+            [*measured.classes.get(c, []), *measured.small.get(c, [])],
+            shaped,
+            base,
+            None if c in measured.small else dispatch,  # no small shapes: f is not identified
+        )
         for c in sorted({*measured.classes, *measured.small})
     }
     op_types = {t: fit.kernel_fit(runs, shaped, base) for t, runs in measured.op_types.items()}
