@@ -49,7 +49,8 @@ class LowArithmeticIntensity(Rule):
     Finds operators whose arithmetic intensity (FLOPs per byte moved) is below the target's
     ridge point for their dtype, that the roofline predicts to be memory-bound, and that take a
     large share of the predicted latency. The fix depends on the operator's class and always
-    offers a narrower storage type, re-costed.
+    offers a narrower storage type, re-costed. Matrix products bound by reading their weights
+    (a decode step's matrix-vector products) are AL502's: reported there once, together.
 
     ## Why is this bad?
     The ridge point `peak / bandwidth` is the intensity an operator needs to keep the arithmetic
@@ -96,6 +97,8 @@ class LowArithmeticIntensity(Rule):
             ridge = ctx.profile.peak_for(node.compute_dtype) / ctx.profile.memory_bandwidth
             if timed.bound != "memory" or node.intensity >= ridge:
                 continue
+            if node.op_class is OpClass.MATMUL and 2 * node.weight_bytes > node.bytes:
+                continue  # a weight-bound matrix product: AL502 reports them together, once
             if ctx.share(node) >= self.options.min_share:
                 yield _finding(ctx, node, ridge)
 
