@@ -6,12 +6,17 @@ from pathlib import Path
 
 import onnx
 
+from archlint.analysis.analysis import Analysis
 from archlint.api import analyze
 from archlint.lint.checker import CheckOptions, check
 from archlint.lint.diagnostics import Diagnostic, Finding
 from archlint.lint.rule import RegisteredRule, Rule, RuleContext, RuleOptions
 from archlint.targets.registry import resolve
 from tests.builders import save
+
+
+def _analysis(proto: onnx.ModelProto, tmp_path: Path, target: str) -> Analysis:
+    return analyze(save(proto, tmp_path / "model.onnx"), [resolve(target)])
 
 
 def findings(
@@ -24,8 +29,7 @@ def findings(
     """The rule's findings on ``target`` that the engine reports: without those the task
     exempts (shown only with --show-exempt) and those whose fix saves no time; [] when the rule
     does not apply to its kind."""
-    path = save(proto, tmp_path / "model.onnx")
-    analysis = analyze(path, [resolve(target)])
+    analysis = _analysis(proto, tmp_path, target)
     if not rule.applies_to(analysis.predictions[0].profile):
         return []
     found = rule(options).check(RuleContext(analysis, analysis.predictions[0]))
@@ -38,14 +42,8 @@ def diagnostics(
     tmp_path: Path,
     target: str = "gpu",
     options: RuleOptions | None = None,
-    check_options: CheckOptions | None = None,
 ) -> list[Diagnostic]:
     """What a user sees of the rule on ``target``: its findings after the engine judged them."""
-    path = save(proto, tmp_path / "model.onnx")
-    analysis = analyze(path, [resolve(target)])
-    base = check_options or CheckOptions()
     rule_options = {rule.code: options} if options is not None else {}
-    judged = CheckOptions(
-        base.selection, rule_options, min_saving_share=base.min_saving_share, show_exempt=base.show_exempt
-    )
-    return check(analysis, {rule.code: RegisteredRule(rule, "test")}, judged)
+    judged = CheckOptions(rule_options=rule_options)
+    return check(_analysis(proto, tmp_path, target), {rule.code: RegisteredRule(rule, "test")}, judged)
