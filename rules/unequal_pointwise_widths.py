@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 
 from pydantic import Field
 
@@ -12,7 +13,7 @@ from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
 from archlint.units import seconds
 
-from ._graph import resized
+from ._graph import resized, task_fixed
 
 
 class UnequalPointwiseWidthsOptions(RuleOptions):
@@ -76,8 +77,13 @@ class UnequalPointwiseWidths(Rule):
             if mac / least - 1 < self.options.min_excess_traffic:
                 continue
             saving = _equal_width_saving(ctx, node, c1, c2)
-            if saving > 0:
-                yield _finding(ctx, node, widths, (mac, least), saving)
+            if saving <= 0:
+                continue
+            found = _finding(ctx, node, widths, (mac, least), saving)
+            # Equal widths change both sides: a side the task fixes (a head's outputs, an
+            # input's channels) rules the advice out.
+            fixed = task_fixed(ctx, node)
+            yield replace(found, exempt="; ".join(dict.fromkeys(fixed.values()))) if fixed else found
 
 
 def _pointwise_widths(ctx: RuleContext, node: NodeCost) -> tuple[int, int, int] | None:

@@ -7,9 +7,10 @@ from pathlib import Path
 import onnx
 import pytest
 from archlint.rules.unequal_pointwise_widths import UnequalPointwiseWidths, UnequalPointwiseWidthsOptions
+from onnx import helper
 
 from archlint.lint.diagnostics import Severity
-from tests.builders import conv_model, minimal_profile_yaml
+from tests.builders import conv_model, minimal_profile_yaml, model, value, weight
 from tests.rules.helpers import findings
 
 
@@ -17,8 +18,19 @@ def _profile(tmp_path: Path, bandwidth: float = 1e10) -> str:
     return str(minimal_profile_yaml(tmp_path / "p.yaml", peak=1e12, bandwidth=bandwidth))
 
 
+def _between_layers(c1: int, c2: int, size: int) -> onnx.ModelProto:
+    """A 1x1 conv c1 -> c2 between two 3x3 convs: both of its widths are the designer's."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w0"], ["a"], pads=[1] * 4, name="before"),
+        helper.make_node("Conv", ["a", "w1"], ["b"], name="pointwise"),
+        helper.make_node("Conv", ["b", "w2"], ["y"], pads=[1] * 4, name="after"),
+    ]
+    inits = [weight("w0", (c1, 16, 3, 3)), weight("w1", (c2, c1, 1, 1)), weight("w2", (16, c2, 3, 3))]
+    return model(nodes, [value("x", [1, 16, size, size])], [value("y", None)], inits)
+
+
 def test_64_to_16_pointwise_conv_fires_with_the_g1_numbers(tmp_path: Path) -> None:
-    [found] = findings(UnequalPointwiseWidths, conv_model(64, 16, 56, 1), tmp_path, _profile(tmp_path))
+    [found] = findings(UnequalPointwiseWidths, _between_layers(64, 16, 56), tmp_path, _profile(tmp_path))
     assert found.node is not None
     assert "from 64 to 16 channels on hw = 3,136 positions" in found.message
     assert "MAC = hw(c1 + c2) + c1*c2 = 251,904 elements is 24.9% above" in found.message  # 3136*80 + 1024
@@ -33,7 +45,8 @@ def test_64_to_16_pointwise_conv_fires_with_the_g1_numbers(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     "proto",
     [
-        conv_model(64, 64, 56, 1),  # equal widths
+        _between_layers(64, 64, 56),  # equal widths
+        conv_model(64, 16, 56, 1),  # widths the model's input and output fix
         conv_model(64, 16, 56, 3),  # not a 1x1 conv
         conv_model(64, 16, 56, 1, stride=2),  # the spatial size changes too
         conv_model(64, 48, 56, 1),  # MAC only 1% above the minimum
