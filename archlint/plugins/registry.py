@@ -44,6 +44,11 @@ class Registry(Generic[T]):
         assert self._entries is not None
         return self._entries
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the plugins have been asked already (so lookups cost nothing)."""
+        return self._entries is not None
+
     def get(self, key: str) -> Registered[T] | None:
         self.entries()
         return self._by_key.get(key)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from importlib import resources
+from importlib.abc import Traversable
 from pathlib import Path
 
 from archlint.errors import ProfileError
 from archlint.plugins.registry import Registry
 from archlint.targets.profile import HardwareProfile, load_profile
+
+#: The package of the built-in profiles (hardware/), one YAML file per device.
+BUILTIN_HARDWARE = "archlint.hardware"
 
 PROFILES: Registry[HardwareProfile] = Registry(
     "archlint_register_hardware",
@@ -14,6 +20,11 @@ PROFILES: Registry[HardwareProfile] = Registry(
     keys=lambda profile: (profile.name, *profile.aliases),
     error=ProfileError,
 )
+
+# A top-level ``name: x`` or ``aliases: [x, y]`` line, as the built-in profiles write them.
+_KEY_LINE = re.compile(r"^(name|aliases):(.*)$", re.MULTILINE)
+_NAME = re.compile(r"\s*([\w.+-]+)\s*(#.*)?")
+_ALIASES = re.compile(r"\s*\[([\w.+\-, ]*)\]\s*(#.*)?")
 
 
 def registered_profiles() -> dict[str, HardwareProfile]:
@@ -25,6 +36,9 @@ def resolve(target: str) -> HardwareProfile:
     """A profile by name, alias, or path to a YAML file."""
     if target.endswith((".yaml", ".yml")) or Path(target).is_file():
         return load_profile(target)
+    builtin = _builtin_profile(target)
+    if builtin is not None:
+        return builtin
     entry = PROFILES.get(target)
     if entry is not None:
         return entry.item
@@ -35,3 +49,46 @@ def resolve(target: str) -> HardwareProfile:
 def resolve_many(targets: str) -> list[HardwareProfile]:
     """``"gpu,cpu"`` -> two profiles, in order."""
     return [resolve(t.strip()) for t in targets.split(",") if t.strip()]
+
+
+def _builtin_profile(target: str) -> HardwareProfile | None:
+    """The built-in profile ``target`` names, read from its file alone, where the full registry
+    could only find that same profile: it is not loaded yet and no plugin but the built-ins
+    registers profiles. None otherwise; the registry then decides, clashes and errors included.
+    Validating one profile instead of all ~30 is most of what resolving ``cpu`` costs."""
+    if PROFILES.loaded:
+        return None
+    from archlint.plugins.manager import plugin_manager
+
+    impls = plugin_manager().hook.archlint_register_hardware.get_hookimpls()
+    if [impl.plugin_name for impl in impls] != [f"archlint.builtin.{BUILTIN_HARDWARE}"]:
+        return None
+    matches: list[Traversable] = []
+    for entry in resources.files(BUILTIN_HARDWARE).iterdir():
+        if not entry.name.endswith(".yaml"):
+            continue
+        keys = declared_keys(entry.read_text(encoding="utf-8"))
+        if keys is None:
+            return None
+        if target in keys:
+            matches.append(entry)
+    if len(matches) != 1:
+        return None
+    with resources.as_file(matches[0]) as path:
+        profile = load_profile(path)
+    return profile if target in (profile.name, *profile.aliases) else None
+
+
+def declared_keys(text: str) -> tuple[str, ...] | None:
+    """The name and aliases a profile's YAML declares, read from its top-level ``name:`` and
+    ``aliases: [...]`` lines without parsing it; None when it writes them any other way."""
+    lines = _KEY_LINE.findall(text)
+    if not any(key == "name" for key, _ in lines):
+        return None
+    keys: list[str] = []
+    for key, value in lines:
+        match = (_NAME if key == "name" else _ALIASES).fullmatch(value)
+        if match is None:
+            return None
+        keys.extend(item.strip() for item in match.group(1).split(",") if item.strip())
+    return tuple(keys)
