@@ -13,12 +13,12 @@ is not).
 
 Models are timed in interleaved rounds, so a burst of load from another process on a shared
 machine spreads over all models instead of landing on one. In each round a model runs once
-untimed, then for at least ``SLICE_SECONDS``: the same protocol as calibration's
-microbenchmarks, whose kernels run warm from one run to the next. The primary score compares each
-prediction with the robust centre of the model's per-round medians (rounds further than 3 MADs
-from the median left out), the estimator calibration's kernel figures use; scores against the
-fastest run are given too. Every profile is scored on the same measurements, and the spread of
-each figure over the calibrations is tabulated.
+untimed, then for at least ``SLICE_SECONDS``, and the round's fastest run is kept: the same
+protocol as calibration's microbenchmarks, whose kernels run warm from one run to the next. The
+primary score compares each prediction with the robust centre of the model's per-round values
+(the mean of those within 3 MADs of their median), the estimator calibration's figures use;
+scores against the single fastest run are given too. Every profile is scored on the same
+measurements, and the spread of each figure over the calibrations is tabulated.
 
 With ``--corpus``, the real-world corpus (``benchmarks/corpus.py``: transformers architectures
 through both torch exporters, onnxruntime's optimizer and quantizer, old opsets, control-flow
@@ -64,8 +64,8 @@ class Row:
     name: str
     input_desc: str
     flops: int
-    measured_s: float  # robust centre of the per-round medians
-    median_s: float  # the fastest run
+    measured_s: float  # robust centre of the per-round fastest runs
+    fastest_s: float  # the fastest run
     spread: float  # interquartile range / median of the measured runs
     archlint_s: float
     roofline_s: float  # the calibrated peaks and bandwidths only: no efficiencies, fusion, overhead
@@ -151,7 +151,7 @@ SLICE_SECONDS = 0.05
 
 
 def measure_all(subjects: Sequence[Subject], threads: int, rounds: int) -> dict[str, list[float]]:
-    """Per model, the median of each round's warm runs."""
+    """Per model, the fastest of each round's warm runs (calibration's per-round statistic too)."""
     sessions = {}
     for subject in subjects:
         proto = onnx.load(str(subject.path))
@@ -164,7 +164,7 @@ def measure_all(subjects: Sequence[Subject], threads: int, rounds: int) -> dict[
     for round_ in range(rounds):
         for name, (session, feeds) in sessions.items():
             runs = runtime.time_runs(session, feeds, runs=1, warmup=1, min_seconds=SLICE_SECONDS)
-            times[name].append(statistics.median(runs))
+            times[name].append(min(runs))
         print(f"  round {round_ + 1}/{rounds}", file=sys.stderr)
     return times
 
@@ -228,10 +228,10 @@ READING = """\
   but is off by a constant factor would still misrank no pairs. The count includes near ties:
   two models whose fastest times differ by a few percent can swap between runs, whichever
   predictor is scored.
-- *spread* is the interquartile range of a model's runs over its median: this machine is a shared
+- *spread* is the interquartile range of a model's rounds over their median: this machine is a shared
   virtual machine, and a model's runs vary by that much. An error smaller than the spread is
   within the noise of the measurement itself.
-- Calibration figures are robust medians (per-round medians, rounds beyond 3 MADs left out) of
+- Calibration figures are robust centres (per-round fastest runs, rounds beyond 3 MADs left out) of
   microbenchmarks on a machine shared with other processes; the figures move between
   calibrations by the spreads tabulated under *Repeated calibrations*, and main-memory bandwidth,
   the figure most sensitive to other processes' load, moves most.
@@ -257,28 +257,28 @@ GPU_NOTE = (
 
 
 def scored(rows: Sequence[Row]) -> list[str]:
-    """The summary against fastest and median rounds, then the per-model table."""
+    """The summary against robust centres and fastest runs, then the per-model table."""
     fastest = [r.measured_s for r in rows]
     baseline = flops_only(rows, fastest)
     out = [
-        "Against each model's robust median (calibration's kernel figures are robust medians too):",
+        "Against each model's robust centre of rounds (calibration's figures are too):",
         "",
         *summary(rows, fastest),
         "",
         "Against each model's fastest run:",
         "",
-        *summary(rows, [r.median_s for r in rows]),
+        *summary(rows, [r.fastest_s for r in rows]),
         "",
-        "| model | input | GFLOPs | median | fastest | spread (IQR) | archlint | error | "
+        "| model | input | GFLOPs | robust centre | fastest | spread (IQR) | archlint | error | "
         "error vs fastest | FLOPs only | error |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row, base in zip(rows, baseline, strict=True):
         out.append(
             f"| {row.name} | {row.input_desc} | {row.flops / 1e9:.3f} | {units.seconds(row.measured_s)} | "
-            f"{units.seconds(row.median_s)} | {row.spread:.1%} | {units.seconds(row.archlint_s)} | "
+            f"{units.seconds(row.fastest_s)} | {row.spread:.1%} | {units.seconds(row.archlint_s)} | "
             f"{relative_error(row.archlint_s, row.measured_s):+.0%} | "
-            f"{relative_error(row.archlint_s, row.median_s):+.0%} | {units.seconds(base)} | "
+            f"{relative_error(row.archlint_s, row.fastest_s):+.0%} | {units.seconds(base)} | "
             f"{relative_error(base, row.measured_s):+.0%} |"
         )
     return out
@@ -322,9 +322,9 @@ def render(
         f"Machine: {meta['machine']}. onnxruntime {meta['ort']}, CPU execution provider, all graph "
         f"optimizations, {meta['threads']} intra-op thread(s), sequential execution. Every model ran "
         f"{meta['rounds']} interleaved rounds (per round, one untimed batch-1 run, then batch-1 runs "
-        f"for {SLICE_SECONDS:g} s; the round's median is kept). Calibration took {meta['calibration']} "
+        f"for {SLICE_SECONDS:g} s; the round's fastest run is kept). Calibration took {meta['calibration']} "
         "of measurement and never ran these models. Other processes shared this 2-core machine "
-        "throughout: figures are robust medians of repeats, and move between runs.",
+        "throughout: figures are robust centres of repeats, and move between runs.",
         "",
         "## The zoo",
         "",
@@ -382,9 +382,10 @@ def spread_table(profiles: Sequence[HardwareProfile]) -> list[str]:
     for key in tables[0]:
         values = [t.get(key, float("nan")) for t in tables]
         middle = statistics.median(values)
-        spread = (max(values) - min(values)) / middle if middle else 0.0
+        width = max(values) - min(values)
+        spread = f"{width / middle:.0%}" if middle else "0%" if not width else "n/a (median 0)"
         cells = " | ".join(f"{v:.4g}" for v in values)
-        out.append(f"| {key} | {cells} | {spread:.0%} |")
+        out.append(f"| {key} | {cells} | {spread} |")
     return out
 
 
@@ -412,7 +413,7 @@ def calibrations_section(
 ) -> list[str]:
     out = [
         f"{len(profiles)} calibrations ran one after the other, before any model was measured; every "
-        "profile is scored against the same measurements (robust medians). The first profile is the "
+        "profile is scored against the same measurements (robust centres). The first profile is the "
         "one the tables above use and the one printed at the end.",
         "",
         *per_calibration_table("zoo", zoo),

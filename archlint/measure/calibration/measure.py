@@ -51,12 +51,12 @@ def relative_mad(values: Sequence[float]) -> float:
 @dataclass(frozen=True)
 class Measured:
     micro: Micro
-    # One run's wall-clock: the robust centre of the rounds' medians (outlier rounds left out).
+    # One run's wall-clock: the robust centre of the rounds' fastest runs (outlier rounds left out).
     seconds: float
     # The fastest run: other processes only ever slow a run down, so peaks are read off this.
     best_seconds: float
     cost: ModelCost
-    rounds: tuple[float, ...] = ()  # the median run of each round, in round order
+    rounds: tuple[float, ...] = ()  # the fastest run of each round, in round order
 
     @property
     def flops(self) -> int:
@@ -105,7 +105,9 @@ def measure(
         ):
             runs = runtime.time_runs(session, feeds, runs=1, warmup=0, min_seconds=bench.slice_seconds)
             collected += runs
-            per_round.append(statistics.median(runs))
+            # The round's fastest run: within a round, other processes only ever slow a run
+            # down; across rounds, the robust centre leaves out rounds that load spoiled whole.
+            per_round.append(min(runs))
             if tick is not None:
                 tick()
     return [
