@@ -659,7 +659,8 @@ def _channel_axis_from_right(graph: Graph, node: onnx.NodeProto) -> int:
     return 1
 
 
-_ROLE = re.compile(r"(\d+) (input channels|output channels|K \(reduction\)|N \(output features\))")
+# "channels" alone is a depthwise conv's: one width in and out.
+_ROLE = re.compile(r"(\d+) (input channels|output channels|channels|K \(reduction\)|N \(output features\))")
 _BLOCK = re.compile(r"in blocks of (\d+)")
 
 

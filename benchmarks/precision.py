@@ -27,6 +27,7 @@ least half the predicted one.
 
     python benchmarks/precision.py [--target host.yaml] [--only NAME,...] [--no-zoo] [--no-corpus]
                                    [--budget SECONDS] [--json FILE] [--markdown docs/precision.md]
+    python benchmarks/precision.py --from-json FILE --markdown docs/precision.md  # the page again
 
 The exit status is 0: the tables are the result.
 """
@@ -359,6 +360,19 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
+NOTES = (
+    "Reading the table:",
+    "",
+    "- A width is a property of a tensor: rounding a layer's output channels down also narrows "
+    "every layer that reads them (and a residual stream's other layers), so a width fix's measured "
+    "saving includes time its finding's prediction does not count.",
+    "- A saving smaller than about twice its ± cannot be told from noise; 'of those resolved' "
+    "counts only the findings whose predicted saving is at least twice the measurement's error.",
+    "- Findings about the whole model (AL301 launch overhead, AL302 elementwise share, AL502 "
+    "batching) and advice that is not a graph rewrite (AL501 and AL502's int8 storage) have no "
+    "mechanical fix here; AL102 and AL201 are not checked on CPU targets.",
+)
+
 RULE_HEADER = (
     "rule",
     "findings",
@@ -422,10 +436,13 @@ def _general(detail: str) -> str:
 
 
 def environment(target: Path) -> dict[str, str]:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in _lscpu().splitlines() if line.startswith("Model name")),
-        platform.processor() or "unknown",
-    )
+    fields = dict(line.split(":", 1) for line in _lscpu().splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    cpu = fields.get("Model name", platform.processor() or "unknown")
+    if "CPU family" in fields:
+        cpu += f" (lscpu: CPU family {fields['CPU family']}, model {fields.get('Model', '?')}"
+        cpu += f", {'with' if 'avx512f' in fields.get('Flags', '').split() else 'without'} AVX-512"
+        cpu += f", hypervisor {fields['Hypervisor vendor']})" if "Hypervisor vendor" in fields else ")"
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     )
@@ -492,6 +509,8 @@ def markdown(
         table(RULE_HEADER, rule_rows(results)),
         "",
         f"All rules: {held} of {len(measured)} measured fixes saved at least half the predicted time.",
+        "",
+        *NOTES,
         "",
         "## False positives",
         "",
@@ -560,7 +579,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timing per finding")
     parser.add_argument("--json", type=Path, help="write every result here")
     parser.add_argument("--markdown", type=Path, help="write the report page here")
+    parser.add_argument("--from-json", type=Path, help="write the page from a saved run instead of running")
     args = parser.parse_args(argv)
+    if args.from_json:
+        write(json.loads(args.from_json.read_text(encoding="utf-8")), None, args.markdown)
+        return 0
     ensure_profile(args.target, args.recalibrate)
     subjects = ([] if args.no_corpus else corpus_subjects(args.corpus_dir)) + (
         [] if args.no_zoo else zoo_subjects()
@@ -588,14 +611,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {r.code} {r.node}: predicted {us(r.predicted_s)}, measured {measured} µs")
     print()
     print(table(RULE_HEADER, rule_rows(results)))
-    env = environment(args.target)
-    if args.json:
-        args.json.write_text(
-            json.dumps({"environment": env, "results": [asdict(r) for r in results]}, indent=1)
-        )
-    if args.markdown:
-        args.markdown.write_text(markdown(results, env, models, failed, args.budget), encoding="utf-8")
+    run = {
+        "environment": environment(args.target),
+        "budget": args.budget,
+        "models": models,
+        "failed": failed,
+        "results": [asdict(r) for r in results],
+    }
+    write(run, args.json, args.markdown)
     return 0
+
+
+def write(run: Mapping[str, Any], json_path: Path | None, markdown_path: Path | None) -> None:
+    results = [Result(**r) for r in run["results"]]
+    if json_path:
+        json_path.write_text(json.dumps(run, indent=1), encoding="utf-8")
+    if markdown_path:
+        page = markdown(results, run["environment"], run["models"], run["failed"], run["budget"])
+        markdown_path.write_text(page, encoding="utf-8")
 
 
 if __name__ == "__main__":
