@@ -22,6 +22,8 @@ from archlint.measure.calibration.micro import Micro, _Graph
 #: magnitudes around 1e-39, below fp32's smallest normal number (1.1755e-38).
 SUBNORMAL_SCALE = 1e-38
 CONV_SHAPE = (1, 64, 28, 28)
+#: A subnormal run this little slower than the normal one counts as no penalty.
+NOISE = 0.05
 GEMM_SIZE = 256
 
 
@@ -63,8 +65,15 @@ class Penalty:
 
     @property
     def slowdown(self) -> float:
-        """The profile's figure: the larger ratio, never below 1 (a faster subnormal run is noise)."""
-        return round(max(1.0, self.conv, self.gemm), 2)
+        """The profile's figure: the larger ratio, or 1 where it is within the noise.
+
+        Within the noise: no more than ``NOISE`` above 1, nor than three of its rounds' MADs (a
+        1.01x "penalty" on a shared machine is two equal timings).
+        """
+        worst = max(self.conv, self.gemm)
+        if worst - 1 <= max(NOISE, 3 * self.spread):
+            return 1.0
+        return round(worst, 2)
 
 
 def penalty(runs: Sequence[Measured], flushed: bool) -> Penalty:
