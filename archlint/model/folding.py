@@ -10,7 +10,7 @@ tensors are evaluated, with ``values``' numpy evaluators.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from onnx import helper, numpy_helper
 
 from archlint.model import values
 from archlint.model.onnx_loader import SMALL_VALUE_LIMIT, small_value
-from archlint.model.proto_graph import DEFAULT_DOMAINS, has_subgraph, replace_nodes
+from archlint.model.proto_graph import DEFAULT_DOMAINS, NodeFacts, has_subgraph, node_facts, replace_nodes
 
 Array = np.ndarray[Any, Any]
 Shape = tuple[int, ...]
@@ -46,20 +46,40 @@ def stored_values(graph: onnx.GraphProto) -> dict[str, Array]:
 
 
 def fold_values(
-    graph: onnx.GraphProto, shapes: Mapping[str, Shape], known: dict[str, Array], opset: int
+    graph: onnx.GraphProto,
+    shapes: Mapping[str, Shape],
+    known: dict[str, Array],
+    opset: int,
+    facts: Sequence[NodeFacts] | None = None,
 ) -> int:
-    """Compute every small value that the known shapes and values determine; count new ones."""
+    """Compute every small value that the known shapes and values determine; count new ones.
+    ``facts``: the graph's ``node_facts``, when the caller holds them already."""
     added = 0
-    for node in graph.node:
-        outputs = [o for o in node.output if o]
-        if not outputs or all(o in known for o in outputs) or not _evaluable(node):
+    for fact in node_facts(graph) if facts is None else facts:
+        outputs = fact.named_outputs
+        if not outputs or all(o in known for o in outputs):
             continue
-        for name, value in zip(node.output, _node_values(node, shapes, known, opset) or [], strict=False):
+        # Whether the inputs are there first: it reads no proto, and most nodes stop at it.
+        if not _inputs_ready(fact, shapes, known) or not _evaluable(fact.node):
+            continue
+        node_values = _node_values(fact.node, shapes, known, opset) or []
+        for name, value in zip(fact.outputs, node_values, strict=False):
             value = np.asarray(value)
             if name and name not in known and value.size <= SMALL_VALUE_LIMIT and value.dtype.kind in "biuf":
                 known[name] = value
                 added += 1
     return added
+
+
+def _inputs_ready(fact: NodeFacts, shapes: Mapping[str, Shape], known: Mapping[str, Array]) -> bool:
+    """``_node_values``'s first test, on the facts: False where it would return None for want
+    of an input's shape or value."""
+    if fact.op_type in ("Shape", "Size"):
+        return bool(fact.inputs) and shapes.get(fact.inputs[0]) is not None
+    if fact.op_type == "Constant":
+        return True
+    present = [n for n in fact.inputs if n]
+    return bool(present) and all(n in known and known[n].size <= SMALL_VALUE_LIMIT for n in present)
 
 
 def fold_bodies(graph: onnx.GraphProto, outer: Mapping[str, Array], opset: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import onnx
 
@@ -12,6 +13,30 @@ DEFAULT_DOMAINS = ("", "ai.onnx")
 
 def has_subgraph(node: onnx.NodeProto) -> bool:
     return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
+
+
+class NodeFacts(NamedTuple):
+    """A node's names, read from its proto once: protobuf builds a new Python object on every
+    field read, and resolution asks each node the same questions in every round. (A named
+    tuple: it is built for every node, and builds faster than a frozen dataclass.)"""
+
+    node: onnx.NodeProto
+    op_type: str
+    inputs: tuple[str, ...]  # as written, "" for an absent optional input
+    outputs: tuple[str, ...]  # as written
+    named_outputs: tuple[str, ...]  # the outputs that are not ""
+
+
+def node_facts(graph: onnx.GraphProto) -> list[NodeFacts]:
+    """Facts of the graph's nodes, in order; valid until its node list or their names change
+    (edits inside a node's subgraphs leave them valid)."""
+    facts = []
+    for node in graph.node:
+        outputs = tuple(node.output)
+        facts.append(
+            NodeFacts(node, node.op_type, tuple(node.input), outputs, tuple(o for o in outputs if o))
+        )
+    return facts
 
 
 def replace_nodes(graph: onnx.GraphProto, nodes: Sequence[onnx.NodeProto]) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from archlint.model.declared_shapes import body_input_shapes, contrib_output_sha
 from archlint.model.folding import fold_bodies, fold_values, stored_values
 from archlint.model.inline import inline_known_ifs
 from archlint.model.onnx_loader import SMALL_VALUE_LIMIT
-from archlint.model.proto_graph import DEFAULT_DOMAINS, has_subgraph, replace_nodes, static_shape
+from archlint.model.proto_graph import DEFAULT_DOMAINS, NodeFacts, has_subgraph, node_facts, static_shape
 
 Array = np.ndarray[Any, Any]
 Shape = tuple[int, ...]
@@ -84,23 +84,30 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
     opset = next((o.version for o in work.opset_import if o.domain in DEFAULT_DOMAINS), 1)
     # Shape sub-graphs that read only bound inputs and stored constants fold before the first
     # inference, so that it already sees their Reshape targets: one inference in the common case.
-    fold_values(work.graph, _static_shapes(work.graph)[0], known, opset)
+    # The main graph's node facts: they hold until inlining replaces nodes.
+    facts = node_facts(work.graph)
+    fold_values(work.graph, _static_shapes(work.graph)[0], known, opset, facts)
     as_initializers: dict[str, onnx.TensorProto] = {}
     while True:
-        inferred, kept = _infer_with_values(work, known, as_initializers)
+        inferred, kept = _infer_with_values(work, known, as_initializers, facts)
         shapes, types = _static_shapes(inferred.graph)
         learned = contrib_output_shapes(work, shapes, types, contrib_done)
         learned += body_input_shapes(work.graph, shapes)
         learned += loop_output_shapes(work, inferred, shapes, known)
-        learned += fold_values(work.graph, shapes, known, opset)
+        learned += fold_values(work.graph, shapes, known, opset, facts)
         learned += fold_bodies(work.graph, known, opset)
-        learned += inline_known_ifs(work, known, untaken)
-        if not learned:
+        inlined = inline_known_ifs(work, known, untaken)
+        if not learned + inlined:
             return Resolved(_assemble(work, inferred, kept, known), known, untaken)
+        if inlined:  # the main graph's nodes changed (fold_bodies edits only inside bodies)
+            facts = node_facts(work.graph)
 
 
 def _infer_with_values(
-    work: onnx.ModelProto, known: Mapping[str, Array], as_initializers: dict[str, onnx.TensorProto]
+    work: onnx.ModelProto,
+    known: Mapping[str, Array],
+    as_initializers: dict[str, onnx.TensorProto],
+    facts: Sequence[NodeFacts],
 ) -> tuple[onnx.ModelProto, list[int]]:
     """Shape inference on a copy of ``work`` where every known value is an initializer and the
     nodes that computed them are gone; returns it with the indices of the nodes it kept.
@@ -112,8 +119,9 @@ def _infer_with_values(
     # into initializers here are not, so the copy is read under IR 4 rules.
     copy.ir_version = max(copy.ir_version, 4)
     graph = copy.graph
-    kept = [i for i, n in enumerate(work.graph.node) if not _computed(n, known)]
-    replace_nodes(graph, [graph.node[i] for i in kept])
+    kept = [i for i, fact in enumerate(facts) if not _computed(fact, known)]
+    del graph.node[:]
+    graph.node.extend(facts[i].node for i in kept)  # copies of work's nodes
     inputs = [i for i in graph.input if i.name not in known]
     del graph.input[:]
     graph.input.extend(inputs)
@@ -126,9 +134,9 @@ def _infer_with_values(
     return run_inference(copy), kept
 
 
-def _computed(node: onnx.NodeProto, known: Mapping[str, Array]) -> bool:
-    outputs = [o for o in node.output if o]
-    return bool(outputs) and all(o in known for o in outputs) and not has_subgraph(node)
+def _computed(fact: NodeFacts, known: Mapping[str, Array]) -> bool:
+    outputs = fact.named_outputs
+    return bool(outputs) and all(o in known for o in outputs) and not has_subgraph(fact.node)
 
 
 def run_inference(proto: onnx.ModelProto) -> onnx.ModelProto:
