@@ -6,14 +6,18 @@ as a fresh process, round-robin so that machine noise spreads evenly over them, 
 is reported. Two reference commands put the numbers in context: a bare interpreter and a bare
 ``import onnx``, which archlint cannot avoid for an analysis.
 
-Target: ``archlint analyze`` on the small model in <= 1.0 s.
+Target: ``archlint analyze`` on the small model in <= 1.0 s. With onnx-tool installed in the
+benchmark's environment, its README's load, ``shape_infer`` and ``profile`` of the same model is
+timed in the same rounds. What each tool spends beyond ``import onnx`` is the median over rounds
+of its time minus that round's ``import onnx`` (paired, so drift on a shared machine cancels).
 
-    python benchmarks/startup.py [--repeats 7]
+    python benchmarks/startup.py [--repeats 7] [--model examples/mobilenet_tiny.onnx] [--target cpu]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import statistics
 import subprocess
@@ -35,9 +39,28 @@ def archlint_executable() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "archlint"]
 
 
-def commands(model: Path, profile: Path) -> dict[str, list[str]]:
+# onnx-tool's README for one model: load, infer shapes, profile (argv: the model). Symbolic
+# dimensions are bound to 1 from the model's declared inputs, as archlint binds them by default.
+ONNX_TOOL_SCRIPT = """
+import contextlib, io, sys
+import numpy as np, onnx, onnx_tool
+graph = onnx.load(sys.argv[1]).graph
+stored = {i.name for i in graph.initializer}
+inputs = {
+    i.name: np.ones([d.dim_value or 1 for d in i.type.tensor_type.shape.dim],
+                    onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type))
+    for i in graph.input if i.name not in stored
+}
+with contextlib.redirect_stdout(io.StringIO()):
+    model = onnx_tool.Model(sys.argv[1])
+    model.graph.shape_infer(inputs)
+    model.graph.profile()
+"""
+
+
+def commands(model: Path, profile: Path | str) -> dict[str, list[str]]:
     archlint = archlint_executable()
-    return {
+    table = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "python -c 'import onnx'": [sys.executable, "-c", "import onnx"],
         "archlint --version": [*archlint, "--version"],
@@ -51,6 +74,9 @@ def commands(model: Path, profile: Path) -> dict[str, list[str]]:
             str(profile),
         ],
     }
+    if importlib.util.find_spec("onnx_tool") is not None:
+        table["onnx-tool (profile)"] = [sys.executable, "-c", ONNX_TOOL_SCRIPT, str(model)]
+    return table
 
 
 def run_once(command: list[str]) -> float:
@@ -79,6 +105,11 @@ def print_times(times: dict[str, list[float]]) -> None:
     for label, values in times.items():
         print(f"{label:<28}{statistics.median(values):>10.3f}{min(values):>8.3f}{max(values):>8.3f}")
     print("-" * len(header))
+    base = times["python -c 'import onnx'"]
+    for label in ("archlint analyze (json)", "onnx-tool (profile)"):
+        if label in times:
+            beyond = statistics.median(t - b for t, b in zip(times[label], base, strict=True))
+            print(f"{label}: {beyond:.3f} s beyond import onnx (median of paired differences)")
 
 
 @dataclass
@@ -145,9 +176,11 @@ def importtime(command: list[str]) -> list[Import]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per command (default 7)")
+    parser.add_argument("--model", type=Path, help="an ONNX file (default: the small benchmark model)")
+    parser.add_argument("--target", help="archlint's --target (default: a profile written for the run)")
     args = parser.parse_args()
-    model = _models.ensure(_models.SMALL_MODEL)
-    table = commands(model, _models.write_profile())
+    model = args.model or _models.ensure(_models.SMALL_MODEL)
+    table = commands(model, args.target or _models.write_profile())
     print(f"archlint: {' '.join(archlint_executable())}")
     print(
         f"model: {model.name} ({model.stat().st_size / 1024:.0f} KiB); "
