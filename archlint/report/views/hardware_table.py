@@ -36,6 +36,8 @@ def render_all(profiles: list[HardwareProfile], console: Console) -> None:
 def _value(key: str, value: object) -> str:
     if key == "peak_flops" and isinstance(value, dict):
         return ", ".join(f"{k} {units.count(v)}" for k, v in value.items())
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_value(k, v) if isinstance(v, dict) else v}" for k, v in value.items())
     if key in ("memory_bandwidth",) and isinstance(value, float):
         return f"{units.count(value)}B/s"
     if key.endswith("_bytes") and isinstance(value, float):
@@ -51,7 +53,10 @@ def render_one(profile: HardwareProfile, console: Console) -> None:
     table = Table(show_header=False)
     table.add_column("field", no_wrap=True)
     table.add_column("value")
-    for key, value in profile.model_dump(exclude={"name", "kind", "description", "sources"}).items():
+    # mode="json": enum keys (op classes) print as their names, as in the YAML.
+    for key, value in profile.model_dump(
+        mode="json", exclude={"name", "kind", "description", "sources"}
+    ).items():
         if value not in (None, {}, (), [], ""):
             table.add_row(key, _value(key, value))
     console.print(table)
