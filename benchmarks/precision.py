@@ -58,6 +58,7 @@ from _precision_fixes import REWRITES, Finding, NotApplicableError, apply_fix, s
 from archlint.fixes.verify import compare_outputs
 from archlint.measure import runtime
 
+REPO = Path(__file__).resolve().parents[1]
 CORPUS_DIR = MODELS_DIR / "corpus"
 HOST_PROFILE = MODELS_DIR / "host.yaml"
 THREADS = 1
@@ -101,6 +102,13 @@ class Result:
     @property
     def holds(self) -> bool:
         return self.measured_s is not None and self.measured_s >= HOLDS * self.predicted_s
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the verdict stands two standard errors clear of the threshold, either way."""
+        if self.measured_s is None or self.noise_s is None:
+            return False
+        return abs(self.measured_s - HOLDS * self.predicted_s) >= 2 * self.noise_s
 
 
 # --- models ---------------------------------------------------------------------------------------
@@ -332,7 +340,7 @@ def rule_rows(results: Sequence[Result]) -> list[list[str]]:
     for code in sorted({r.code for r in results}):
         mine = [r for r in results if r.code == code]
         timed = [r for r in mine if r.status == "measured"]
-        resolved = [r for r in timed if r.noise_s is not None and r.predicted_s >= 2 * r.noise_s]
+        resolved = [r for r in timed if r.resolved]
         held = sum(r.holds for r in timed)
         rows.append(
             [
@@ -366,8 +374,8 @@ NOTES = (
     "- A width is a property of a tensor: rounding a layer's output channels down also narrows "
     "every layer that reads them (and a residual stream's other layers), so a width fix's measured "
     "saving includes time its finding's prediction does not count.",
-    "- A saving smaller than about twice its ± cannot be told from noise; 'of those resolved' "
-    "counts only the findings whose predicted saving is at least twice the measurement's error.",
+    "- A verdict within about two ± of the threshold could be turned by noise; 'of those resolved' "
+    "counts only the findings whose measured saving is farther than that from half the predicted one.",
     "- Findings about the whole model (AL301 launch overhead, AL302 elementwise share, AL502 "
     "batching) and advice that is not a graph rewrite (AL501 and AL502's int8 storage) have no "
     "mechanical fix here; AL102 and AL201 are not checked on CPU targets.",
@@ -379,7 +387,7 @@ RULE_HEADER = (
     "with a predicted saving",
     "fixes measured",
     "measured >= half predicted",
-    "of those resolved",
+    "of those resolved (held/resolved)",
     "median predicted (µs)",
     "median measured (µs)",
     "not measured",
@@ -479,7 +487,8 @@ def markdown(
     parts = [
         "# Precision of the findings, measured",
         "",
-        "Written by `python benchmarks/precision.py --markdown docs/precision.md` (one run). For each "
+        "Written by `python benchmarks/precision.py --json FILE --markdown docs/precision.md` (one run; "
+        "`--from-json FILE` writes the page again from its saved results). For each "
         "model of the real-world corpus ([corpus.md](corpus.md)) and of the zoo, `archlint check "
         "--format json` ran against a profile `archlint calibrate` measured on this machine; each "
         "finding whose rule has a mechanical fix was applied at all of its locations to a copy of the "
@@ -489,7 +498,7 @@ def markdown(
         "",
         "## Setup",
         "",
-        *[f"- {k}: {v}" for k, v in env.items()],
+        *[f"- {k}: {v.replace(f'{REPO}/', '')}" for k, v in env.items()],
         f"- onnxruntime CPU execution provider, {THREADS} intra-op thread, sequential execution, all graph "
         "optimizations",
         f"- timing: {ROUNDS} rounds per finding, each with fresh sessions of both models, {WARMUP} "
@@ -501,7 +510,8 @@ def markdown(
         "- measured saving: median of the paired differences; ± is its standard error (the larger of "
         "the within-round and between-round estimates); "
         f"a finding holds when the measured saving is at least {HOLDS:g} x the predicted one; "
-        "'resolved' findings are those whose predicted saving is at least twice that error",
+        "'resolved' findings are those whose measured saving is at least two standard errors away "
+        "from half the predicted one (either way), so that noise cannot turn the verdict",
         f"- models: {len(models)} ({', '.join(f'{n} {s}' for s, n in Counter(models.values()).items())})",
         "",
         "## Per rule",
