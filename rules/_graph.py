@@ -376,3 +376,21 @@ def width_setting(ctx: RuleContext, role: str, size: int) -> str:
     argument, where the user changes it)."""
     argument = _TORCH_ARGUMENTS.get(role) if from_pytorch(ctx) else None
     return f"{argument}={size}" if argument else f"{role} {size}"
+
+
+def sole_producer_through_pass_through(ctx: RuleContext, node: NodeCost) -> NodeCost | None:
+    """The operator whose output only ``node`` uses, through pass-through ops that only it
+    uses: the layer whose output width changes with ``node``'s input width. None when the width
+    is shared (another reader, a residual Add, a model input)."""
+    name = node.node.input(0)
+    for _ in range(8):
+        if len(ctx.consumers.get(name, [])) != 1 or name in ctx.cost.model.graph.outputs:
+            return None
+        producer = ctx.producers.get(name)
+        if producer is None or producer.op_class not in _PASS_THROUGH:
+            return producer
+        others = [n for n in producer.node.inputs[1:] if n]
+        if any(n in ctx.producers or n in ctx.cost.model.graph.inputs for n in others):
+            return None
+        name = producer.node.input(0)
+    return None

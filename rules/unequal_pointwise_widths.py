@@ -13,7 +13,7 @@ from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
 from archlint.units import seconds
 
-from ._graph import resized, task_fixed
+from ._graph import next_through_pass_through, resized, sole_producer_through_pass_through, task_fixed
 
 
 class UnequalPointwiseWidthsOptions(RuleOptions):
@@ -30,7 +30,10 @@ class UnequalPointwiseWidths(Rule):
     Finds 1x1 convolutions (stride 1, one group) whose input and output widths differ enough
     that an equal-width 1x1 conv with the same FLOPs would move noticeably less data, and that
     are not compute-bound on the target, so the extra traffic costs time. Warning where the conv
-    is memory-bound, info where its launch dominates.
+    is memory-bound, info where its launch dominates. A width belongs to a tensor: equal widths
+    change the layer that writes the conv's input and the one that reads its output too, so the
+    saving re-costs all three; where a width is shared further (a residual stream, a second
+    reader, a depthwise layer) the change cannot be priced alone and nothing is reported.
 
     ## Why is this bad?
     ShuffleNet V2's guideline G1: a 1x1 conv from c1 to c2 channels on h x w positions does
@@ -76,10 +79,10 @@ class UnequalPointwiseWidths(Rule):
             least = 2 * hw * math.sqrt(c1 * c2) + c1 * c2  # = 2 sqrt(hw B) + B / hw
             if mac / least - 1 < self.options.min_excess_traffic:
                 continue
-            saving = _equal_width_saving(ctx, node, c1, c2)
+            saving, layers = _equal_width_saving(ctx, node, c1, c2)
             if saving <= 0:
                 continue
-            found = _finding(ctx, node, widths, (mac, least), saving)
+            found = replace(_finding(ctx, node, widths, (mac, least), saving), touched=layers)
             # Equal widths change both sides: a side the task fixes (a head's outputs, an
             # input's channels) rules the advice out.
             fixed = task_fixed(ctx, node)
@@ -101,11 +104,34 @@ def _pointwise_widths(ctx: RuleContext, node: NodeCost) -> tuple[int, int, int] 
     return y[0] * math.prod(y[2:]), x[1], y[1]
 
 
-def _equal_width_saving(ctx: RuleContext, node: NodeCost, c1: int, c2: int) -> float:
-    """Re-cost the conv at width sqrt(c1 * c2) in and out: same FLOPs and weights, other activations."""
+_DENSE = ("input channels", "output channels")
+
+
+def _equal_width_saving(ctx: RuleContext, node: NodeCost, c1: int, c2: int) -> tuple[float, tuple[str, ...]]:
+    """The conv at width sqrt(c1 * c2) in and out, with the dense layers on either side that
+    write its input and read its output re-costed at that width too (the widths are tensors'
+    and change on both sides); (0, ()) when a width is shared further (a residual stream, a
+    second reader, a depthwise layer) and the change cannot be priced here."""
+    producer = sole_producer_through_pass_through(ctx, node)
+    consumer = next_through_pass_through(ctx, node)
+    if (
+        producer is None
+        or consumer is None
+        or producer.padded_roles != _DENSE
+        or consumer.padded_roles != _DENSE
+    ):
+        return 0.0, ()
     width = round(math.sqrt(c1 * c2))
-    equal = resized(ctx, node, {"input channels": width, "output channels": width})
-    return (ctx.saving_by([node], [equal]) or 0.0) if equal is not None else 0.0
+    changed = [
+        resized(ctx, producer, {"output channels": width}),
+        resized(ctx, node, {"input channels": width, "output channels": width}),
+        resized(ctx, consumer, {"input channels": width}),
+    ]
+    if any(alt is None for alt in changed):
+        return 0.0, ()
+    layers = [producer, node, consumer]
+    saving = ctx.saving_by(layers, [alt for alt in changed if alt is not None]) or 0.0
+    return saving, tuple(n.name for n in layers)
 
 
 def _finding(

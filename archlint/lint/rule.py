@@ -155,10 +155,15 @@ class RuleContext:
         return sum(node_time(n, self.profile).time_s for n in nodes)
 
     def saving_by(self, replaced: Sequence[NodeCost], alternative: Sequence[NodeCost] | None) -> float | None:
-        """Latency saved by running ``alternative`` instead of ``replaced`` (negative: slower)."""
+        """Latency saved by running ``alternative`` instead of ``replaced`` (negative: slower).
+
+        The replaced operators count as predicted (fused ones cost nothing), less the layout
+        conversions charged at their edges: the alternative sits at the same edges and pays them
+        alike, and ``time_of`` does not see them."""
         if alternative is None:
             return None
-        return sum(self.time(n) for n in replaced) - self.time_of(alternative)
+        spent = sum(self.timed(n).time_s - self.timed(n).layout_s for n in replaced)
+        return spent - self.time_of(alternative)
 
     @cached_property
     def nodes_by_name(self) -> dict[str, NodeCost]:

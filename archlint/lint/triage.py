@@ -15,6 +15,7 @@ from dataclasses import replace
 from archlint.analysis.model_cost import NodeCost
 from archlint.lint.diagnostics import Diagnostic, Finding, Place, Severity
 from archlint.lint.rule import RuleContext
+from archlint.units import seconds
 
 
 def judged(
@@ -87,7 +88,11 @@ def _merge(members: list[Diagnostic]) -> Diagnostic:
         f" and {len(others) - 5} more" if len(others) > 5 else ""
     )
     plural = "s" * (len(others) > 1)
-    message = f"{first.message} The same holds for {len(others)} identical operator{plural}: {shown}."
+    total = sum(d.saving_s for d in members)
+    together = f"; their fixes save {seconds(total)} in all" if total > 0 else ""
+    message = (
+        f"{first.message} The same holds for {len(others)} identical operator{plural}: {shown}{together}."
+    )
     return replace(
         first,
         message=message,

@@ -9,8 +9,10 @@ import pytest
 from archlint.rules.unequal_pointwise_widths import UnequalPointwiseWidths, UnequalPointwiseWidthsOptions
 from onnx import helper
 
+from archlint.api import analyze
 from archlint.lint.diagnostics import Severity
-from tests.builders import conv_model, minimal_profile_yaml, model, value, weight
+from archlint.targets.registry import resolve
+from tests.builders import conv_model, minimal_profile_yaml, model, save, value, weight
 from tests.rules.helpers import findings
 
 
@@ -38,8 +40,24 @@ def test_64_to_16_pointwise_conv_fires_with_the_g1_numbers(tmp_path: Path) -> No
     assert "B = hw*c1*c2 = 3,211,264 multiply-adds" in found.message
     assert "memory-bound" in found.message and found.severity is Severity.WARNING
     assert "32 -> 32" in found.fix and "19.9% less traffic" in found.fix
-    # 32 -> 32 reads and writes 32 channels instead of 64 and 16; the 64x16 weights stay.
-    assert found.saving_s == pytest.approx(((64 + 16) - (32 + 32)) * 3136 * 4 / 1e10)
+    # The saving is the whole change: the model with a 32-channel tensor on both sides of the
+    # 1x1 conv (so the layers before and after change too) against today's.
+    equal = _between_layers(32, 32, 56)
+    before = analyze(save(_between_layers(64, 16, 56), tmp_path / "a.onnx"), [resolve(_profile(tmp_path))])
+    after = analyze(save(equal, tmp_path / "b.onnx"), [resolve(_profile(tmp_path))])
+    assert found.saving_s == pytest.approx(before.predictions[0].latency_s - after.predictions[0].latency_s)
+    assert found.touched == ("before", "pointwise", "after")
+
+
+def test_a_width_shared_with_a_residual_stream_is_not_priced_alone(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Conv", ["x", "w0"], ["a"], pads=[1] * 4, name="before"),
+        helper.make_node("Conv", ["a", "w1"], ["b"], name="pointwise"),
+        helper.make_node("Add", ["b", "x"], ["y"], name="residual"),
+    ]
+    inits = [weight("w0", (64, 16, 3, 3)), weight("w1", (16, 64, 1, 1))]
+    proto = model(nodes, [value("x", [1, 16, 56, 56])], [value("y", None)], inits)
+    assert findings(UnequalPointwiseWidths, proto, tmp_path, _profile(tmp_path)) == []
 
 
 @pytest.mark.parametrize(
