@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from archlint.analysis.costs.conv import conv_class
 from archlint.analysis.costs.record import OpClass
 from archlint.analysis.model_cost import NodeCost
 from archlint.analysis.whatif import cost_alternative
@@ -232,14 +231,6 @@ def producer_through_pass_through(ctx: RuleContext, node: NodeCost) -> NodeCost 
             return producer
         name = producer.node.inputs[0]
     return None
-
-
-def conv_padding(
-    groups: int, in_per_group: int, out_channels: int
-) -> tuple[OpClass, tuple[int, ...], tuple[str, ...]]:
-    """Op class, padded channel dims and their roles of a conv with this grouping, exactly as the
-    Conv cost handler records them: re-costed alternatives must pad like the real thing."""
-    return conv_class(groups, in_per_group, out_channels)
 
 
 def conv_alternative(

@@ -78,10 +78,12 @@ class ChannelAlignment(Rule):
             if alignment <= 1 or not node.padded_dims or node.flops == 0:
                 continue
             unaligned = [(role, dim) for role, dim in channel_dims(node) if dim > 0 and dim % alignment]
+            if not unaligned:
+                continue  # the walk to the model's inputs and outputs only for layers it concerns
             fixed = task_fixed(ctx, node)
             chosen = [(role, dim) for role, dim in unaligned if role not in fixed]
             padded_share = 1 - math.prod(dim / _round_up(dim, alignment) for _, dim in chosen or unaligned)
-            if not unaligned or padded_share < self.options.min_padding_share:
+            if padded_share < self.options.min_padding_share:
                 continue
             if chosen:
                 yield _finding(ctx, node, chosen, alignment, padded_share)

@@ -12,7 +12,6 @@ from archlint.analysis.costs.record import OpClass
 from archlint.analysis.model_cost import NodeCost
 from archlint.lint.diagnostics import Finding, Severity
 from archlint.lint.rule import Rule, RuleContext, RuleOptions, severity_by_kind
-from archlint.model.dtypes import DType
 from archlint.units import count, percent, seconds
 
 from ._graph import conv_alternative, conv_ints, conv_weight, fed_by_model_input, static_shape
@@ -34,7 +33,6 @@ class _Conv:
 
     node: NodeCost
     weight: tuple[int, ...]  # (OC, IC/G, KH, KW)
-    weight_dtype: DType
     in_channels: int
     strides: tuple[int, ...]
     dilations: tuple[int, ...]
@@ -180,11 +178,11 @@ def _conv(ctx: RuleContext, node: NodeCost) -> _Conv | None:
     x_shape = static_shape(ctx, node.node.input(0))
     if weight is None or x_shape is None or len(weight[0]) != 4 or len(x_shape) < 2:
         return None
-    shape, dtype = weight
+    shape, _ = weight
     if x_shape[1] < shape[1] or x_shape[1] % shape[1]:
         return None  # input channels the weight cannot group: not a conv anything can run
     strides, dilations = conv_ints(node, "strides", 2), conv_ints(node, "dilations", 2)
-    return _Conv(node, shape, dtype, x_shape[1], strides, dilations)
+    return _Conv(node, shape, x_shape[1], strides, dilations)
 
 
 def _patchify(conv: _Conv) -> bool:

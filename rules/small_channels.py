@@ -105,6 +105,8 @@ class SmallChannels(Rule):
         they cost something on the target: padded lanes, or an intensity below the ridge point."""
         if node.padded_roles not in _DENSE_ROLES or node.flops == 0:
             return []
+        if all(dim >= self.options.min_channels for dim in node.padded_dims):
+            return []  # wide enough: no need to walk to the model's inputs and outputs
         thin = [(r, d) for r, d in designer_chosen(ctx, node) if d < self.options.min_channels]
         hurts = _lanes(ctx, node, thin) < 1 or node.intensity < _ridge(ctx, node)
         return thin if hurts else []

@@ -107,7 +107,8 @@ class WeightBoundGemm(Rule):
             f"{len(nodes)} matrix product{'s' * (len(nodes) > 1)} ({named}) read {size(weights)} of weights "
             f"for {count(flops)} FLOPs per inference ({flops / max(weights + activations, 1):.2f} FLOP/B): "
             f"memory-bound on weight traffic, {seconds(spent)}, {percent(spent, ctx.latency_s)} of the "
-            f"predicted latency on {ctx.profile.name}.{_turning_batch(ctx, nodes)}{_cache(ctx)}"
+            f"predicted latency on {ctx.profile.name}."
+            f"{_turning_batch(ctx, nodes, flops, weights, activations)}{_cache(ctx)}"
         )
         batch = self.options.batch
         batched = sum(node_time(n, ctx.profile, batch=batch).time_s for n in nodes) / batch
@@ -124,13 +125,13 @@ class WeightBoundGemm(Rule):
         return Finding(None, message, fix, saving, touched=touched)
 
 
-def _turning_batch(ctx: RuleContext, nodes: list[NodeCost]) -> str:
-    """The batch at which the products' arithmetic catches up with their weight traffic."""
+def _turning_batch(
+    ctx: RuleContext, nodes: list[NodeCost], flops: int, weights: int, activations: int
+) -> str:
+    """The batch at which the products' arithmetic (``flops`` per inference) catches up with their
+    traffic (``weights`` read once per batch, ``activations`` per inference)."""
     compute = max(nodes, key=lambda n: n.flops).compute_dtype
     ridge = ctx.profile.peak_for(compute) / ctx.profile.memory_bandwidth
-    flops = sum(n.flops for n in nodes)
-    weights = sum(n.weight_bytes for n in nodes)
-    activations = sum(n.bytes - n.weight_bytes for n in nodes)
     # batch b: b * flops / (weights + b * activations) = ridge
     if flops <= ridge * activations:
         return " They stay memory-bound at any batch (their activations alone are below the ridge point)."

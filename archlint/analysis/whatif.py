@@ -19,10 +19,6 @@ from archlint.model.dtypes import DType
 from archlint.model.graph import Dim, Graph, Node, Tensor
 
 
-def tensor(name: str, dtype: DType, shape: Sequence[Dim]) -> Tensor:
-    return Tensor(name, dtype, tuple(shape))
-
-
 def cost_alternative(
     nodes: Sequence[Node], tensors: Iterable[Tensor], weights: Iterable[str] = (), repeats: int = 1
 ) -> tuple[NodeCost, ...] | None:

@@ -50,8 +50,9 @@ def with_overlaps_noted(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
         by_target.setdefault(d.target, []).append(d)
     notes: dict[int, Diagnostic] = {}
     for found in by_target.values():
+        by_id = {id(d): d for d in found}
         for key, larger in compatible(found)[1].items():
-            smaller = next(d for d in found if id(d) == key)
+            smaller = by_id[key]
             # Said only where the two fixes are mostly the same change; a fix that shares a few
             # operators with another is still its own advice (the summary stays conservative).
             if len(smaller.touched & larger.touched) * 2 >= len(smaller.touched):
@@ -67,7 +68,3 @@ def _overlap_note(larger: Diagnostic) -> str:
         f"Its fix changes the operators {larger.code}'s fix changes: the latency after fixes counts "
         "only the larger saving."
     )
-
-
-def latency_after_fixes(latency_s: float, diagnostics: Iterable[Diagnostic]) -> float:
-    return max(0.0, latency_s - combined_saving(diagnostics))

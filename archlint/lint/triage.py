@@ -96,7 +96,7 @@ def _merge(members: list[Diagnostic]) -> Diagnostic:
     return replace(
         first,
         message=message,
-        saving_s=sum(d.saving_s for d in members),
+        saving_s=total,
         repeats=tuple(Place(d.node, d.location, d.related) for d in members[1:]),
         touched=frozenset().union(*(d.touched for d in members)),
     )
