@@ -701,3 +701,17 @@ ZOO: tuple[ZooModel, ...] = (
 def ensure_zoo(spec: ZooModel) -> Path:
     """The model's file with random weights, built and checked first if it does not exist yet."""
     return ensure_built(spec.path, spec.build)
+
+
+def runtime_inputs(path: Path) -> dict[str, tuple[list[int], str]]:
+    """A zoo model's inputs that are not initializers: name -> (static shape, numpy dtype name)."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    stored = {t.name for t in graph.initializer}
+    return {
+        i.name: (
+            [d.dim_value for d in i.type.tensor_type.shape.dim],
+            helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type).name,
+        )
+        for i in graph.input
+        if i.name not in stored
+    }

@@ -130,22 +130,13 @@ def corpus_benches() -> list[Bench]:
 
 
 def zoo_benches() -> list[Bench]:
-    import onnx
-    from _zoo import ZOO, ensure_zoo
+    from _zoo import ZOO, ensure_zoo, runtime_inputs
 
     benches = []
     for spec in ZOO:
         path = ensure_zoo(spec)
-        graph = onnx.load(str(path), load_external_data=False).graph
-        stored = {i.name for i in graph.initializer}
-        inputs = {
-            i.name: {
-                "shape": [d.dim_value for d in i.type.tensor_type.shape.dim],
-                "dtype": onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type).name,
-            }
-            for i in graph.input
-            if i.name not in stored
-        }
+        found = runtime_inputs(path)
+        inputs = {name: {"shape": shape, "dtype": dtype} for name, (shape, dtype) in found.items()}
         benches.append(Bench(spec.name, "zoo", path, inputs))
     return benches
 

@@ -128,18 +128,12 @@ def corpus_subjects(folder: Path = CORPUS_DIR) -> list[Subject]:
 
 
 def zoo_subjects() -> list[Subject]:
-    from _zoo import ZOO, ensure_zoo
+    from _zoo import ZOO, ensure_zoo, runtime_inputs
 
     subjects = []
     for spec in ZOO:
         path = ensure_zoo(spec)
-        graph = onnx.load(str(path), load_external_data=False).graph
-        stored = {t.name for t in graph.initializer}
-        inputs = {
-            i.name: [d.dim_value for d in i.type.tensor_type.shape.dim]
-            for i in graph.input
-            if i.name not in stored
-        }
+        inputs = {name: shape for name, (shape, _) in runtime_inputs(path).items()}
         subjects.append(Subject(spec.name, "zoo", path, inputs))
     return subjects
 
@@ -399,35 +393,18 @@ def false_positives(results: Sequence[Result]) -> list[Result]:
     return sorted(bad, key=lambda r: (r.code, -(r.predicted_s - (r.measured_s or 0.0))))
 
 
+def _row(r: Result) -> list[str]:
+    """Rule, model, node (with its other locations), predicted, measured ± noise, latency before."""
+    node = f"`{r.node}`" + (f" (+{r.locations - 1})" if r.locations > 1 else "")
+    return [r.code, r.model, node, us(r.predicted_s), f"{us(r.measured_s)} ± {us(r.noise_s)}", us(r.before_s)]
+
+
 def fp_rows(results: Sequence[Result]) -> list[list[str]]:
-    return [
-        [
-            r.code,
-            r.model,
-            f"`{r.node}`" + (f" (+{r.locations - 1})" if r.locations > 1 else ""),
-            us(r.predicted_s),
-            f"{us(r.measured_s)} ± {us(r.noise_s)}",
-            f"{us(r.before_s)}",
-        ]
-        for r in results
-    ]
+    return [_row(r) for r in results]
 
 
 def measured_rows(results: Sequence[Result]) -> list[list[str]]:
-    return [
-        [
-            r.code,
-            r.model,
-            f"`{r.node}`" + (f" (+{r.locations - 1})" if r.locations > 1 else ""),
-            us(r.predicted_s),
-            f"{us(r.measured_s)} ± {us(r.noise_s)}",
-            us(r.before_s),
-            "yes" if r.holds else "no",
-            r.detail,
-        ]
-        for r in results
-        if r.status == "measured"
-    ]
+    return [[*_row(r), "yes" if r.holds else "no", r.detail] for r in results if r.status == "measured"]
 
 
 def not_applied_rows(results: Sequence[Result]) -> list[list[str]]:
