@@ -20,12 +20,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from onnx import TensorProto, helper
 
 from archlint.analysis.costs.record import OpClass
-from archlint.measure.calibration.micro import ClassBench, Micro, _Graph, conv_chain, unary_chain
+from archlint.measure.calibration.micro import (
+    ClassBench,
+    Micro,
+    _Graph,
+    binary_chain,
+    conv_chain,
+    unary_chain,
+)
 
 #: Operators per fixed-cost chain: enough that the run's own fixed cost is a small part.
 SMALL_CHAIN = 16
@@ -35,21 +43,12 @@ def _label(op: str, shape: Sequence[int]) -> str:
     return f"{op} {'x'.join(map(str, shape))} x{SMALL_CHAIN}"
 
 
-def small_unary(op_type: str, shape: Sequence[int], **attrs: object) -> Micro:
-    g = _Graph(shape)
-    y = "x"
-    for _ in range(SMALL_CHAIN):
-        y = g.op(op_type, [y], **attrs)
-    return Micro(_label(op_type, shape), g.finish(y), g.shape)
+def small_unary(op_type: str, shape: Sequence[int], **attrs: Any) -> Micro:
+    return unary_chain(op_type, shape, SMALL_CHAIN, **attrs)
 
 
 def small_binary(op_type: str, shape: Sequence[int]) -> Micro:
-    g = _Graph(shape)
-    other = g.const(np.full(tuple(shape), 0.5, np.float32))
-    y = "x"
-    for _ in range(SMALL_CHAIN):
-        y = g.op(op_type, [y, other])
-    return Micro(_label(op_type, shape), g.finish(y), g.shape)
+    return binary_chain(op_type, shape, SMALL_CHAIN)
 
 
 def small_layer_norm(rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
@@ -196,7 +195,7 @@ class OpTypeBench:
     micros: tuple[Micro, ...]
 
 
-def _pair(op_type: str, small: Sequence[int], large: Sequence[int], **attrs: object) -> tuple[Micro, ...]:
+def _pair(op_type: str, small: Sequence[int], large: Sequence[int], **attrs: Any) -> tuple[Micro, ...]:
     return small_unary(op_type, small, **attrs), unary_chain(op_type, large, **attrs)
 
 

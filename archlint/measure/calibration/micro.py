@@ -142,22 +142,28 @@ def matmul_chain(rows: int, width: int) -> Micro:
     return Micro(f"matmul {rows}x{width}x{width}", g.finish(y), g.shape)
 
 
-def unary_chain(op_type: str, shape: Sequence[int], **attrs: Any) -> Micro:
+def _chain_label(op_type: str, shape: Sequence[int], chain: int) -> str:
+    """ "Relu 1x64x112x112"; a chain of another length says how long it is ("... x16")."""
+    label = f"{op_type} {'x'.join(map(str, shape))}"
+    return label if chain == CHAIN else f"{label} x{chain}"
+
+
+def unary_chain(op_type: str, shape: Sequence[int], chain: int = CHAIN, **attrs: Any) -> Micro:
     g = _Graph(shape)
     y = "x"
-    for _ in range(CHAIN):
+    for _ in range(chain):
         y = g.op(op_type, [y], **attrs)
-    return Micro(f"{op_type} {'x'.join(map(str, shape))}", g.finish(y), g.shape)
+    return Micro(_chain_label(op_type, shape, chain), g.finish(y), g.shape)
 
 
-def binary_chain(op_type: str, shape: Sequence[int]) -> Micro:
+def binary_chain(op_type: str, shape: Sequence[int], chain: int = CHAIN) -> Micro:
     """x op c, op c, ...: a second operand of the full shape, like a residual sum."""
     g = _Graph(shape)
     other = g.const(np.full(tuple(shape), 0.5, np.float32))
     y = "x"
-    for _ in range(CHAIN):
+    for _ in range(chain):
         y = g.op(op_type, [y, other])
-    return Micro(f"{op_type} {'x'.join(map(str, shape))}", g.finish(y), g.shape)
+    return Micro(_chain_label(op_type, shape, chain), g.finish(y), g.shape)
 
 
 def batch_norm_chain(channels: int, size: int) -> Micro:
