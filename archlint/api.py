@@ -52,10 +52,11 @@ def resolve_model(
 
     validate.validate(proto)
     work, weights = resolution.skeleton(proto)
+    symbolic = shapes.symbolic_inputs(work)
     given = shapes.bind_inputs(work, inputs or {}, dims or {}, values)
     resolved = resolution.resolve(work, given)
     resolution.check_consistency(resolved)
-    return onnx_loader.to_model(resolved.proto, path, resolved.values, weights, resolved.untaken)
+    return onnx_loader.to_model(resolved.proto, path, resolved.values, weights, resolved.untaken, symbolic)
 
 
 def analyze(

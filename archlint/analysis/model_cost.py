@@ -99,6 +99,9 @@ class ModelCost:
     # Main-graph tensors fixed before the model runs (initializers and what engines fold from them).
     constant_tensors: frozenset[str] = frozenset()
     undecided: tuple[UndecidedIf, ...] = ()
+    # Main-graph operators folded at the bound shapes that compute on dims the file leaves
+    # symbolic: an engine that cannot fix those dims runs them at every inference.
+    symbolic_shape_nodes: tuple[str, ...] = ()
 
     @property
     def operator_count(self) -> int:
@@ -148,7 +151,7 @@ class _Walk:
 
 def compute_costs(model: Model, progress: ProgressCallback | None = None) -> ModelCost:
     walk = _Walk(progress=progress, total=len(model.graph.nodes))
-    constants = _walk_graph(model.graph, "", 1, frozenset(), walk)
+    constants = _walk_graph(model.graph, "", 1, frozenset(), walk, model.symbolic_inputs)
     for name, (count, dtype) in model.untaken_weights.items():
         if dtype.name not in _NON_PARAMETER_DTYPES:
             walk.weights[name] = (count, dtype.nbytes(count))
@@ -165,6 +168,7 @@ def compute_costs(model: Model, progress: ProgressCallback | None = None) -> Mod
         folded_nodes=walk.folded,
         constant_tensors=constants.tensors,
         undecided=tuple(walk.undecided),
+        symbolic_shape_nodes=tuple(model.graph.nodes[i].name for i in sorted(constants.symbolic_shape_work)),
     )
 
 
@@ -175,8 +179,15 @@ def cost_nodes(graph: Graph, prefix: str = "", repeats: int = 1) -> tuple[NodeCo
     return None if walk.unknown else tuple(walk.nodes)
 
 
-def _walk_graph(graph: Graph, prefix: str, repeats: int, outer: frozenset[str], walk: _Walk) -> Constants:
-    constants = find_constants(graph, outer)
+def _walk_graph(
+    graph: Graph,
+    prefix: str,
+    repeats: int,
+    outer: frozenset[str],
+    walk: _Walk,
+    symbolic_inputs: frozenset[str] = frozenset(),
+) -> Constants:
+    constants = find_constants(graph, outer, symbolic_inputs)
     ctx = CostContext(graph)
     for index, node in enumerate(graph.nodes):
         if index in constants.folded:

@@ -19,6 +19,8 @@ layout cannot take).
 An operator the profile's engine fuses into the kernel that produces its input costs nothing;
 one that makes the engine copy a tensor into or out of its blocked conv layout pays for the copy
 (``blocked_ops``, archlint/analysis/layout.py).
+Latency is the sum of the operators' times, plus, on an engine that runs the shape arithmetic
+the file leaves symbolic (``shape_op_overhead_s``), that figure per such operator.
 FLOPs_padded rounds every channel-like dimension up to the profile's alignment for the dtype: a
 30-channel conv on a device that packs channels by 8 pays for 32.
 """
@@ -65,6 +67,9 @@ class Prediction:
     # Batch-1 latency with the cheaper branch of every If decided only at run time (latency_s
     # counts the costlier one); equal to latency_s when every If was decided.
     latency_min_s: float = 0.0
+    # Part of latency_s: the shape arithmetic on symbolic dims the engine runs at every
+    # inference (ModelCost.symbolic_shape_nodes at the profile's shape_op_overhead_s).
+    shape_s: float = 0.0
 
 
 def padded_flops(cost: NodeCost, profile: HardwareProfile) -> float:
@@ -248,10 +253,16 @@ def max_batch(model: ModelCost, profile: HardwareProfile) -> int:
 
 def predict(model: ModelCost, profile: HardwareProfile) -> Prediction:
     nodes = node_times(model, profile)
-    latency = sum(n.time_s for n in nodes)
+    shape = symbolic_shape_time(model, profile)
+    latency = sum(n.time_s for n in nodes) + shape
     batch = max_batch(model, profile)
     slack = _branch_slack(model, nodes, profile)
-    return Prediction(profile, nodes, latency, batch, batch >= 1, latency - slack)
+    return Prediction(profile, nodes, latency, batch, batch >= 1, latency - slack, shape)
+
+
+def symbolic_shape_time(model: ModelCost, profile: HardwareProfile) -> float:
+    """Seconds per inference the engine spends on shape arithmetic the file leaves symbolic."""
+    return len(model.symbolic_shape_nodes) * (profile.shape_op_overhead_s or 0.0)
 
 
 def _branch_slack(model: ModelCost, nodes: tuple[NodeTime, ...], profile: HardwareProfile) -> float:

@@ -93,6 +93,10 @@ class Constants:
     # The parameters each constant is computed from (a stored constant: itself); constants not
     # listed are their own source.
     sources: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Folded nodes that compute on the shape of a tensor whose dims the file leaves symbolic
+    # (Shape -> Gather -> Concat -> Reshape target): they fold here because the binding fixed
+    # those dims, but an engine that loads the file runs them at every inference.
+    symbolic_shape_work: frozenset[int] = frozenset()
 
     def parameter_sources(self, name: str) -> frozenset[str]:
         return self.sources.get(name, frozenset({name}))
@@ -109,9 +113,15 @@ class Constants:
 
 
 _GENERATORS = frozenset({"Constant", "ConstantOfShape", "EyeLike", "Range"})
+#: Stored constants of up to this many elements are compared by value when spotting repeated
+#: nodes: onnxruntime's ConstantSharing pass merges single-element initializers of equal value
+#: (onnxruntime/core/optimizer/constant_sharing.h).
+SMALL_OPERAND = 1
 
 
-def find_constants(graph: Graph, outer: frozenset[str] = frozenset()) -> Constants:
+def find_constants(
+    graph: Graph, outer: frozenset[str] = frozenset(), symbolic_inputs: frozenset[str] = frozenset()
+) -> Constants:
     constant = set(outer) | set(graph.initializers)
     folded: set[int] = set()
     stored: dict[str, DType] = {}
@@ -122,7 +132,64 @@ def find_constants(graph: Graph, outer: frozenset[str] = frozenset()) -> Constan
             constant.update(o for o in node.outputs if o)
             _track_stored_dtype(node, graph, stored)
             _track_sources(node, sources)
-    return Constants(frozenset(constant), frozenset(folded), stored, sources)
+    shape_work = _symbolic_shape_work(graph, folded, symbolic_inputs)
+    return Constants(frozenset(constant), frozenset(folded), stored, sources, shape_work)
+
+
+def _symbolic_shape_work(graph: Graph, folded: set[int], symbolic_inputs: frozenset[str]) -> frozenset[int]:
+    """The folded nodes whose values follow from a symbolic input's dims and that an engine
+    reading the file still runs: a Shape or Size of a tensor computed from such an input, and the
+    folded nodes reading what they computed.
+
+    What onnxruntime's optimizer removes from such chains is left out: a repeat of an earlier
+    node (same op, attributes and inputs, small constants compared by value: common
+    subexpression elimination), a Cast to the type its input already has, and a Shape of a
+    computed shape vector, whose own length is fixed."""
+    if not symbolic_inputs:
+        return frozenset()
+    unsized = set(symbolic_inputs)  # tensors whose shape the file leaves open
+    from_dims: set[str] = set()  # values computed from such shapes
+    same: dict[str, str] = {}  # output of a repeated node -> the earlier node's output
+    seen: dict[tuple[object, ...], tuple[str, ...]] = {}
+    work: set[int] = set()
+    for index, node in enumerate(graph.nodes):
+        read = [name for name in node.inputs if name]
+        if index not in folded:
+            if any(name in unsized or name in from_dims for name in read):
+                unsized.update(o for o in node.outputs if o)
+            continue
+        sizes = node.op_type in ("Shape", "Size") and bool(read) and read[0] in unsized
+        if not (sizes or (node.op_type not in ("Shape", "Size") and any(n in from_dims for n in read))):
+            continue
+        from_dims.update(o for o in node.outputs if o)
+        key = (
+            node.op_type,
+            node.domain,
+            repr(sorted(node.attrs.items())),
+            *(_operand(graph, n, same) for n in node.inputs),
+        )
+        if key in seen:
+            same.update(zip(node.outputs, seen[key], strict=False))
+        elif node.op_type == "Cast" and _casts_to_own_type(graph, node):
+            same[node.outputs[0]] = same.get(read[0], read[0])
+        else:
+            seen[key] = node.outputs
+            work.add(index)
+    return frozenset(work)
+
+
+def _operand(graph: Graph, name: str, same: Mapping[str, str]) -> object:
+    """What an input is, for telling repeated nodes apart: a small stored constant (initializer
+    or Constant) by its value, anything else by the tensor it is."""
+    value = graph.small_values.get(name) if name in graph.stored else None
+    if value is not None and getattr(value, "size", SMALL_OPERAND + 1) <= SMALL_OPERAND:
+        return (str(value.dtype), value.shape, tuple(value.ravel().tolist()))
+    return same.get(name, name)
+
+
+def _casts_to_own_type(graph: Graph, node: Node) -> bool:
+    source, result = graph.tensor(node.inputs[0]), graph.tensor(node.outputs[0])
+    return source is not None and result is not None and source.dtype == result.dtype
 
 
 def _track_sources(node: Node, sources: dict[str, frozenset[str]]) -> None:

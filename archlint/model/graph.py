@@ -101,6 +101,9 @@ class Model:
     # Weights stored in If branches that the binding does not take (the branch was inlined away):
     # name -> (elements, dtype). They are loaded with the model, so they count as its parameters.
     untaken_weights: Mapping[str, tuple[int, DType]] = field(default_factory=dict)
+    # Runtime inputs whose shape the file leaves symbolic: the binding fixed their dims, so the
+    # shape arithmetic computed from them folded here, but an engine loading the file runs it.
+    symbolic_inputs: frozenset[str] = frozenset()
 
     @property
     def opset(self) -> int:

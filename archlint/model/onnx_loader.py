@@ -141,18 +141,28 @@ def to_model(
     values: Mapping[str, Any] | None = None,
     weights: Mapping[str, onnx.TensorProto] | None = None,
     untaken: Mapping[str, onnx.TensorProto] | None = None,
+    symbolic_inputs: frozenset[str] = frozenset(),
 ) -> Model:
     """Build archlint's graph from a proto whose shapes have already been inferred.
 
     ``values`` are main-graph values resolved beyond the stored constants (folded shapes, the
     user's input values); ``weights`` are the stored initializers that ``proto`` carries as
-    data-less stubs (see ``resolution.skeleton``)."""
+    data-less stubs (see ``resolution.skeleton``); ``symbolic_inputs`` are the inputs whose shape
+    the file left open before the binding (``shapes.symbolic_inputs``)."""
     graph = _convert_graph(proto.graph, outer={}, outer_small={}, values=values, weights=weights)
     metadata = {p.key: p.value for p in proto.metadata_props}
     untaken_weights = {
         name: (math.prod(t.dims), dtypes.from_onnx(t.data_type)) for name, t in (untaken or {}).items()
     }
-    return Model(str(path), graph, opset_versions(proto), proto.producer_name, metadata, untaken_weights)
+    return Model(
+        str(path),
+        graph,
+        opset_versions(proto),
+        proto.producer_name,
+        metadata,
+        untaken_weights,
+        symbolic_inputs,
+    )
 
 
 def _tensor_from_type(name: str, type_proto: onnx.TypeProto) -> Tensor | None:

@@ -66,6 +66,24 @@ def bind_inputs(
     return arrays
 
 
+def symbolic_inputs(proto: onnx.ModelProto) -> frozenset[str]:
+    """Runtime inputs of the main graph whose shape the file leaves open: a symbolic or unknown
+    dimension, or no shape at all. An engine reading the file cannot fold what is computed from
+    their shapes; archlint can, once the user binds them."""
+    graph = proto.graph
+    initializers = {i.name for i in graph.initializer}
+    return frozenset(
+        info.name
+        for info in graph.input
+        if info.name not in initializers
+        and info.type.HasField("tensor_type")
+        and (
+            not info.type.tensor_type.HasField("shape")
+            or any(not (d.HasField("dim_value") and d.dim_value > 0) for d in _dims(info))
+        )
+    )
+
+
 def _declared(value_info: onnx.ValueInfoProto) -> tuple[int | str, ...] | None:
     if not value_info.type.tensor_type.HasField("shape"):
         return None

@@ -56,6 +56,8 @@ def document(
             "weight_bytes": cost.weight_bytes,
             "peak_memory_bytes": cost.peak_memory_bytes,
             "predicted_latency_s": prediction.latency_s if prediction else None,
+            "symbolic_shape_operators": len(cost.symbolic_shape_nodes),
+            "predicted_shape_time_s": prediction.shape_s if prediction else None,
             "complete": cost.complete,
             "operators": cost.operator_count,
             "costed_operators": len(cost.nodes),

@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from archlint import units
 from archlint.analysis.costs.record import OpClass
 from archlint.measure.calibration.measure import ROUNDS
+from archlint.measure.calibration.shape_ops import ShapeOps
 from archlint.measure.calibration.subnormal import Penalty
 from archlint.targets.profile import OpFigures, Source
 
@@ -81,4 +82,16 @@ def subnormal_source(penalty: Penalty, cpu: str, benches: Sequence[str]) -> Sour
         f"{penalty.conv:.2f}x, GEMM {penalty.gemm:.2f}x (per-round ratio MAD {penalty.spread:.0%}); "
         f"figure: the larger, 1 within the noise (5%, or 3 MADs); {flushed}; onnxruntime default "
         f"session settings; microbenchmarks: {'; '.join(benches)}",
+    )
+
+
+def shape_ops_source(shapes: ShapeOps, benches: Sequence[str]) -> Source:
+    return Source(
+        figure="shape_op_overhead_s",
+        source=f"measured by archlint calibrate: the same graph with symbolic and with fixed input "
+        f"dims (onnxruntime folds the shape operators only in the second), "
+        f"{units.seconds(shapes.seconds)} apart per inference over the {shapes.operators} kernels "
+        f"the symbolic file runs beyond the fixed one in onnxruntime's profiler (per-round "
+        f"difference MAD {shapes.spread:.0%}); "
+        f"microbenchmarks: {'; '.join(benches)}",
     )

@@ -141,4 +141,5 @@ def executed_op_types(micro: Micro, threads: int) -> frozenset[str]:
 
 
 def cost_of(micro: Micro) -> ModelCost:
-    return compute_costs(resolve_model(micro.proto, f"<{micro.name}>"))
+    """archlint's cost of ``micro`` at the shape it is timed at (its file may declare symbolic dims)."""
+    return compute_costs(resolve_model(micro.proto, f"<{micro.name}>", {"x": micro.shape}))

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from archlint import units
 from archlint.analysis.costs.record import OpClass
-from archlint.measure.calibration import confidence, fit, kernels, micro, subnormal
+from archlint.measure.calibration import confidence, fit, kernels, micro, shape_ops, subnormal
 from archlint.measure.calibration.host import Host, read_host
 from archlint.measure.calibration.measure import (
     ROUNDS,
@@ -61,6 +61,7 @@ class _Plan:
     small: Sequence[micro.ClassBench] = ()
     op_types: Sequence[kernels.OpTypeBench] = ()
     subnormal: Sequence[micro.Micro] = ()
+    shape_ops: Sequence[micro.Micro] = ()
 
     def timed(self) -> list[Timed]:
         # Every later figure is relative to the peaks and bandwidths: give their fastest run more
@@ -72,7 +73,16 @@ class _Plan:
         small = [bench for group in self.small for bench in group.micros]
         op_types = [bench for group in self.op_types for bench in group.micros]
         timed = [Timed(bench, PEAK_SLICE_SECONDS) for bench in [*peaks, micro.copy(MAIN_MEMORY_COPY)]]
-        rest = [*machine, *class_micros, *self.grouped, *fallback, *small, *op_types, *self.subnormal]
+        rest = [
+            *machine,
+            *class_micros,
+            *self.grouped,
+            *fallback,
+            *small,
+            *op_types,
+            *self.subnormal,
+            *self.shape_ops,
+        ]
         return timed + [Timed(bench) for bench in rest]
 
     def read(self, results: Sequence[Measured]) -> _Measurements:
@@ -87,8 +97,9 @@ class _Plan:
         small = {group.op_class: [next(runs) for _ in group.micros] for group in self.small}
         op_types = {group.op_type: [next(runs) for _ in group.micros] for group in self.op_types}
         sub = [next(runs) for _ in self.subnormal]
+        shapes = [next(runs) for _ in self.shape_ops]
         return _Measurements(
-            gemms, int8, main, copies, chains, classes, grouped, fallback, small, op_types, sub
+            gemms, int8, main, copies, chains, classes, grouped, fallback, small, op_types, sub, shapes
         )
 
 
@@ -114,6 +125,7 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         kernels.fixed_cost_benches(),
         kernels.op_type_benches(),
         sub_benches,
+        shape_ops.benches(),
     )
     timed = plan.timed()
     ticks.total += len(timed) * ROUNDS
@@ -124,6 +136,8 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
     efficiency, conv_shape = figures.efficiency, figures.conv_shape
     flushed = subnormal.outputs_flushed(sub_benches[-1])
     penalty = subnormal.penalty(measured.subnormal, flushed)
+    kernel_counts = [sum(executed_kernels(run.micro, threads).values()) for run in measured.shape_ops]
+    shapes = shape_ops.shape_ops(measured.shape_ops, (kernel_counts[0], kernel_counts[1]))
     fusion = fit.fusions(
         {pair: _ticked(executed_op_types(micro.fusion_pair(*pair), threads), ticks) for pair in pairs}
     )
@@ -143,12 +157,14 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         fitted=set(measured.small),
     )
     sources += (confidence.subnormal_source(penalty, host.cpu, [r.micro.name for r in measured.subnormal]),)
+    sources += (confidence.shape_ops_source(shapes, [r.micro.name for r in measured.shape_ops]),)
     return roofline.model_copy(
         update={
             "efficiency": {k: round(v, 3) for k, v in efficiency.items()},
             "class_overhead_s": figures.class_overhead_s,
             "op_types": figures.op_types,
             "subnormal_slowdown": penalty.slowdown,
+            "shape_op_overhead_s": _round(shapes.overhead_s),
             "flush_to_zero": "always" if penalty.flushed else roofline.flush_to_zero,
             "conv_shape": conv_shape,
             "fusion": fusion,
@@ -287,6 +303,7 @@ class _Measurements:
     small: dict[OpClass, list[Measured]]
     op_types: dict[str, list[Measured]]
     subnormal: Sequence[Measured]
+    shape_ops: Sequence[Measured]
 
     @property
     def run_base_s(self) -> float:

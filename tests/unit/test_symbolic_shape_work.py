@@ -1,0 +1,92 @@
+"""Shape arithmetic on dims the file leaves symbolic: counted, and priced where the engine runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from archlint.api import analyze
+from archlint.measure.calibration import shape_ops
+from archlint.measure.calibration.measure import Measured, cost_of
+from archlint.targets.profile import HardwareProfile
+from tests.builders import save
+
+
+def _int64(name: str, values: list[int] | int) -> object:
+    return numpy_helper.from_array(np.array(values, np.int64), name)
+
+
+def _flatten_model(batch: int | str, seq: int | str) -> object:
+    """x [batch, seq, 64] -> Reshape to [batch * seq, 64], the target computed from x's dims by
+    two identical Shape -> Gather chains (one repeats the other), and a Cast to int64 of an int64."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Shape", ["x"], ["s_again"]),  # a repeat: the engine keeps one
+        helper.make_node("Gather", ["s", "zero"], ["b"]),
+        helper.make_node("Gather", ["s_again", "one"], ["t"]),
+        helper.make_node("Cast", ["t"], ["t64"], to=TensorProto.INT64),  # already int64: dropped
+        helper.make_node("Mul", ["b", "t64"], ["rows"]),
+        helper.make_node("Unsqueeze", ["rows", "axis0"], ["rows1"]),
+        helper.make_node("Concat", ["rows1", "width"], ["target"], axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "flatten",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, seq, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [_int64("zero", 0), _int64("one", 1), _int64("axis0", [0]), _int64("width", [64])],  # type: ignore[list-item]
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _profile(**extra: object) -> HardwareProfile:
+    return HardwareProfile.model_validate(
+        {"name": "t", "peak_flops": {"fp32": 1e12}, "memory_bandwidth": 1e11, **extra}
+    )
+
+
+def test_symbolic_dims_leave_shape_operators_to_the_engine(tmp_path: Path) -> None:
+    path = save(_flatten_model("batch", "seq"), tmp_path / "m.onnx")
+    analysis = analyze(path, [_profile(shape_op_overhead_s=1e-6), _profile()], {"x": (2, 8, 64)})
+    # Shape, Gather, Gather, Mul, Unsqueeze, Concat: the repeated Shape and the no-op Cast drop out.
+    assert len(analysis.cost.symbolic_shape_nodes) == 6
+    assert analysis.cost.folded_nodes == 8
+    charged, free = analysis.predictions
+    assert charged.shape_s == pytest.approx(6e-6)
+    assert charged.latency_s == pytest.approx(sum(t.time_s for t in charged.nodes) + 6e-6)
+    assert free.shape_s == 0.0
+    assert free.latency_s == pytest.approx(charged.latency_s - 6e-6)
+
+
+def test_fixed_dims_let_the_engine_fold_them(tmp_path: Path) -> None:
+    path = save(_flatten_model(2, 8), tmp_path / "m.onnx")
+    analysis = analyze(path, [_profile(shape_op_overhead_s=1e-6)])
+    assert analysis.cost.symbolic_shape_nodes == ()
+    assert analysis.predictions[0].shape_s == 0.0
+
+
+def test_calibration_pair_differs_only_in_declared_dims() -> None:
+    symbolic, fixed = shape_ops.benches()
+    assert symbolic.shape == fixed.shape
+    assert len(symbolic.proto.graph.node) == len(fixed.proto.graph.node)
+    assert cost_of(symbolic).symbolic_shape_nodes
+    assert cost_of(fixed).symbolic_shape_nodes == ()
+
+
+def test_calibrated_figure_is_the_time_difference_per_extra_kernel() -> None:
+    symbolic, fixed = shape_ops.benches()
+    cost = cost_of(fixed)
+
+    def run(micro: object, rounds: tuple[float, ...]) -> Measured:
+        return Measured(micro, float(np.median(rounds)), min(rounds), cost, rounds)  # type: ignore[arg-type]
+
+    timed = [run(symbolic, (60e-6, 61e-6, 62e-6)), run(fixed, (30e-6, 31e-6, 32e-6))]
+    figure = shape_ops.shape_ops(timed, (240, 96))
+    assert figure.operators == 144
+    assert figure.overhead_s == pytest.approx(30e-6 / 144)
+    # A symbolic file no slower than the fixed one (the noise of a shared machine) costs nothing.
+    assert shape_ops.shape_ops(list(reversed(timed)), (240, 96)).overhead_s == 0.0
