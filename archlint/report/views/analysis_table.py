@@ -126,6 +126,9 @@ def _totals(analysis: Analysis, prediction: Prediction | None, throughput: Throu
     if prediction is not None:
         batch = f", batch {throughput.given.batch}" if throughput else ""
         rows.append((f"predicted latency{batch}", _latency(prediction)))
+        if prediction.shape_s > 0:
+            shape_ops = f"{len(cost.symbolic_shape_nodes)} operators on symbolic dims"
+            rows.append((f"of which shape arithmetic ({shape_ops})", units.seconds(prediction.shape_s)))
     if throughput is not None:
         rows += _throughput_rows(throughput)
     for row in rows:
