@@ -3,22 +3,23 @@
 ``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` and its relatives (Cast, arithmetic,
 comparisons, Where, Range, ConstantOfShape, Expand, ...) decide Reshape targets, Loop trip counts
 and If conditions. Each evaluator is a small pure function of its input arrays and attributes;
-an operator without one falls back to onnx's reference kernels. A value that cannot be computed
-is simply not known: evaluators return None instead of raising.
+the float and quantization ones are in ``values_math``. An operator without one, or an input
+combination its evaluator leaves to the reference (``ReferenceOnlyError``), falls back to onnx's
+reference kernels, whose import alone costs a process tens of milliseconds. A value that cannot
+be computed is simply not known: evaluators return None instead of raising.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-Array = np.ndarray[Any, Any]
-Inputs = Sequence[Array | None]
-Evaluator = Callable[[Inputs, Mapping[str, Any], int], list[Array] | None]
+from archlint.model import values_math
+from archlint.model.values_math import Array, Evaluator, Inputs, ReferenceOnlyError
 
 
 def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
@@ -246,6 +247,90 @@ def _mod(xs: Inputs, attrs: Mapping[str, Any], opset: int) -> list[Array] | None
     return [np.asarray(fn(a, b)).astype(a.dtype)]
 
 
+def _gather_elements(xs: Inputs, attrs: Mapping[str, Any], opset: int) -> list[Array] | None:
+    data, indices = xs[0], xs[1]
+    if data is None or indices is None or data.ndim == 0 or indices.ndim != data.ndim:
+        return None
+    axis = int(attrs.get("axis", 0)) % data.ndim
+    if any(i != d for k, (i, d) in enumerate(zip(indices.shape, data.shape, strict=True)) if k != axis):
+        raise ReferenceOnlyError  # indices narrower than the data off the axis
+    index = _in_range(indices, data.shape[axis])
+    return None if index is None else [np.take_along_axis(data, index, axis=axis)]
+
+
+def _in_range(indices: Array, size: int) -> Array | None:
+    """Indices with negative ones counted from the end, or None where one is out of range."""
+    if np.any(indices >= size) or np.any(indices < -size):
+        return None
+    return np.asarray(np.where(indices < 0, indices + size, indices), dtype=np.intp)
+
+
+def _gather_nd(xs: Inputs, attrs: Mapping[str, Any], opset: int) -> list[Array] | None:
+    data, indices = xs[0], xs[1]
+    if data is None or indices is None or indices.ndim == 0:
+        return None
+    batch = int(attrs.get("batch_dims", 0))
+    depth = indices.shape[-1]
+    if depth == 0 or batch + depth > data.ndim or indices.shape[:batch] != data.shape[:batch]:
+        raise ReferenceOnlyError
+    batches = int(np.prod(data.shape[:batch], dtype=np.int64))
+    rows = indices.reshape(batches, -1, depth)
+    coordinates = [_in_range(rows[..., k], data.shape[batch + k]) for k in range(depth)]
+    if any(c is None for c in coordinates):
+        return None
+    flat = data.reshape((batches, *data.shape[batch:]))
+    gathered = flat[(np.arange(batches)[:, None], *coordinates)]
+    return [gathered.reshape(indices.shape[:-1] + data.shape[batch + depth :])]
+
+
+_SCATTER_REDUCTIONS: dict[str, Any] = {
+    "add": np.add,
+    "mul": np.multiply,
+    "max": np.maximum,
+    "min": np.minimum,
+}
+
+
+def _scatter_nd(xs: Inputs, attrs: Mapping[str, Any], opset: int) -> list[Array] | None:
+    data, indices, updates = xs[0], xs[1], xs[2]
+    if data is None or indices is None or updates is None or indices.ndim == 0:
+        return None
+    depth = indices.shape[-1]
+    if depth == 0:
+        raise ReferenceOnlyError
+    if updates.shape != indices.shape[:-1] + data.shape[depth:] or updates.dtype != data.dtype:
+        return None
+    rows = indices.reshape(-1, depth)
+    coordinates = [_in_range(rows[:, k], data.shape[k]) for k in range(depth)]
+    if any(c is None for c in coordinates):
+        return None
+    target = tuple(c for c in coordinates if c is not None)
+    output, flat_updates = data.copy(), updates.reshape((-1, *data.shape[depth:]))
+    reduction = attrs.get("reduction", b"none")
+    reduction = reduction.decode() if isinstance(reduction, bytes) else str(reduction)
+    if reduction == "none":
+        if len({tuple(r) for r in np.stack(target, axis=1).tolist()}) != len(rows):
+            # The spec leaves repeated indices undefined; the reference kernel keeps the last.
+            raise ReferenceOnlyError
+        output[target] = flat_updates
+    else:
+        # ufunc.at applies repeated indices one after another, as the spec's loop does.
+        _SCATTER_REDUCTIONS[reduction].at(output, target, flat_updates)
+    return [output]
+
+
+def _flatten(xs: Inputs, attrs: Mapping[str, Any], opset: int) -> list[Array] | None:
+    x = xs[0]
+    if x is None:
+        return None
+    axis = int(attrs.get("axis", 1))
+    axis = axis + x.ndim if axis < 0 else axis
+    if not 0 <= axis <= x.ndim:
+        return None
+    outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+    return [x.reshape(outer, int(np.prod(x.shape[axis:], dtype=np.int64)))]
+
+
 def _nonzero(xs: Inputs, attrs: Mapping[str, Any], opset: int) -> list[Array] | None:
     return [np.asarray(np.nonzero(xs[0]), dtype=np.int64)] if xs[0] is not None else None
 
@@ -268,6 +353,10 @@ EVALUATORS: dict[str, Evaluator] = {
     "Clip": _clip,
     "Mod": _mod,
     "NonZero": _nonzero,
+    "GatherElements": _gather_elements,
+    "GatherND": _gather_nd,
+    "ScatterND": _scatter_nd,
+    "Flatten": _flatten,
     "Add": _same_type(np.add),
     "Sub": _same_type(np.subtract),
     "Mul": _same_type(np.multiply),
@@ -297,6 +386,7 @@ EVALUATORS: dict[str, Evaluator] = {
     "ReduceMin": _reduce(np.min),
     "ReduceMax": _reduce(np.max),
     "ReduceMean": _reduce(np.mean),
+    **values_math.EVALUATORS,
 }
 
 
@@ -308,6 +398,8 @@ def evaluate(node: onnx.NodeProto, inputs: Inputs, opset: int) -> list[Array] | 
         if evaluator is not None:
             try:
                 return evaluator(inputs, attrs, opset)
+            except ReferenceOnlyError:
+                pass
             except (ValueError, IndexError, TypeError, OverflowError, np.exceptions.AxisError):
                 return None
         return _reference(node, inputs)
