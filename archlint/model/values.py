@@ -19,7 +19,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from archlint.model import values_math
-from archlint.model.values_math import Array, Evaluator, Inputs, ReferenceOnlyError
+from archlint.model.values_math import Array, Evaluator, Inputs, ReferenceOnlyError, axis_index
 
 
 def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
@@ -251,7 +251,7 @@ def _gather_elements(xs: Inputs, attrs: Mapping[str, Any], opset: int) -> list[A
     data, indices = xs[0], xs[1]
     if data is None or indices is None or data.ndim == 0 or indices.ndim != data.ndim:
         return None
-    axis = int(attrs.get("axis", 0)) % data.ndim
+    axis = axis_index(int(attrs.get("axis", 0)), data.ndim)
     if any(i != d for k, (i, d) in enumerate(zip(indices.shape, data.shape, strict=True)) if k != axis):
         raise ReferenceOnlyError  # indices narrower than the data off the axis
     index = _in_range(indices, data.shape[axis])

@@ -32,6 +32,13 @@ def optional(xs: Inputs, slot: int) -> Array | None:
     return xs[slot] if len(xs) > slot else None
 
 
+def axis_index(axis: int, rank: int) -> int:
+    """A possibly negative axis as an index; ValueError (the value stays unknown) outside the rank."""
+    if not -rank <= axis < rank:
+        raise ValueError(f"axis {axis} of a rank-{rank} tensor")
+    return axis % rank
+
+
 def _floats(*arrays: Array) -> None:
     """Reference-only unless every array has one native numpy float type (not bfloat16)."""
     if any(a.dtype.kind != "f" or a.dtype != arrays[0].dtype for a in arrays):
@@ -74,7 +81,7 @@ def _cumsum(xs: Inputs, attrs: Mapping[str, Any], opset: int) -> list[Array] | N
     x, axis_value = xs[0], xs[1]
     if x is None or axis_value is None or axis_value.size != 1 or x.ndim == 0:
         return None
-    axis = int(axis_value.reshape(-1)[0]) % x.ndim
+    axis = axis_index(int(axis_value.reshape(-1)[0]), x.ndim)
     if attrs.get("reverse", 0):
         x = np.flip(x, axis)
     if attrs.get("exclusive", 0):
@@ -94,8 +101,10 @@ def _softmax(xs: Inputs, attrs: Mapping[str, Any], opset: int) -> list[Array] | 
     if x is None or x.ndim == 0:
         return None
     _floats(x)
+    if x.size == 0:
+        return [x]
     if opset >= 13:
-        return [_softmax_along(x, int(attrs.get("axis", -1)) % x.ndim)]
+        return [_softmax_along(x, axis_index(int(attrs.get("axis", -1)), x.ndim))]
     # Before opset 13 the input is coerced to 2-D at the axis and normalised over each row.
     axis = int(attrs.get("axis", 1))
     axis = axis + x.ndim if axis < 0 else axis
@@ -119,7 +128,7 @@ def _layer_normalization(xs: Inputs, attrs: Mapping[str, Any], opset: int) -> li
     if x.dtype != np.float32 or int(attrs.get("stash_type", 1)) != 1:
         raise ReferenceOnlyError
     _floats(x, scale, *([] if bias is None else [bias]))
-    axis = int(attrs.get("axis", -1)) % x.ndim
+    axis = axis_index(int(attrs.get("axis", -1)), x.ndim)
     epsilon = float(attrs.get("epsilon", 1e-5))
     rows, columns = int(np.prod(x.shape[:axis], dtype=np.int64)), int(np.prod(x.shape[axis:], dtype=np.int64))
     matrix = x.reshape(rows, columns)
@@ -231,7 +240,7 @@ def _resize(xs: Inputs, attrs: Mapping[str, Any], opset: int) -> list[Array] | N
         or x.dtype.kind not in "iuf"
     ):
         raise ReferenceOnlyError
-    axes = [int(a) % x.ndim for a in attrs.get("axes", range(x.ndim))]
+    axes = [axis_index(int(a), x.ndim) for a in attrs.get("axes", range(x.ndim))]
     plan = _resize_plan(x.shape, axes, scales, sizes)
     if plan is None:
         return None

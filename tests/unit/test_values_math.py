@@ -349,3 +349,24 @@ print("onnx.reference" in sys.modules)
     computed, imported = out.stdout.split()
     assert set(computed.split(",")) >= op_types
     assert imported == "False"
+
+
+@pytest.mark.parametrize(
+    ("op_type", "inputs", "attrs"),
+    [
+        ("CumSum", [_floats(2, 3), _scalar(2, I64)], {}),
+        ("Softmax", [_floats(2, 3)], {"axis": -3}),
+        ("LayerNormalization", [_floats(2, 3), _floats(3)], {"axis": 2}),
+        ("GatherElements", [_floats(2, 3), _ints(0, 2, 2, 3)], {"axis": 2}),
+        ("Resize", [_floats(1, 4), None, _floats(1, low=1, high=2)], {"axes": [2]}),
+    ],
+    ids=["cumsum", "softmax", "layernorm", "gather-elements", "resize"],
+)
+def test_an_axis_outside_the_rank_gives_no_value(
+    op_type: str, inputs: list[Any], attrs: dict[str, Any], monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(values, "_reference", _no_reference)
+    node = helper.make_node(
+        op_type, [f"in{i}" if x is not None else "" for i, x in enumerate(inputs)], ["y"], **attrs
+    )
+    assert values.evaluate(node, inputs, 18) is None
