@@ -56,7 +56,9 @@ def resolve_model(
     given = shapes.bind_inputs(work, inputs or {}, dims or {}, values)
     resolved = resolution.resolve(work, given)
     resolution.check_consistency(resolved)
-    return onnx_loader.to_model(resolved.proto, path, resolved.values, weights, resolved.untaken, symbolic)
+    return onnx_loader.to_model(
+        resolved.proto, path, resolved.values, weights, resolved.untaken, symbolic, resolved.decided_ifs
+    )
 
 
 def analyze(

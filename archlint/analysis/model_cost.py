@@ -102,6 +102,9 @@ class ModelCost:
     # Main-graph operators folded at the bound shapes that compute on dims the file leaves
     # symbolic: an engine that cannot fix those dims runs them at every inference.
     symbolic_shape_nodes: tuple[str, ...] = ()
+    # Subgraph executions per inference: a branch per If (decided ones included), a body per
+    # Loop or Scan iteration. Engines set each up on top of the operators inside.
+    subgraph_runs: int = 0
 
     @property
     def operator_count(self) -> int:
@@ -143,6 +146,7 @@ class _Walk:
     weights: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (numel, bytes)
     parameters: dict[str, int] = field(default_factory=dict)  # stored source -> numel
     folded: int = 0
+    subgraph_runs: int = 0
     undecided: list[UndecidedIf] = field(default_factory=list)
     progress: ProgressCallback | None = None
     done: int = 0
@@ -169,6 +173,7 @@ def compute_costs(model: Model, progress: ProgressCallback | None = None) -> Mod
         constant_tensors=constants.tensors,
         undecided=tuple(walk.undecided),
         symbolic_shape_nodes=tuple(model.graph.nodes[i].name for i in sorted(constants.symbolic_shape_work)),
+        subgraph_runs=walk.subgraph_runs + len(model.decided_ifs),
     )
 
 
@@ -315,6 +320,7 @@ def _walk_control_flow(
     label = f"{prefix}{node.name}"
     outer = constants.tensors
     if node.op_type == "If":
+        walk.subgraph_runs += repeats
         _walk_if(node, ctx, label, repeats, outer, walk)
         return
     trips, why = _trip_count(node, ctx)
@@ -324,6 +330,7 @@ def _walk_control_flow(
     if trips == 0:
         walk.notes.append(f"{node.op_type} {label!r} runs its body 0 times: the body costs nothing")
         return
+    walk.subgraph_runs += repeats * trips
     for attr, body in node.subgraphs.items():
         _walk_graph(body, f"{label}/{attr}/", repeats * trips, outer, walk)
 
@@ -393,4 +400,5 @@ def _walk_if(
     walk.weights.update(other.weights | picked.weights)
     walk.parameters.update(other.parameters | picked.parameters)
     walk.folded += picked.folded
+    walk.subgraph_runs += picked.subgraph_runs
     walk.undecided.extend(picked.undecided)

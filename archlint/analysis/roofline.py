@@ -19,8 +19,10 @@ layout cannot take).
 An operator the profile's engine fuses into the kernel that produces its input costs nothing;
 one that makes the engine copy a tensor into or out of its blocked conv layout pays for the copy
 (``blocked_ops``, archlint/analysis/layout.py).
-Latency is the sum of the operators' times, plus, on an engine that runs the shape arithmetic
-the file leaves symbolic (``shape_op_overhead_s``), that figure per such operator.
+Latency is the sum of the operators' times plus what the engine spends outside them: its fixed
+cost per call (``run_overhead_s``), the shape arithmetic the file leaves symbolic
+(``shape_op_overhead_s`` per such operator) and the set-up of subgraph runs
+(``subgraph_overhead_s`` per If branch or Loop iteration).
 FLOPs_padded rounds every channel-like dimension up to the profile's alignment for the dtype: a
 30-channel conv on a device that packs channels by 8 pays for 32.
 """
@@ -67,9 +69,15 @@ class Prediction:
     # Batch-1 latency with the cheaper branch of every If decided only at run time (latency_s
     # counts the costlier one); equal to latency_s when every If was decided.
     latency_min_s: float = 0.0
-    # Part of latency_s: the shape arithmetic on symbolic dims the engine runs at every
-    # inference (ModelCost.symbolic_shape_nodes at the profile's shape_op_overhead_s).
+    # Parts of latency_s spent outside the operators' kernels (``engine_time``): the call itself,
+    # the shape arithmetic on symbolic dims, the set-up of subgraph runs.
+    run_s: float = 0.0
     shape_s: float = 0.0
+    subgraph_s: float = 0.0
+
+    @property
+    def engine_s(self) -> float:
+        return self.run_s + self.shape_s + self.subgraph_s
 
 
 def padded_flops(cost: NodeCost, profile: HardwareProfile) -> float:
@@ -253,16 +261,21 @@ def max_batch(model: ModelCost, profile: HardwareProfile) -> int:
 
 def predict(model: ModelCost, profile: HardwareProfile) -> Prediction:
     nodes = node_times(model, profile)
-    shape = symbolic_shape_time(model, profile)
-    latency = sum(n.time_s for n in nodes) + shape
+    engine = engine_time(model, profile)
+    latency = sum(n.time_s for n in nodes) + sum(engine)
     batch = max_batch(model, profile)
     slack = _branch_slack(model, nodes, profile)
-    return Prediction(profile, nodes, latency, batch, batch >= 1, latency - slack, shape)
+    return Prediction(profile, nodes, latency, batch, batch >= 1, latency - slack, *engine)
 
 
-def symbolic_shape_time(model: ModelCost, profile: HardwareProfile) -> float:
-    """Seconds per inference the engine spends on shape arithmetic the file leaves symbolic."""
-    return len(model.symbolic_shape_nodes) * (profile.shape_op_overhead_s or 0.0)
+def engine_time(model: ModelCost, profile: HardwareProfile) -> tuple[float, float, float]:
+    """Seconds per inference the engine spends outside the operators' kernels: the call itself,
+    the shape arithmetic the file leaves symbolic, and setting up subgraph runs."""
+    return (
+        profile.run_overhead_s,
+        len(model.symbolic_shape_nodes) * profile.shape_op_overhead_s,
+        model.subgraph_runs * profile.subgraph_overhead_s,
+    )
 
 
 def _branch_slack(model: ModelCost, nodes: tuple[NodeTime, ...], profile: HardwareProfile) -> float:

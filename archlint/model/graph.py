@@ -104,6 +104,9 @@ class Model:
     # Runtime inputs whose shape the file leaves symbolic: the binding fixed their dims, so the
     # shape arithmetic computed from them folded here, but an engine loading the file runs it.
     symbolic_inputs: frozenset[str] = frozenset()
+    # Main-graph Ifs whose condition the binding decided: archlint inlined the branch taken; an
+    # engine loading the file still runs the If, and pays for a subgraph run.
+    decided_ifs: tuple[str, ...] = ()
 
     @property
     def opset(self) -> int:

@@ -119,10 +119,13 @@ def _rename_outer_references(graph: onnx.GraphProto, renames: Mapping[str, str])
 
 
 def inline_known_ifs(
-    work: onnx.ModelProto, known: Mapping[str, np.ndarray[Any, Any]], untaken: dict[str, onnx.TensorProto]
+    work: onnx.ModelProto,
+    known: Mapping[str, np.ndarray[Any, Any]],
+    untaken: dict[str, onnx.TensorProto],
+    decided: list[str] | None = None,
 ) -> int:
     """Replace each main-graph If whose condition is known by its taken branch; the weights of
-    the other branch go to ``untaken``."""
+    the other branch go to ``untaken``, the If's name to ``decided``."""
     graph, inlined = work.graph, 0
     nodes: list[onnx.NodeProto] = []
     for index, node in enumerate(graph.node):
@@ -142,6 +145,8 @@ def inline_known_ifs(
             nodes.append(node)
             continue
         branch_nodes, initializers = replacement
+        if decided is not None:
+            decided.append(label)
         nodes.extend(branch_nodes)
         graph.initializer.extend(initializers)
         inlined += 1

@@ -142,13 +142,15 @@ def to_model(
     weights: Mapping[str, onnx.TensorProto] | None = None,
     untaken: Mapping[str, onnx.TensorProto] | None = None,
     symbolic_inputs: frozenset[str] = frozenset(),
+    decided_ifs: tuple[str, ...] = (),
 ) -> Model:
     """Build archlint's graph from a proto whose shapes have already been inferred.
 
     ``values`` are main-graph values resolved beyond the stored constants (folded shapes, the
     user's input values); ``weights`` are the stored initializers that ``proto`` carries as
     data-less stubs (see ``resolution.skeleton``); ``symbolic_inputs`` are the inputs whose shape
-    the file left open before the binding (``shapes.symbolic_inputs``)."""
+    the file left open before the binding (``shapes.symbolic_inputs``); ``decided_ifs`` the Ifs
+    resolution inlined."""
     graph = _convert_graph(proto.graph, outer={}, outer_small={}, values=values, weights=weights)
     metadata = {p.key: p.value for p in proto.metadata_props}
     untaken_weights = {
@@ -162,6 +164,7 @@ def to_model(
         metadata,
         untaken_weights,
         symbolic_inputs,
+        decided_ifs,
     )
 
 

@@ -49,6 +49,7 @@ class Resolved:
     proto: onnx.ModelProto
     values: Mapping[str, Array]
     untaken: Mapping[str, onnx.TensorProto]
+    decided_ifs: tuple[str, ...] = ()  # Ifs the binding decided, inlined as their taken branch
 
 
 def skeleton(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, onnx.TensorProto]]:
@@ -81,6 +82,7 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
     known: dict[str, Array] = {**stored_values(work.graph), **given}
     contrib_done: set[str] = set()
     untaken: dict[str, onnx.TensorProto] = {}
+    decided: list[str] = []
     opset = next((o.version for o in work.opset_import if o.domain in DEFAULT_DOMAINS), 1)
     # Shape sub-graphs that read only bound inputs and stored constants fold before the first
     # inference, so that it already sees their Reshape targets: one inference in the common case.
@@ -96,9 +98,9 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
         learned += loop_output_shapes(work, inferred, shapes, known)
         learned += fold_values(work.graph, shapes, known, opset, facts)
         learned += fold_bodies(work.graph, known, opset)
-        inlined = inline_known_ifs(work, known, untaken)
+        inlined = inline_known_ifs(work, known, untaken, decided)
         if not learned + inlined:
-            return Resolved(_assemble(work, inferred, kept, known), known, untaken)
+            return Resolved(_assemble(work, inferred, kept, known), known, untaken, tuple(decided))
         if inlined:  # the main graph's nodes changed (fold_bodies edits only inside bodies)
             facts = node_facts(work.graph)
 

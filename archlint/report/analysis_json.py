@@ -58,6 +58,8 @@ def document(
             "predicted_latency_s": prediction.latency_s if prediction else None,
             "symbolic_shape_operators": len(cost.symbolic_shape_nodes),
             "predicted_shape_time_s": prediction.shape_s if prediction else None,
+            "subgraph_runs": cost.subgraph_runs,
+            "predicted_engine_time_s": prediction.engine_s if prediction else None,
             "complete": cost.complete,
             "operators": cost.operator_count,
             "costed_operators": len(cost.nodes),

@@ -102,12 +102,18 @@ class HardwareProfile(_Strict):
     compute_efficiency: Fraction = 1.0  # fraction of peak that dense kernels sustain
     bandwidth_efficiency: Fraction = 1.0  # fraction of bandwidth that streaming kernels sustain
     efficiency: dict[OpClass, Fraction] = Field(default_factory=dict)  # per op class, on the roofline
+    # Fixed cost of one inference call beyond its operators (the engine binding inputs and
+    # outputs, scheduling the graph): paid once per inference, whatever the model.
+    run_overhead_s: float = Field(0.0, ge=0)
     # Fixed cost of one operator computing on tensor shapes (Shape, Gather, Unsqueeze, Concat of
     # dims) that the engine runs at every inference because the file leaves the input dims
-    # symbolic; archlint folds such operators once the binding fixes the dims. Unset: the engine
+    # symbolic; archlint folds such operators once the binding fixes the dims. 0: the engine
     # builds for the bound shapes (TensorRT engines, onnxruntime with free-dimension overrides)
     # and they cost nothing. ``archlint calibrate`` measures onnxruntime's.
-    shape_op_overhead_s: float | None = Field(None, ge=0)
+    shape_op_overhead_s: float = Field(0.0, ge=0)
+    # Fixed cost of one subgraph run (an If's branch, a Loop or Scan iteration) on top of the
+    # operators inside it: the engine sets up the subgraph's inputs and outputs each time.
+    subgraph_overhead_s: float = Field(0.0, ge=0)
     small_ops: SmallOps = SmallOps()
     # Per op type: efficiency and fixed cost where they differ from the op class's. Empty: none.
     op_types: dict[str, OpFigures] = Field(default_factory=dict)

@@ -12,8 +12,8 @@ from collections.abc import Collection, Mapping, Sequence
 
 from archlint import units
 from archlint.analysis.costs.record import OpClass
-from archlint.measure.calibration.measure import ROUNDS
-from archlint.measure.calibration.shape_ops import ShapeOps
+from archlint.measure.calibration.engine import Extra
+from archlint.measure.calibration.measure import ROUNDS, Measured
 from archlint.measure.calibration.subnormal import Penalty
 from archlint.targets.profile import OpFigures, Source
 
@@ -85,13 +85,29 @@ def subnormal_source(penalty: Penalty, cpu: str, benches: Sequence[str]) -> Sour
     )
 
 
-def shape_ops_source(shapes: ShapeOps, benches: Sequence[str]) -> Source:
-    return Source(
-        figure="shape_op_overhead_s",
-        source=f"measured by archlint calibrate: the same graph with symbolic and with fixed input "
-        f"dims (onnxruntime folds the shape operators only in the second), "
-        f"{units.seconds(shapes.seconds)} apart per inference over the {shapes.operators} kernels "
-        f"the symbolic file runs beyond the fixed one in onnxruntime's profiler (per-round "
-        f"difference MAD {shapes.spread:.0%}); "
-        f"microbenchmarks: {'; '.join(benches)}",
+def engine_sources(
+    run_base_s: float, shapes: Extra, subgraphs: Extra, runs: Sequence[Measured]
+) -> tuple[Source, ...]:
+    shape_pair, subgraph_pair = (
+        " against ".join(r.micro.name for r in pair) for pair in (runs[:2], runs[2:])
+    )
+    return (
+        Source(
+            figure="run_overhead_s",
+            source=f"measured by archlint calibrate: the intercept of the tiny-operator chains' time "
+            f"against their length, {units.seconds(run_base_s)}: a session.run's own fixed cost",
+        ),
+        Source(
+            figure="shape_op_overhead_s",
+            source=f"measured by archlint calibrate: {shape_pair}; onnxruntime folds the shape "
+            f"operators only with fixed dims: {units.seconds(shapes.seconds)} apart per inference "
+            f"over the {shapes.runs} kernels the symbolic file runs beyond the fixed one in "
+            f"onnxruntime's profiler (per-round difference MAD {shapes.spread:.0%})",
+        ),
+        Source(
+            figure="subgraph_overhead_s",
+            source=f"measured by archlint calibrate: {subgraph_pair}: "
+            f"{units.seconds(subgraphs.seconds)} apart per inference over {subgraphs.runs} If runs "
+            f"(per-round difference MAD {subgraphs.spread:.0%})",
+        ),
     )

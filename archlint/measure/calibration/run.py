@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from archlint import units
 from archlint.analysis.costs.record import OpClass
-from archlint.measure.calibration import confidence, fit, kernels, micro, shape_ops, subnormal
+from archlint.measure.calibration import confidence, engine, fit, kernels, micro, subnormal
 from archlint.measure.calibration.host import Host, read_host
 from archlint.measure.calibration.measure import (
     ROUNDS,
@@ -61,7 +61,7 @@ class _Plan:
     small: Sequence[micro.ClassBench] = ()
     op_types: Sequence[kernels.OpTypeBench] = ()
     subnormal: Sequence[micro.Micro] = ()
-    shape_ops: Sequence[micro.Micro] = ()
+    engine: Sequence[micro.Micro] = ()  # the shape-chain pair, then the subgraph pair
 
     def timed(self) -> list[Timed]:
         # Every later figure is relative to the peaks and bandwidths: give their fastest run more
@@ -81,7 +81,7 @@ class _Plan:
             *small,
             *op_types,
             *self.subnormal,
-            *self.shape_ops,
+            *self.engine,
         ]
         return timed + [Timed(bench) for bench in rest]
 
@@ -97,9 +97,9 @@ class _Plan:
         small = {group.op_class: [next(runs) for _ in group.micros] for group in self.small}
         op_types = {group.op_type: [next(runs) for _ in group.micros] for group in self.op_types}
         sub = [next(runs) for _ in self.subnormal]
-        shapes = [next(runs) for _ in self.shape_ops]
+        engine_runs = [next(runs) for _ in self.engine]
         return _Measurements(
-            gemms, int8, main, copies, chains, classes, grouped, fallback, small, op_types, sub, shapes
+            gemms, int8, main, copies, chains, classes, grouped, fallback, small, op_types, sub, engine_runs
         )
 
 
@@ -125,7 +125,7 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         kernels.fixed_cost_benches(),
         kernels.op_type_benches(),
         sub_benches,
-        shape_ops.benches(),
+        (*engine.shape_benches(), *engine.subgraph_benches()),
     )
     timed = plan.timed()
     ticks.total += len(timed) * ROUNDS
@@ -136,8 +136,10 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
     efficiency, conv_shape = figures.efficiency, figures.conv_shape
     flushed = subnormal.outputs_flushed(sub_benches[-1])
     penalty = subnormal.penalty(measured.subnormal, flushed)
-    kernel_counts = [sum(executed_kernels(run.micro, threads).values()) for run in measured.shape_ops]
-    shapes = shape_ops.shape_ops(measured.shape_ops, (kernel_counts[0], kernel_counts[1]))
+    shape_pair, subgraph_pair = measured.engine[:2], measured.engine[2:]
+    symbolic_kernels, fixed_kernels = (sum(executed_kernels(r.micro, threads).values()) for r in shape_pair)
+    shapes = engine.extra(shape_pair, symbolic_kernels - fixed_kernels)
+    subgraphs = engine.extra(subgraph_pair, engine.BLOCKS)
     fusion = fit.fusions(
         {pair: _ticked(executed_op_types(micro.fusion_pair(*pair), threads), ticks) for pair in pairs}
     )
@@ -157,14 +159,16 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         fitted=set(measured.small),
     )
     sources += (confidence.subnormal_source(penalty, host.cpu, [r.micro.name for r in measured.subnormal]),)
-    sources += (confidence.shape_ops_source(shapes, [r.micro.name for r in measured.shape_ops]),)
+    sources += confidence.engine_sources(measured.run_base_s, shapes, subgraphs, measured.engine)
     return roofline.model_copy(
         update={
             "efficiency": {k: round(v, 3) for k, v in efficiency.items()},
             "class_overhead_s": figures.class_overhead_s,
             "op_types": figures.op_types,
             "subnormal_slowdown": penalty.slowdown,
-            "shape_op_overhead_s": _round(shapes.overhead_s),
+            "run_overhead_s": _round(measured.run_base_s),
+            "shape_op_overhead_s": _round(shapes.per_run_s),
+            "subgraph_overhead_s": _round(subgraphs.per_run_s),
             "flush_to_zero": "always" if penalty.flushed else roofline.flush_to_zero,
             "conv_shape": conv_shape,
             "fusion": fusion,
@@ -303,7 +307,7 @@ class _Measurements:
     small: dict[OpClass, list[Measured]]
     op_types: dict[str, list[Measured]]
     subnormal: Sequence[Measured]
-    shape_ops: Sequence[Measured]
+    engine: Sequence[Measured]
 
     @property
     def run_base_s(self) -> float:

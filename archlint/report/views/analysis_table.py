@@ -10,6 +10,7 @@ from rich.table import Table
 
 from archlint import units
 from archlint.analysis.analysis import Analysis
+from archlint.analysis.model_cost import ModelCost
 from archlint.analysis.roofline import NodeTime, Prediction
 from archlint.analysis.throughput import Throughput
 
@@ -126,14 +127,22 @@ def _totals(analysis: Analysis, prediction: Prediction | None, throughput: Throu
     if prediction is not None:
         batch = f", batch {throughput.given.batch}" if throughput else ""
         rows.append((f"predicted latency{batch}", _latency(prediction)))
-        if prediction.shape_s > 0:
-            shape_ops = f"{len(cost.symbolic_shape_nodes)} operators on symbolic dims"
-            rows.append((f"of which shape arithmetic ({shape_ops})", units.seconds(prediction.shape_s)))
+        if prediction.engine_s > 0:
+            rows.append(("of which outside the operators", _engine_parts(prediction, cost)))
     if throughput is not None:
         rows += _throughput_rows(throughput)
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def _engine_parts(prediction: Prediction, cost: ModelCost) -> str:
+    parts = [
+        (prediction.run_s, "the call"),
+        (prediction.shape_s, f"{len(cost.symbolic_shape_nodes)} shape operators on symbolic dims"),
+        (prediction.subgraph_s, f"{cost.subgraph_runs} subgraph runs"),
+    ]
+    return "; ".join(f"{units.seconds(s)} {what}" for s, what in parts if s > 0)
 
 
 def _samples(rate: float) -> str:

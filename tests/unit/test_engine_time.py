@@ -1,4 +1,5 @@
-"""Shape arithmetic on dims the file leaves symbolic: counted, and priced where the engine runs it."""
+"""What the engine spends outside the operators: the call, shape arithmetic on symbolic dims,
+subgraph runs; counted by the analysis, priced by the profile, measured by calibrate."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from archlint.api import analyze
-from archlint.measure.calibration import shape_ops
+from archlint.measure.calibration import engine
 from archlint.measure.calibration.measure import Measured, cost_of
 from archlint.targets.profile import HardwareProfile
 from tests.builders import save
@@ -70,23 +71,69 @@ def test_fixed_dims_let_the_engine_fold_them(tmp_path: Path) -> None:
 
 
 def test_calibration_pair_differs_only_in_declared_dims() -> None:
-    symbolic, fixed = shape_ops.benches()
+    symbolic, fixed = engine.shape_benches()
     assert symbolic.shape == fixed.shape
     assert len(symbolic.proto.graph.node) == len(fixed.proto.graph.node)
     assert cost_of(symbolic).symbolic_shape_nodes
     assert cost_of(fixed).symbolic_shape_nodes == ()
 
 
-def test_calibrated_figure_is_the_time_difference_per_extra_kernel() -> None:
-    symbolic, fixed = shape_ops.benches()
+def test_calibrated_figure_is_the_time_difference_per_extra_run() -> None:
+    symbolic, fixed = engine.shape_benches()
     cost = cost_of(fixed)
 
     def run(micro: object, rounds: tuple[float, ...]) -> Measured:
         return Measured(micro, float(np.median(rounds)), min(rounds), cost, rounds)  # type: ignore[arg-type]
 
     timed = [run(symbolic, (60e-6, 61e-6, 62e-6)), run(fixed, (30e-6, 31e-6, 32e-6))]
-    figure = shape_ops.shape_ops(timed, (240, 96))
-    assert figure.operators == 144
-    assert figure.overhead_s == pytest.approx(30e-6 / 144)
+    figure = engine.extra(timed, 240 - 96)
+    assert figure.runs == 144
+    assert figure.per_run_s == pytest.approx(30e-6 / 144)
     # A symbolic file no slower than the fixed one (the noise of a shared machine) costs nothing.
-    assert shape_ops.shape_ops(list(reversed(timed)), (240, 96)).overhead_s == 0.0
+    assert engine.extra(list(reversed(timed)), 144).per_run_s == 0.0
+
+
+def test_subgraph_pair_counts_one_run_per_if() -> None:
+    branched, plain = engine.subgraph_benches()
+    assert cost_of(branched).subgraph_runs == engine.BLOCKS
+    assert cost_of(plain).subgraph_runs == 0
+    assert cost_of(branched).flops == cost_of(plain).flops
+
+
+def _if_model(condition_input: bool) -> object:
+    """y = If(c) {Relu(x)} else {Neg(x)}, c an input (decided by --value) or computed from x."""
+    branches = {
+        f"{side}_branch": helper.make_graph(
+            [helper.make_node(op, ["x"], [f"y_{side}"])],
+            side,
+            [],
+            [helper.make_tensor_value_info(f"y_{side}", TensorProto.FLOAT, [1, 8])],
+        )
+        for side, op in (("then", "Relu"), ("else", "Neg"))
+    }
+    nodes = [helper.make_node("If", ["c"], ["y"], **branches)]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])]
+    if condition_input:
+        inputs.append(helper.make_tensor_value_info("c", TensorProto.BOOL, []))
+    else:
+        nodes.insert(0, helper.make_node("ReduceMax", ["x"], ["m"], keepdims=0))
+        nodes.insert(1, helper.make_node("Greater", ["m", "zero"], ["c"]))
+    graph = helper.make_graph(
+        nodes,
+        "if",
+        inputs,
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+        [numpy_helper.from_array(np.array(0, np.float32), "zero")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("decided", [True, False])
+def test_an_if_is_a_subgraph_run_whether_or_not_the_binding_decides_it(tmp_path: Path, decided: bool) -> None:
+    path = save(_if_model(decided), tmp_path / "m.onnx")
+    profile = _profile(run_overhead_s=4e-6, subgraph_overhead_s=1e-6)
+    analysis = analyze(path, [profile], values={"c": True} if decided else None)
+    assert analysis.cost.subgraph_runs == 1
+    (prediction,) = analysis.predictions
+    assert (prediction.run_s, prediction.subgraph_s) == (pytest.approx(4e-6), pytest.approx(1e-6))
+    assert prediction.latency_s == pytest.approx(sum(t.time_s for t in prediction.nodes) + 5e-6)
