@@ -87,6 +87,11 @@ def _pure_roofline(profile: HardwareProfile) -> HardwareProfile:
         "fusion": {},
         "blocked_ops": (),
         "op_overhead_s": 0.0,
+        "class_overhead_s": {},
+        "op_types": {},
+        "run_overhead_s": 0.0,
+        "shape_op_overhead_s": 0.0,
+        "subgraph_overhead_s": 0.0,
     }
     return profile.model_copy(update=measured_refinements)
 
@@ -243,8 +248,9 @@ READING = """\
   7x7 map runs below even the narrow-row figure; an expanding 1x1 conv runs slower than a
   projecting one of the same FLOPs), the largest errors are.
 - The *pure roofline* row keeps the calibrated peaks, bandwidths, on-chip capacity and channel
-  alignment, and drops the efficiencies, conv shape, fusion, layout conversions and dispatch
-  overhead: it shows what those measured refinements add or cost.
+  alignment, and drops the efficiencies, conv shape, fusion, layout conversions, the fixed costs
+  per kernel (per class and per op type) and the engine's time outside the operators: it shows
+  what those measured refinements add or cost.
 - Figures at a cache boundary move between runs: when another tenant of this machine holds part
   of the last-level cache, calibration measures a smaller on-chip capacity, and weights that sat
   just inside it (an LSTM layer's recurrent weights) are predicted from main memory."""
@@ -297,13 +303,15 @@ These models are small (the 16-token BERT of hidden size 128 is 13 MFLOPs), so m
 time is what each kernel call costs before it does any arithmetic. The profile prices that per
 op class and for the op types with kernels of their own (`class_overhead_s`, `op_types`),
 measured on chains of small operators of transformer and small-convnet sizes; none of these
-models was run to choose them. What the profile cannot price yet: control-flow nodes (If, Loop)
-have no cost of their own in archlint, while onnxruntime sets up a subgraph execution on every
-call (tens of microseconds: the cond, step-loop and vad rows); shape sub-graphs (Shape, Gather,
-Unsqueeze, Concat on shapes) that archlint folds once the input shapes are bound still run in
-onnxruntime when the file's dimensions are symbolic; and fused kernels onnxruntime forms from
-several nodes (SkipLayerNormalization, BiasGelu, FusedMatMul) are priced as the nodes they
-replace, fused only where the profile's `fusion` table says so."""
+models was run to choose them. The profile also prices what onnxruntime spends outside the
+operators, each figure from a pair of microbenchmarks that differ in one thing: a session.run's
+own fixed cost (`run_overhead_s`), the set-up of each If branch and Loop iteration
+(`subgraph_overhead_s`), and the shape sub-graphs (Shape, Gather, Unsqueeze, Concat on dims) that
+archlint folds once the input shapes are bound but onnxruntime runs at every inference when the
+file's dims are symbolic (`shape_op_overhead_s`, per operator archlint counts). What it cannot
+price yet: fused kernels onnxruntime forms from several nodes (SkipLayerNormalization, BiasGelu,
+FusedMatMul) are priced as the nodes they replace, fused only where the profile's `fusion` table
+says so."""
 
 
 def render(

@@ -8,7 +8,7 @@ import pytest
 
 from archlint.analysis.costs.record import OpClass
 from archlint.analysis.roofline import node_time
-from archlint.measure.calibration import fit, micro
+from archlint.measure.calibration import fit, kernels, micro
 from archlint.measure.calibration.host import Host
 from archlint.measure.calibration.measure import Measured, cost_of, executed_kernels, executed_op_types
 from archlint.targets.profile import ConvShape, HardwareProfile
@@ -223,3 +223,17 @@ def test_a_fixed_cost_the_runs_cannot_identify_is_held_where_it_is_given() -> No
     held = fit.kernel_fit([run], _profile(), 0.0, overhead_s=3e-6)
     assert held.overhead_s == 3e-6
     assert held.efficiency == pytest.approx(0.5, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "op_type",
+    ["SkipLayerNormalization", "BiasGelu", "FastGelu", "QLinearAdd", "QLinearMatMul", "QLinearConv"],
+)
+def test_fused_and_quantized_kernels_get_benches_archlint_costs(op_type: str) -> None:
+    (bench,) = [b for b in kernels.op_type_benches() if b.op_type == op_type]
+    for bench_micro in bench.bench_micros:
+        cost = cost_of(bench_micro)
+        assert not cost.unknown_ops
+        assert {n.op_type for n in cost.nodes} == {op_type}
+    small, large = (cost_of(m) for m in bench.micros)
+    assert small.flops < large.flops  # a pair the fit can tell fixed cost from efficiency with

@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import onnx
 from onnx import TensorProto, helper
 
 from archlint.analysis.costs.record import OpClass
 from archlint.measure.calibration.micro import (
+    CHAIN,
     ClassBench,
     Micro,
     _Graph,
@@ -186,6 +188,105 @@ def dynamic_quantize(shape: Sequence[int]) -> Micro:
     return Micro(label, g.finish(y, TensorProto.UINT8), g.shape)
 
 
+# --- onnxruntime's fused and quantized kernels -------------------------------------------------
+# Models that onnxruntime's transformer optimizer or quantizer wrote carry com.microsoft kernels
+# (SkipLayerNormalization, BiasGelu, FastGelu) and QLinear operators; their set-up differs from
+# that of the operators they replace.
+
+_MICROSOFT = "com.microsoft"
+
+
+def _contrib(
+    name: str, shape: Sequence[int], nodes: Sequence[onnx.NodeProto], output: str, g: _Graph, elem_type: int
+) -> Micro:
+    """A chain holding operators onnx's own shape inference does not know: built without it."""
+    graph = helper.make_graph(
+        [*g.nodes, *nodes],
+        "micro",
+        g.inputs,
+        [helper.make_tensor_value_info(output, elem_type, list(shape))],
+        g.initializers,
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid(_MICROSOFT, 1)]
+    return Micro(name, helper.make_model(graph, opset_imports=opsets), tuple(shape))
+
+
+def skip_layer_norms(rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
+    """Residual sum and LayerNormalization in one kernel, as onnxruntime fuses them."""
+    g = _Graph((rows, width))
+    skip = g.const(np.full((rows, width), 0.5, np.float32))
+    gamma, beta = g.const(np.ones(width, np.float32)), g.const(np.zeros(width, np.float32))
+    nodes, y = [], "x"
+    for _ in range(chain):
+        out = g.fresh("sln")
+        nodes.append(
+            helper.make_node("SkipLayerNormalization", [y, skip, gamma, beta], [out], domain=_MICROSOFT)
+        )
+        y = out
+    name = f"SkipLayerNormalization {rows}x{width} x{chain}"
+    return _contrib(name, (rows, width), nodes, y, g, TensorProto.FLOAT)
+
+
+def bias_activations(op_type: str, rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
+    """BiasGelu or FastGelu: a bias add and a Gelu in one kernel."""
+    g = _Graph((rows, width))
+    bias = g.const(np.full(width, 0.01, np.float32))
+    nodes, y = [], "x"
+    for _ in range(chain):
+        out = g.fresh(op_type.lower())
+        nodes.append(helper.make_node(op_type, [y, bias], [out], domain=_MICROSOFT))
+        y = out
+    return _contrib(f"{op_type} {rows}x{width} x{chain}", (rows, width), nodes, y, g, TensorProto.FLOAT)
+
+
+def _quantization(g: _Graph, scale: float) -> tuple[str, str]:
+    return g.const(np.array(scale, np.float32)), g.const(np.array(128, np.uint8))
+
+
+def qlinear_adds(shape: Sequence[int], chain: int = SMALL_CHAIN) -> Micro:
+    g = _Graph(shape, TensorProto.UINT8)
+    other = g.const(np.full(tuple(shape), 130, np.uint8))
+    scale, zero = _quantization(g, 0.05)
+    nodes, y = [], "x"
+    for _ in range(chain):
+        out = g.fresh("qadd")
+        nodes.append(
+            helper.make_node(
+                "QLinearAdd", [y, scale, zero, other, scale, zero, scale, zero], [out], domain=_MICROSOFT
+            )
+        )
+        y = out
+    label = f"QLinearAdd {'x'.join(map(str, shape))} x{chain}"
+    return _contrib(label, shape, nodes, y, g, TensorProto.UINT8)
+
+
+def qlinear_matmuls(rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
+    g = _Graph((rows, width), TensorProto.UINT8)
+    scale, zero = _quantization(g, 0.05)
+    w_zero = g.const(np.array(0, np.int8))
+    rng = np.random.default_rng(7)
+    y = "x"
+    for _ in range(chain):
+        w = g.const(rng.integers(-64, 64, (width, width), dtype=np.int8))
+        y = g.op("QLinearMatMul", [y, scale, zero, w, scale, w_zero, scale, zero])
+    return Micro(f"QLinearMatMul {rows}x{width}x{width} x{chain}", g.finish(y, TensorProto.UINT8), g.shape)
+
+
+def qlinear_convs(channels: int, size: int, chain: int = CHAIN) -> Micro:
+    g = _Graph((1, channels, size, size), TensorProto.UINT8)
+    scale, zero = _quantization(g, 0.05)
+    w_zero = g.const(np.array(0, np.int8))
+    rng = np.random.default_rng(8)
+    y = "x"
+    for _ in range(chain):
+        w = g.const(rng.integers(-64, 64, (channels, channels, 3, 3), dtype=np.int8))
+        y = g.op(
+            "QLinearConv", [y, scale, zero, w, scale, w_zero, scale, zero], kernel_shape=[3, 3], pads=[1] * 4
+        )
+    label = f"QLinearConv 3x3 {channels}ch {size}x{size} x{chain}"
+    return Micro(label, g.finish(y, TensorProto.UINT8), g.shape)
+
+
 @dataclass(frozen=True)
 class OpTypeBench:
     """An op type measured for figures of its own: small and large shapes of it alone."""
@@ -219,6 +320,28 @@ OP_TYPE_BENCHES: tuple[tuple[str, OpClass, Callable[[], tuple[Micro, ...]]], ...
         OpClass.QUANTIZE,
         lambda: (dynamic_quantize((16, 128)), dynamic_quantize((1, 64, 56, 56))),
     ),
+    (
+        "SkipLayerNormalization",
+        OpClass.NORMALIZATION,
+        lambda: (skip_layer_norms(16, 128), skip_layer_norms(128, 768, 4)),
+    ),
+    (
+        "BiasGelu",
+        OpClass.ELEMENTWISE,
+        lambda: (bias_activations("BiasGelu", 16, 512), bias_activations("BiasGelu", 128, 3072, 4)),
+    ),
+    (
+        "FastGelu",
+        OpClass.ELEMENTWISE,
+        lambda: (bias_activations("FastGelu", 16, 512), bias_activations("FastGelu", 128, 3072, 4)),
+    ),
+    (
+        "QLinearAdd",
+        OpClass.QUANTIZE,
+        lambda: (qlinear_adds((1, 64, 16, 16)), qlinear_adds((1, 256, 56, 56), 4)),
+    ),
+    ("QLinearMatMul", OpClass.MATMUL, lambda: (qlinear_matmuls(16, 128), qlinear_matmuls(128, 768, 4))),
+    ("QLinearConv", OpClass.CONV, lambda: (qlinear_convs(32, 16), qlinear_convs(64, 28))),
 )
 
 
