@@ -231,7 +231,7 @@ def test_a_fixed_cost_the_runs_cannot_identify_is_held_where_it_is_given() -> No
 )
 def test_fused_and_quantized_kernels_get_benches_archlint_costs(op_type: str) -> None:
     (bench,) = [b for b in kernels.op_type_benches() if b.op_type == op_type]
-    for bench_micro in bench.bench_micros:
+    for bench_micro in bench.micros:
         cost = cost_of(bench_micro)
         assert not cost.unknown_ops
         assert {n.op_type for n in cost.nodes} == {op_type}
