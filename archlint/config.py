@@ -38,7 +38,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from archlint.errors import UsageError
@@ -54,6 +53,9 @@ class _Strict(BaseModel):
         frozen=True,
         alias_generator=lambda name: name.replace("_", "-"),
         populate_by_name=True,
+        # The schema is built on the first validation: a run with no configuration file never
+        # validates one, and pays nothing for it.
+        defer_build=True,
     )
 
 
@@ -162,12 +164,14 @@ def _archlint_table(document: dict[str, object]) -> object | None:
 def load_config(explicit: str | None = None, start: Path | None = None) -> Config:
     path = Path(explicit) if explicit else find_config(start or Path.cwd())
     if path is None:
-        return Config()
+        return Config.model_construct()  # every default, nothing to validate
     if not path.is_file():
         raise UsageError(f"--config {path}: no such file")
     if path.suffix == ".toml":
         data = _archlint_table(_read_toml(path)) or {}
     else:
+        import yaml  # only archlint.yaml files need it
+
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:

@@ -6,7 +6,6 @@ pure roofline. Every other field has a neutral default (no alignment, no overhea
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from pathlib import Path
@@ -210,6 +209,8 @@ def describe_validation_error(exc: ValidationError, schema: type[BaseModel]) -> 
     # password file given as --target) must not have its contents echoed into a log.
     where = ".".join(_key_text(p) for p in error["loc"]) or "profile"
     if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
+        import difflib  # only to name the key a misspelt one resembles
+
         keys = [field.alias or name for name, field in schema.model_fields.items()]
         close = difflib.get_close_matches(str(error["loc"][0]), keys, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
