@@ -25,7 +25,7 @@ Shape = tuple[int, ...]
 
 # Operators onnxruntime defines in the default domain (no onnx schema at the opsets they appear
 # at): their shapes come from contrib_shapes like those of com.microsoft operators.
-_RUNTIME_DEFAULT_DOMAIN_OPS = frozenset({"SimplifiedLayerNormalization", "LayerNormalization"})
+RUNTIME_DEFAULT_DOMAIN_OPS = frozenset({"SimplifiedLayerNormalization", "LayerNormalization"})
 
 
 def contrib_output_shapes(
@@ -35,7 +35,7 @@ def contrib_output_shapes(
     added = 0
     outputs = {o.name: o for o in work.graph.output}
     for node in work.graph.node:
-        onnx_knows = node.domain in DEFAULT_DOMAINS and node.op_type not in _RUNTIME_DEFAULT_DOMAIN_OPS
+        onnx_knows = node.domain in DEFAULT_DOMAINS and node.op_type not in RUNTIME_DEFAULT_DOMAIN_OPS
         if onnx_knows or all(o in shapes or o in done for o in node.output if o):
             continue
         in_shapes = [shapes.get(n) if n else None for n in node.input]

@@ -25,6 +25,8 @@ class NodeFacts(NamedTuple):
     inputs: tuple[str, ...]  # as written, "" for an absent optional input
     outputs: tuple[str, ...]  # as written
     named_outputs: tuple[str, ...]  # the outputs that are not ""
+    domain: str
+    control_flow: bool  # has a subgraph (If, Loop, Scan)
 
 
 def node_facts(graph: onnx.GraphProto) -> list[NodeFacts]:
@@ -33,8 +35,9 @@ def node_facts(graph: onnx.GraphProto) -> list[NodeFacts]:
     facts = []
     for node in graph.node:
         outputs = tuple(node.output)
+        named = tuple(o for o in outputs if o)
         facts.append(
-            NodeFacts(node, node.op_type, tuple(node.input), outputs, tuple(o for o in outputs if o))
+            NodeFacts(node, node.op_type, tuple(node.input), outputs, named, node.domain, has_subgraph(node))
         )
     return facts
 

@@ -31,7 +31,12 @@ import onnx
 from onnx import helper, numpy_helper
 
 from archlint.errors import ShapeError
-from archlint.model.declared_shapes import body_input_shapes, contrib_output_shapes, loop_output_shapes
+from archlint.model.declared_shapes import (
+    RUNTIME_DEFAULT_DOMAIN_OPS,
+    body_input_shapes,
+    contrib_output_shapes,
+    loop_output_shapes,
+)
 from archlint.model.folding import fold_bodies, fold_values, stored_values
 from archlint.model.inline import inline_known_ifs
 from archlint.model.onnx_loader import SMALL_VALUE_LIMIT
@@ -88,17 +93,25 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
     # inference, so that it already sees their Reshape targets: one inference in the common case.
     # The main graph's node facts: they hold until inlining replaces nodes.
     facts = node_facts(work.graph)
-    fold_values(work.graph, _static_shapes(work.graph)[0], known, opset, facts)
+    shapes, types = _static_shapes(work.graph)
+    fold_values(work.graph, shapes, known, opset, facts)
     as_initializers: dict[str, onnx.TensorProto] = {}
     while True:
         inferred, kept = _infer_with_values(work, known, as_initializers, facts)
-        shapes, types = _static_shapes(inferred.graph)
-        learned = contrib_output_shapes(work, shapes, types, contrib_done)
-        learned += body_input_shapes(work.graph, shapes)
-        learned += loop_output_shapes(work, inferred, shapes, known)
+        shapes, types = _static_shapes(inferred.graph, shapes, types)
+        # Most graphs have neither control flow nor contrib operators: their passes are skipped.
+        control_flow = any(f.control_flow for f in facts)
+        learned = 0
+        if any(f.domain not in DEFAULT_DOMAINS or f.op_type in RUNTIME_DEFAULT_DOMAIN_OPS for f in facts):
+            learned += contrib_output_shapes(work, shapes, types, contrib_done)
+        if control_flow:
+            learned += body_input_shapes(work.graph, shapes)
+            learned += loop_output_shapes(work, inferred, shapes, known)
         learned += fold_values(work.graph, shapes, known, opset, facts)
-        learned += fold_bodies(work.graph, known, opset)
-        inlined = inline_known_ifs(work, known, untaken, decided)
+        inlined = 0
+        if control_flow:
+            learned += fold_bodies(work.graph, known, opset)
+            inlined = inline_known_ifs(work, known, untaken, decided)
         if not learned + inlined:
             return Resolved(_assemble(work, inferred, kept, known), known, untaken, tuple(decided))
         if inlined:  # the main graph's nodes changed (fold_bodies edits only inside bodies)
@@ -138,7 +151,7 @@ def _infer_with_values(
 
 def _computed(fact: NodeFacts, known: Mapping[str, Array]) -> bool:
     outputs = fact.named_outputs
-    return bool(outputs) and all(o in known for o in outputs) and not has_subgraph(fact.node)
+    return bool(outputs) and not fact.control_flow and all(o in known for o in outputs)
 
 
 def run_inference(proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -153,11 +166,20 @@ def _last_line(exc: Exception) -> str:
     return text.splitlines()[-1] if text else type(exc).__name__
 
 
-def _static_shapes(graph: onnx.GraphProto) -> tuple[dict[str, Shape], dict[str, int]]:
-    """Static shapes and element types of the main graph's tensors."""
+def _static_shapes(
+    graph: onnx.GraphProto,
+    before: Mapping[str, Shape] | None = None,
+    before_types: Mapping[str, int] | None = None,
+) -> tuple[dict[str, Shape], dict[str, int]]:
+    """Static shapes and element types of the main graph's tensors. ``before`` (and its types):
+    what an earlier round found; a static shape stays what it was, so its proto is not read again."""
     shapes: dict[str, Shape] = {}
     types: dict[str, int] = {}
     for info in [*graph.input, *graph.value_info, *graph.output]:
+        name = info.name
+        if before is not None and before_types is not None and name in before and name in before_types:
+            shapes[name], types[name] = before[name], before_types[name]
+            continue
         if not info.type.HasField("tensor_type"):
             continue
         types[info.name] = info.type.tensor_type.elem_type
