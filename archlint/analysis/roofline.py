@@ -17,6 +17,9 @@ the bandwidth of wherever those weights fit. ``conv shape`` is 1 except for fp32
 ``conv_shape`` (few channels per group, short output rows, grouped, or a channel count the
 layout cannot take).
 An operator the profile's engine fuses into the kernel that produces its input costs nothing;
+a pair the engine replaces by a kernel of its own (``fused_kernels``: an Add and the
+LayerNormalization reading it as SkipLayerNormalization) is priced as that kernel, with its op
+type's figures, and the producer costs nothing;
 one that makes the engine copy a tensor into or out of its blocked conv layout pays for the copy
 (``blocked_ops``, archlint/analysis/layout.py).
 Latency is the sum of the operators' times plus what the engine spends outside them: its fixed
@@ -227,6 +230,53 @@ def fused_nodes(model: ModelCost, profile: HardwareProfile) -> frozenset[int]:
     return frozenset(fused)
 
 
+def fused_kernels(
+    model: ModelCost, profile: HardwareProfile, fused: frozenset[int] = frozenset()
+) -> dict[int, tuple[int, str]]:
+    """Operators the engine runs, with their producer, as one kernel of its own
+    (``profile.fused_kernels``): index of the second operator -> (index of the producer, kernel).
+
+    The producer's output must be read by that operator alone, and neither may already be fused
+    into another kernel."""
+    if not profile.fused_kernels:
+        return {}
+    readers: dict[str, int] = {}
+    for cost in model.nodes:
+        for name in cost.node.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    outputs = set(model.model.graph.outputs)
+    producer_of = {cost.node.outputs[0]: i for i, cost in enumerate(model.nodes) if cost.node.outputs}
+    pairs: dict[int, tuple[int, str]] = {}
+    taken: set[int] = set()
+    for index, cost in enumerate(model.nodes):
+        by_producer = profile.fused_kernels.get(cost.op_type)
+        if not by_producer or index in fused:
+            continue
+        for name in cost.node.inputs:
+            producer = producer_of.get(name)
+            if producer is None or producer in fused or producer in taken or index in taken:
+                continue
+            kernel = by_producer.get(model.nodes[producer].op_type)
+            if kernel and readers.get(name) == 1 and name not in outputs:
+                pairs[index] = (producer, kernel)
+                taken.update((index, producer))
+                break
+    return pairs
+
+
+def _merged(producer: NodeCost, consumer: NodeCost, kernel: str) -> NodeCost:
+    """The two operators as one ``kernel``: their work, without the tensor passed between them."""
+    passed = producer.bytes_written
+    return dataclasses.replace(
+        consumer,
+        node=dataclasses.replace(consumer.node, op_type=kernel),
+        flops=producer.flops + consumer.flops,
+        bytes_read=producer.bytes_read + max(consumer.bytes_read - passed, 0),
+        weight_bytes=producer.weight_bytes + consumer.weight_bytes,
+        params=producer.params + consumer.params,
+    )
+
+
 def with_conversions(time: NodeTime, profile: HardwareProfile, sizes: list[int]) -> NodeTime:
     """``time`` plus the engine's copies of ``sizes`` bytes between layouts (each read and written)."""
     efficiency = profile.efficiency.get(OpClass.DATA_MOVEMENT, 1.0) * profile.bandwidth_efficiency
@@ -237,12 +287,19 @@ def with_conversions(time: NodeTime, profile: HardwareProfile, sizes: list[int])
 
 def node_times(model: ModelCost, profile: HardwareProfile, batch: int = 1) -> tuple[NodeTime, ...]:
     fused = fused_nodes(model, profile)
+    kernels = fused_kernels(model, profile, fused)
+    absorbed = {producer for producer, _ in kernels.values()}
     converted = conversions(model, profile, fused)
     resident = weights_resident(model, profile, batch)
     times = []
     for index, cost in enumerate(model.nodes):
-        time = node_time(cost, profile, batch, resident)
-        if index in fused:
+        if index in kernels:
+            producer, kernel = kernels[index]
+            merged = _merged(model.nodes[producer], cost, kernel)
+            time = dataclasses.replace(node_time(merged, profile, batch, resident), cost=cost)
+        else:
+            time = node_time(cost, profile, batch, resident)
+        if index in fused or index in absorbed:
             time = fused_time(time)
         if index in converted:
             time = with_conversions(time, profile, [size * batch for size in converted[index]])

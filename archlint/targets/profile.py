@@ -124,6 +124,11 @@ class HardwareProfile(_Strict):
     # Op types the engine runs inside the kernel of the operator producing their input, keyed by
     # that producer's op type ({Conv: [BatchNormalization, Relu]}): they cost no time of their own.
     fusion: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # Pairs the engine replaces by one kernel of its own, keyed by the second operator's op type,
+    # then by the producer's: {LayerNormalization: {Add: SkipLayerNormalization}} runs a
+    # LayerNormalization whose input is an Add's only-read output, the Add included, as one
+    # SkipLayerNormalization kernel, priced with that op type's figures (``op_types``).
+    fused_kernels: dict[str, dict[str, str]] = Field(default_factory=dict)
     # How subnormal floats are handled: "always" flushed (no penalty), "optional" (slow path
     # unless the engine turns on FTZ/DAZ, as on x86), "never" (slow path cannot be avoided).
     flush_to_zero: Literal["always", "optional", "never"] | None = None

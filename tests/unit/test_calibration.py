@@ -237,3 +237,12 @@ def test_fused_and_quantized_kernels_get_benches_archlint_costs(op_type: str) ->
         assert {n.op_type for n in cost.nodes} == {op_type}
     small, large = (cost_of(m) for m in bench.micros)
     assert small.flops < large.flops  # a pair the fit can tell fixed cost from efficiency with
+
+
+def test_a_pair_that_ran_as_one_kernel_of_another_type_is_a_fused_kernel() -> None:
+    executed = {
+        ("Add", "LayerNormalization"): Counter({"SkipLayerNormalization": 1}),
+        ("Add", "Gelu"): Counter({"Add": 1, "Gelu": 1}),  # not fused: two kernels
+        ("Mul", "Relu"): Counter({"Mul": 1}),  # fused into the producer: the other table's business
+    }
+    assert fit.fused_kernels(executed) == {"LayerNormalization": {"Add": "SkipLayerNormalization"}}

@@ -179,6 +179,39 @@ def test_fusion_follows_the_listed_producer_and_op_types(tmp_path: Path) -> None
     assert bounds[0] != "fused" and bounds[4] != "fused"  # Sigmoid is not listed for Conv
 
 
+def test_a_pair_the_engine_runs_as_its_own_kernel_is_priced_as_that_kernel(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Add", ["x", "r"], ["s"]),
+        helper.make_node("LayerNormalization", ["s", "g", "b"], ["y"], axis=-1),
+    ]
+    inits = [weight("r", (1, 16, 128)), weight("g", (128,)), weight("b", (128,))]
+    proto = model(nodes, [value("x", [1, 16, 128])], [value("y", None)], inits)
+    slow_kernel = {"SkipLayerNormalization": {"efficiency": 0.01, "overhead_s": 2e-6}}
+    plain = _profile(op_types=slow_kernel)
+    fusing = _profile(
+        op_types=slow_kernel, fused_kernels={"LayerNormalization": {"Add": "SkipLayerNormalization"}}
+    )
+    add, norm = _analyze(tmp_path, proto, fusing).predictions[0].nodes
+    assert (add.bound, add.time_s) == ("fused", 0.0)
+    assert norm.cost.op_type == "LayerNormalization"  # reported as the model's own operator
+    # Priced with the kernel's figures, on the bytes the kernel moves (not the sum tensor).
+    assert norm.overhead_s == pytest.approx(2e-6)
+    unfused = _analyze(tmp_path, proto, plain).predictions[0]
+    add_cost, norm_cost = unfused.nodes[0].cost, unfused.nodes[1].cost
+    kernel_bytes = add_cost.bytes_read + norm_cost.bytes - add_cost.bytes_written
+    assert norm.memory_s == pytest.approx(kernel_bytes / 1e11)
+    assert norm.time_s == pytest.approx(kernel_bytes / 1e11 / 0.01 + 2e-6)
+    # A sum read twice (a residual kept for later) cannot go into the kernel.
+    shared = model(
+        [*nodes, helper.make_node("Add", ["s", "y"], ["z"])],
+        [value("x", [1, 16, 128])],
+        [value("z", None)],
+        inits,
+    )
+    bounds = [t.bound for t in _analyze(tmp_path, shared, fusing).predictions[0].nodes]
+    assert "fused" not in bounds
+
+
 def test_conv_shape_slows_narrow_grouped_and_unaligned_convs(tmp_path: Path) -> None:
     def conv(*args: int, **kwargs: int) -> Any:
         return _analyze(tmp_path, conv_model(*args, **kwargs), _profile()).cost.nodes[0]

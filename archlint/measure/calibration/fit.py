@@ -155,6 +155,16 @@ def fusions(executed: Mapping[tuple[str, str], frozenset[str]]) -> dict[str, tup
     return {producer: tuple(sorted(names)) for producer, names in sorted(fused.items())}
 
 
+def fused_kernels(executed: Mapping[tuple[str, str], Counter[str]]) -> dict[str, dict[str, str]]:
+    """Per follower op type and producer op type, the one kernel of another type the pair ran as."""
+    found: dict[str, dict[str, str]] = {}
+    for (producer, follower), kernels in sorted(executed.items()):
+        others = [op for op in kernels if op not in (producer, follower)]
+        if producer not in kernels and follower not in kernels and len(others) == 1:
+            found.setdefault(follower, {})[producer] = others[0]
+    return found
+
+
 def blocked_ops(probed: Mapping[str, Counter[str]]) -> tuple[str, ...]:
     """The op types whose Conv -> op -> Conv graph needed no conversions of its own: only the
     graph's input was converted into the blocked layout and only its output out of it."""

@@ -197,9 +197,16 @@ _MICROSOFT = "com.microsoft"
 
 
 def _contrib(
-    name: str, shape: Sequence[int], nodes: Sequence[onnx.NodeProto], output: str, g: _Graph, elem_type: int
+    name: str,
+    shape: Sequence[int],
+    nodes: Sequence[onnx.NodeProto],
+    output: str,
+    g: _Graph,
+    elem_type: int,
+    opset: int = 17,
 ) -> Micro:
-    """A chain holding operators onnx's own shape inference does not know: built without it."""
+    """A chain holding operators onnx's own shape inference does not know (or not at the
+    builder's opset): built without it."""
     graph = helper.make_graph(
         [*g.nodes, *nodes],
         "micro",
@@ -207,8 +214,41 @@ def _contrib(
         [helper.make_tensor_value_info(output, elem_type, list(shape))],
         g.initializers,
     )
-    opsets = [helper.make_opsetid("", 17), helper.make_opsetid(_MICROSOFT, 1)]
+    opsets = [helper.make_opsetid("", opset), helper.make_opsetid(_MICROSOFT, 1)]
     return Micro(name, helper.make_model(graph, opset_imports=opsets), tuple(shape))
+
+
+#: Pairs onnxruntime may replace by a kernel of its own: (producer, follower).
+KERNEL_CANDIDATES = (("Add", "LayerNormalization"), ("Add", "Gelu"))
+
+
+def kernel_probe(producer: str, follower: str) -> Micro:
+    """``follower(producer(x, c))`` on a [1, 16, 128] hidden state: a residual sum into a
+    LayerNormalization, a bias into a Gelu, as a transformer layer has them."""
+    g = _Graph((1, 16, 128))
+    other = g.const(np.full((1, 16, 128) if follower == "LayerNormalization" else (128,), 0.5, np.float32))
+    added = g.fresh(producer.lower())
+    nodes = [helper.make_node(producer, ["x", other], [added])]
+    extra = (
+        [g.const(np.ones(128, np.float32)), g.const(np.zeros(128, np.float32))]
+        if follower == "LayerNormalization"
+        else []
+    )
+    nodes.append(helper.make_node(follower, [added, *extra], ["y"]))
+    return _contrib(
+        f"{producer} -> {follower} 1x16x128", (1, 16, 128), nodes, "y", g, TensorProto.FLOAT, opset=20
+    )
+
+
+def gelus(rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
+    """ONNX's own Gelu (opset 20), which the torch.onnx dynamo exporter writes."""
+    g = _Graph((rows, width))
+    nodes, y = [], "x"
+    for _ in range(chain):
+        out = g.fresh("gelu")
+        nodes.append(helper.make_node("Gelu", [y], [out]))
+        y = out
+    return _contrib(f"Gelu {rows}x{width} x{chain}", (rows, width), nodes, y, g, TensorProto.FLOAT, opset=20)
 
 
 def skip_layer_norms(rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
@@ -308,6 +348,7 @@ OP_TYPE_BENCHES: tuple[tuple[str, OpClass, Callable[[], tuple[Micro, ...]]], ...
     ),
     ("Softmax", OpClass.ELEMENTWISE, lambda: _pair("Softmax", (4, 16, 16), (12, 128, 128), axis=-1)),
     ("Erf", OpClass.ELEMENTWISE, lambda: _pair("Erf", (16, 512), (128, 3072))),
+    ("Gelu", OpClass.ELEMENTWISE, lambda: (gelus(16, 512), gelus(128, 3072, 4))),
     ("Tanh", OpClass.ELEMENTWISE, lambda: _pair("Tanh", (16, 512), (128, 3072))),
     ("Sigmoid", OpClass.ELEMENTWISE, lambda: _pair("Sigmoid", (1, 64, 16, 16), (1, 144, 56, 56))),
     ("Sqrt", OpClass.ELEMENTWISE, lambda: _pair("Sqrt", (16, 1), (128, 768))),

@@ -143,13 +143,16 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
     fusion = fit.fusions(
         {pair: _ticked(executed_op_types(micro.fusion_pair(*pair), threads), ticks) for pair in pairs}
     )
+    substitutions = fit.fused_kernels(
+        {pair: executed_kernels(kernels.kernel_probe(*pair), threads) for pair in kernels.KERNEL_CANDIDATES}
+    )
     probed = {
         op: _ticked(executed_kernels(micro.blocked_probe(op), threads), ticks) for op in blocked_candidates
     }
     blocked_ops = fit.blocked_ops(probed)
 
     sources = _sources(host, threads, measured, efficiency, conv_shape, converted, fusion, cache)
-    sources += (_blocked_source(probed, blocked_ops),)
+    sources += (_blocked_source(probed, blocked_ops), _fused_kernels_source(substitutions))
     sources += confidence.kernel_sources(
         figures.efficiency,
         figures.class_overhead_s,
@@ -172,6 +175,7 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
             "flush_to_zero": "always" if penalty.flushed else roofline.flush_to_zero,
             "conv_shape": conv_shape,
             "fusion": fusion,
+            "fused_kernels": substitutions,
             "blocked_ops": blocked_ops,
             "description": _description(host, threads),
             "layout": f"NCHWc blocks of {block} fp32 channels ({block_reason})" if block > 1 else "",
@@ -283,6 +287,16 @@ def _blocked_source(probed: dict[str, Counter[str]], blocked_ops: tuple[str, ...
         source="graphs of Conv -> op -> Conv run once with onnxruntime's profiler: the op keeps the "
         "blocked layout when the engine converted only the graph's input and output (one "
         f"ReorderInput, one ReorderOutput); kept: {kept}; tried: {', '.join(probed)}",
+    )
+
+
+def _fused_kernels_source(substitutions: dict[str, dict[str, str]]) -> Source:
+    found = "; ".join(f"{p} -> {f}: {k}" for f, by in substitutions.items() for p, k in by.items())
+    tried = ", ".join(f"{p} -> {f}" for p, f in kernels.KERNEL_CANDIDATES)
+    return Source(
+        figure="fused_kernels",
+        source="pairs run once with onnxruntime's profiler (a [1, 16, 128] hidden state): a pair "
+        f"that ran as one kernel of another op type; found: {found or 'none'}; tried: {tried}",
     )
 
 
