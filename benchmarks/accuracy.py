@@ -308,10 +308,14 @@ operators, each figure from a pair of microbenchmarks that differ in one thing: 
 own fixed cost (`run_overhead_s`), the set-up of each If branch and Loop iteration
 (`subgraph_overhead_s`), and the shape sub-graphs (Shape, Gather, Unsqueeze, Concat on dims) that
 archlint folds once the input shapes are bound but onnxruntime runs at every inference when the
-file's dims are symbolic (`shape_op_overhead_s`, per operator archlint counts). What it cannot
-price yet: fused kernels onnxruntime forms from several nodes (SkipLayerNormalization, BiasGelu,
-FusedMatMul) are priced as the nodes they replace, fused only where the profile's `fusion` table
-says so."""
+file's dims are symbolic (`shape_op_overhead_s`, per operator archlint counts). Pairs that
+onnxruntime runs as a kernel of its own (an Add and the LayerNormalization reading it as
+SkipLayerNormalization, a bias Add and a Gelu as BiasGelu) are found by calibrate's probes and
+priced with that kernel's measured figures (`fused_kernels`). What it cannot price yet: kernels
+onnxruntime forms from longer patterns (the Erf formula of GELU, attention, FusedMatMul) are
+priced as the nodes they replace, and onnxruntime forms the pair kernels only where its own
+shape inference knows the operands' shapes, which archlint does not model; QLinear and QDQ
+models run integer kernels onnxruntime picks pattern by pattern."""
 
 
 def render(
