@@ -377,6 +377,9 @@ def figures(profile: HardwareProfile) -> dict[str, float]:
         "conv_shape.narrow_rows": profile.conv_shape.narrow_rows,
         "conv_shape.grouped": profile.conv_shape.grouped,
         "subnormal_slowdown": profile.subnormal_slowdown or 1.0,
+        "run_overhead_s": profile.run_overhead_s,
+        "shape_op_overhead_s": profile.shape_op_overhead_s,
+        "subgraph_overhead_s": profile.subgraph_overhead_s,
     }
     out.update({f"efficiency.{k}": v for k, v in sorted(profile.efficiency.items())})
     out.update({f"class_overhead_s.{k}": v for k, v in sorted(profile.class_overhead_s.items())})
