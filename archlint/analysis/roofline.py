@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
@@ -204,10 +205,7 @@ def fused_nodes(model: ModelCost, profile: HardwareProfile) -> frozenset[int]:
     """
     if not profile.fusion:
         return frozenset()
-    readers: dict[str, int] = {}
-    for cost in model.nodes:
-        for name in cost.node.inputs:
-            readers[name] = readers.get(name, 0) + 1
+    readers = _readers(model)
     root_of: dict[str, str] = {}  # tensor -> op type of the kernel that writes it
     fused: set[int] = set()
     for index, cost in enumerate(model.nodes):
@@ -240,10 +238,7 @@ def fused_kernels(
     into another kernel."""
     if not profile.fused_kernels:
         return {}
-    readers: dict[str, int] = {}
-    for cost in model.nodes:
-        for name in cost.node.inputs:
-            readers[name] = readers.get(name, 0) + 1
+    readers = _readers(model)
     outputs = set(model.model.graph.outputs)
     producer_of = {cost.node.outputs[0]: i for i, cost in enumerate(model.nodes) if cost.node.outputs}
     pairs: dict[int, tuple[int, str]] = {}
@@ -254,7 +249,7 @@ def fused_kernels(
             continue
         for name in cost.node.inputs:
             producer = producer_of.get(name)
-            if producer is None or producer in fused or producer in taken or index in taken:
+            if producer is None or producer in fused or producer in taken:
                 continue
             kernel = by_producer.get(model.nodes[producer].op_type)
             if kernel and readers.get(name) == 1 and name not in outputs:
@@ -262,6 +257,11 @@ def fused_kernels(
                 taken.update((index, producer))
                 break
     return pairs
+
+
+def _readers(model: ModelCost) -> Counter[str]:
+    """How many operators read each tensor."""
+    return Counter(name for cost in model.nodes for name in cost.node.inputs)
 
 
 def _merged(producer: NodeCost, consumer: NodeCost, kernel: str) -> NodeCost:
