@@ -25,7 +25,12 @@ Shape = tuple[int, ...]
 
 # Operators onnxruntime defines in the default domain (no onnx schema at the opsets they appear
 # at): their shapes come from contrib_shapes like those of com.microsoft operators.
-RUNTIME_DEFAULT_DOMAIN_OPS = frozenset({"SimplifiedLayerNormalization", "LayerNormalization"})
+_RUNTIME_DEFAULT_DOMAIN_OPS = frozenset({"SimplifiedLayerNormalization", "LayerNormalization"})
+
+
+def onnx_infers(domain: str, op_type: str) -> bool:
+    """Whether onnx's own shape inference knows the operator (else contrib_shapes does)."""
+    return domain in DEFAULT_DOMAINS and op_type not in _RUNTIME_DEFAULT_DOMAIN_OPS
 
 
 def contrib_output_shapes(
@@ -35,8 +40,7 @@ def contrib_output_shapes(
     added = 0
     outputs = {o.name: o for o in work.graph.output}
     for node in work.graph.node:
-        onnx_knows = node.domain in DEFAULT_DOMAINS and node.op_type not in RUNTIME_DEFAULT_DOMAIN_OPS
-        if onnx_knows or all(o in shapes or o in done for o in node.output if o):
+        if onnx_infers(node.domain, node.op_type) or all(o in shapes or o in done for o in node.output if o):
             continue
         in_shapes = [shapes.get(n) if n else None for n in node.input]
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}

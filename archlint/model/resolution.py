@@ -32,10 +32,10 @@ from onnx import helper, numpy_helper
 
 from archlint.errors import ShapeError
 from archlint.model.declared_shapes import (
-    RUNTIME_DEFAULT_DOMAIN_OPS,
     body_input_shapes,
     contrib_output_shapes,
     loop_output_shapes,
+    onnx_infers,
 )
 from archlint.model.folding import fold_bodies, fold_values, stored_values
 from archlint.model.inline import inline_known_ifs
@@ -93,16 +93,15 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
     # inference, so that it already sees their Reshape targets: one inference in the common case.
     # The main graph's node facts: they hold until inlining replaces nodes.
     facts = node_facts(work.graph)
+    control_flow, contrib = _passes_needed(facts)
     shapes, types = _static_shapes(work.graph)
     fold_values(work.graph, shapes, known, opset, facts)
     as_initializers: dict[str, onnx.TensorProto] = {}
     while True:
         inferred, kept = _infer_with_values(work, known, as_initializers, facts)
         shapes, types = _static_shapes(inferred.graph, shapes, types)
-        # Most graphs have neither control flow nor contrib operators: their passes are skipped.
-        control_flow = any(f.control_flow for f in facts)
         learned = 0
-        if any(f.domain not in DEFAULT_DOMAINS or f.op_type in RUNTIME_DEFAULT_DOMAIN_OPS for f in facts):
+        if contrib:
             learned += contrib_output_shapes(work, shapes, types, contrib_done)
         if control_flow:
             learned += body_input_shapes(work.graph, shapes)
@@ -116,6 +115,14 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
             return Resolved(_assemble(work, inferred, kept, known), known, untaken, tuple(decided))
         if inlined:  # the main graph's nodes changed (fold_bodies edits only inside bodies)
             facts = node_facts(work.graph)
+            control_flow, contrib = _passes_needed(facts)
+
+
+def _passes_needed(facts: Sequence[NodeFacts]) -> tuple[bool, bool]:
+    """Whether the graph has control flow, and operators onnx cannot infer: most graphs have
+    neither, and resolution skips the passes for them."""
+    control_flow = any(f.control_flow for f in facts)
+    return control_flow, any(not onnx_infers(f.domain, f.op_type) for f in facts)
 
 
 def _infer_with_values(
