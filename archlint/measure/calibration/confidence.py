@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from archlint import units
 from archlint.analysis.costs.record import OpClass
 from archlint.measure.calibration.engine import Extra
-from archlint.measure.calibration.measure import ROUNDS, Measured
+from archlint.measure.calibration.measure import ROUNDS
 from archlint.measure.calibration.subnormal import Penalty
 from archlint.targets.profile import OpFigures, Source
 
@@ -85,12 +85,7 @@ def subnormal_source(penalty: Penalty, cpu: str, benches: Sequence[str]) -> Sour
     )
 
 
-def engine_sources(
-    run_base_s: float, shapes: Extra, subgraphs: Extra, runs: Sequence[Measured]
-) -> tuple[Source, ...]:
-    shape_pair, subgraph_pair = (
-        " against ".join(r.micro.name for r in pair) for pair in (runs[:2], runs[2:])
-    )
+def engine_sources(run_base_s: float, shapes: Extra, subgraphs: Extra) -> tuple[Source, ...]:
     return (
         Source(
             figure="run_overhead_s",
@@ -99,14 +94,14 @@ def engine_sources(
         ),
         Source(
             figure="shape_op_overhead_s",
-            source=f"measured by archlint calibrate: {shape_pair}; onnxruntime folds the shape "
+            source=f"measured by archlint calibrate: {shapes.benches}; onnxruntime folds the shape "
             f"operators only with fixed dims: {units.seconds(shapes.seconds)} apart per inference "
             f"over the {shapes.runs} kernels the symbolic file runs beyond the fixed one in "
             f"onnxruntime's profiler (per-round difference MAD {shapes.spread:.0%})",
         ),
         Source(
             figure="subgraph_overhead_s",
-            source=f"measured by archlint calibrate: {subgraph_pair}: "
+            source=f"measured by archlint calibrate: {subgraphs.benches}: "
             f"{units.seconds(subgraphs.seconds)} apart per inference over {subgraphs.runs} If runs "
             f"(per-round difference MAD {subgraphs.spread:.0%})",
         ),

@@ -98,6 +98,7 @@ class Extra:
     runs: int  # extra kernels or subgraph runs per inference
     seconds: float  # the first graph's time over the second's, per inference
     spread: float  # relative MAD of the per-round differences
+    benches: str  # the pair's microbenchmarks, "slow against fast"
 
     @property
     def per_run_s(self) -> float:
@@ -110,5 +111,8 @@ def extra(runs: Sequence[Measured], count: int) -> Extra:
     slow, fast = runs
     differences = [s - f for s, f in zip(slow.rounds, fast.rounds, strict=True)]
     return Extra(
-        max(count, 0), slow.seconds - fast.seconds, relative_mad(differences) if differences else 0.0
+        max(count, 0),
+        slow.seconds - fast.seconds,
+        relative_mad(differences) if differences else 0.0,
+        f"{slow.micro.name} against {fast.micro.name}",
     )

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper
 
 from archlint.analysis.costs.record import OpClass
@@ -196,26 +195,26 @@ def dynamic_quantize(shape: Sequence[int]) -> Micro:
 _MICROSOFT = "com.microsoft"
 
 
-def _contrib(
-    name: str,
-    shape: Sequence[int],
-    nodes: Sequence[onnx.NodeProto],
-    output: str,
-    g: _Graph,
-    elem_type: int,
-    opset: int = 17,
-) -> Micro:
-    """A chain holding operators onnx's own shape inference does not know (or not at the
-    builder's opset): built without it."""
+def _contrib(name: str, output: str, g: _Graph, elem_type: int, opset: int = 17) -> Micro:
+    """``g`` with ``output``, holding operators onnx's own shape inference does not know (or not
+    at the builder's opset): built without it."""
     graph = helper.make_graph(
-        [*g.nodes, *nodes],
+        g.nodes,
         "micro",
         g.inputs,
-        [helper.make_tensor_value_info(output, elem_type, list(shape))],
+        [helper.make_tensor_value_info(output, elem_type, list(g.shape))],
         g.initializers,
     )
     opsets = [helper.make_opsetid("", opset), helper.make_opsetid(_MICROSOFT, 1)]
-    return Micro(name, helper.make_model(graph, opset_imports=opsets), tuple(shape))
+    return Micro(name, helper.make_model(graph, opset_imports=opsets), g.shape)
+
+
+def _chain(g: _Graph, op_type: str, operands: Sequence[str], chain: int, domain: str = "") -> str:
+    """``chain`` ``op_type`` operators, each reading the last one's output and ``operands``."""
+    y = "x"
+    for _ in range(chain):
+        y = g.op(op_type, [y, *operands], domain=domain)
+    return y
 
 
 #: Pairs onnxruntime may replace by a kernel of its own: (producer, follower).
@@ -227,28 +226,20 @@ def kernel_probe(producer: str, follower: str) -> Micro:
     LayerNormalization, a bias into a Gelu, as a transformer layer has them."""
     g = _Graph((1, 16, 128))
     other = g.const(np.full((1, 16, 128) if follower == "LayerNormalization" else (128,), 0.5, np.float32))
-    added = g.fresh(producer.lower())
-    nodes = [helper.make_node(producer, ["x", other], [added])]
     extra = (
         [g.const(np.ones(128, np.float32)), g.const(np.zeros(128, np.float32))]
         if follower == "LayerNormalization"
         else []
     )
-    nodes.append(helper.make_node(follower, [added, *extra], ["y"]))
-    return _contrib(
-        f"{producer} -> {follower} 1x16x128", (1, 16, 128), nodes, "y", g, TensorProto.FLOAT, opset=20
-    )
+    y = g.op(follower, [g.op(producer, ["x", other]), *extra])
+    return _contrib(f"{producer} -> {follower} 1x16x128", y, g, TensorProto.FLOAT, opset=20)
 
 
 def gelus(rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
     """ONNX's own Gelu (opset 20), which the torch.onnx dynamo exporter writes."""
     g = _Graph((rows, width))
-    nodes, y = [], "x"
-    for _ in range(chain):
-        out = g.fresh("gelu")
-        nodes.append(helper.make_node("Gelu", [y], [out]))
-        y = out
-    return _contrib(f"Gelu {rows}x{width} x{chain}", (rows, width), nodes, y, g, TensorProto.FLOAT, opset=20)
+    y = _chain(g, "Gelu", [], chain)
+    return _contrib(f"Gelu {rows}x{width} x{chain}", y, g, TensorProto.FLOAT, opset=20)
 
 
 def skip_layer_norms(rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
@@ -256,27 +247,15 @@ def skip_layer_norms(rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
     g = _Graph((rows, width))
     skip = g.const(np.full((rows, width), 0.5, np.float32))
     gamma, beta = g.const(np.ones(width, np.float32)), g.const(np.zeros(width, np.float32))
-    nodes, y = [], "x"
-    for _ in range(chain):
-        out = g.fresh("sln")
-        nodes.append(
-            helper.make_node("SkipLayerNormalization", [y, skip, gamma, beta], [out], domain=_MICROSOFT)
-        )
-        y = out
-    name = f"SkipLayerNormalization {rows}x{width} x{chain}"
-    return _contrib(name, (rows, width), nodes, y, g, TensorProto.FLOAT)
+    y = _chain(g, "SkipLayerNormalization", [skip, gamma, beta], chain, _MICROSOFT)
+    return _contrib(f"SkipLayerNormalization {rows}x{width} x{chain}", y, g, TensorProto.FLOAT)
 
 
 def bias_activations(op_type: str, rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
     """BiasGelu or FastGelu: a bias add and a Gelu in one kernel."""
     g = _Graph((rows, width))
-    bias = g.const(np.full(width, 0.01, np.float32))
-    nodes, y = [], "x"
-    for _ in range(chain):
-        out = g.fresh(op_type.lower())
-        nodes.append(helper.make_node(op_type, [y, bias], [out], domain=_MICROSOFT))
-        y = out
-    return _contrib(f"{op_type} {rows}x{width} x{chain}", (rows, width), nodes, y, g, TensorProto.FLOAT)
+    y = _chain(g, op_type, [g.const(np.full(width, 0.01, np.float32))], chain, _MICROSOFT)
+    return _contrib(f"{op_type} {rows}x{width} x{chain}", y, g, TensorProto.FLOAT)
 
 
 def _quantization(g: _Graph, scale: float) -> tuple[str, str]:
@@ -287,17 +266,8 @@ def qlinear_adds(shape: Sequence[int], chain: int = SMALL_CHAIN) -> Micro:
     g = _Graph(shape, TensorProto.UINT8)
     other = g.const(np.full(tuple(shape), 130, np.uint8))
     scale, zero = _quantization(g, 0.05)
-    nodes, y = [], "x"
-    for _ in range(chain):
-        out = g.fresh("qadd")
-        nodes.append(
-            helper.make_node(
-                "QLinearAdd", [y, scale, zero, other, scale, zero, scale, zero], [out], domain=_MICROSOFT
-            )
-        )
-        y = out
-    label = f"QLinearAdd {'x'.join(map(str, shape))} x{chain}"
-    return _contrib(label, shape, nodes, y, g, TensorProto.UINT8)
+    y = _chain(g, "QLinearAdd", [scale, zero, other, scale, zero, scale, zero], chain, _MICROSOFT)
+    return _contrib(f"QLinearAdd {'x'.join(map(str, shape))} x{chain}", y, g, TensorProto.UINT8)
 
 
 def qlinear_matmuls(rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:

@@ -162,7 +162,7 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         fitted=set(measured.small),
     )
     sources += (confidence.subnormal_source(penalty, host.cpu, [r.micro.name for r in measured.subnormal]),)
-    sources += confidence.engine_sources(measured.run_base_s, shapes, subgraphs, measured.engine)
+    sources += confidence.engine_sources(measured.run_base_s, shapes, subgraphs)
     return roofline.model_copy(
         update={
             "efficiency": {k: round(v, 3) for k, v in efficiency.items()},
