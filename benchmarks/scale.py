@@ -42,13 +42,8 @@ RSS_TARGET_MIB = 1024
 CHECK_TARGET_S = 10.0
 
 
-@dataclass(frozen=True)
-class LlamaConfig:
-    layers: int = 32
-    width: int = 4096
-    heads: int = 32
-    ffn: int = 11008
-    vocab: int = 32000
+#: A LLaMA-2-7B-shaped decoder's sizes, in the configuration the GPT-style decoder uses too.
+LLAMA_7B = _models.DecoderConfig(layers=32, width=4096, heads=32, ffn=11008, vocab=32000)
 
 
 def _fp16(b: GraphBuilder, shape: tuple[int, ...]) -> str:
@@ -64,12 +59,12 @@ def _rms_norm(b: GraphBuilder, x: str, width: int) -> str:
     return b.op("Mul", [b.op("Div", [x, b.op("Sqrt", [b.op("Add", [mean, eps])])]), _fp16(b, (width,))])
 
 
-def _heads(b: GraphBuilder, x: str, config: LlamaConfig, perm: list[int]) -> str:
+def _heads(b: GraphBuilder, x: str, config: _models.DecoderConfig, perm: list[int]) -> str:
     split = b.ints([0, 0, config.heads, config.width // config.heads])
     return b.op("Transpose", [b.op("Reshape", [x, split])], perm=perm)
 
 
-def _llama_attention(b: GraphBuilder, x: str, config: LlamaConfig) -> str:
+def _llama_attention(b: GraphBuilder, x: str, config: _models.DecoderConfig) -> str:
     width = config.width
     q, k, v = (b.op("MatMul", [x, _fp16(b, (width, width))]) for _ in range(3))
     scores = b.op("MatMul", [_heads(b, q, config, [0, 2, 1, 3]), _heads(b, k, config, [0, 2, 3, 1])])
@@ -82,7 +77,7 @@ def _llama_attention(b: GraphBuilder, x: str, config: LlamaConfig) -> str:
     return b.op("MatMul", [merged, _fp16(b, (width, width))])
 
 
-def llama(config: LlamaConfig, external: ExternalData) -> onnx.ModelProto:
+def llama(config: _models.DecoderConfig, external: ExternalData) -> onnx.ModelProto:
     """A LLaMA-shaped decoder in float16: RMSNorm, attention, SwiGLU FFN, untied LM head."""
     b = GraphBuilder("llama", external=external)
     width = config.width
@@ -107,7 +102,7 @@ def ensure_llama(name: str = "llama2_7b_fp16") -> Path:
         return path
     folder.mkdir(parents=True, exist_ok=True)
     external = ExternalData(f"{name}.onnx.data")
-    model = llama(LlamaConfig(), external)
+    model = llama(LLAMA_7B, external)
     external.create_file(folder)  # before the .onnx appears: its existence means "complete"
     partial = path.with_suffix(".partial")
     onnx.save(model, str(partial))
