@@ -34,91 +34,81 @@ checked (``extra="forbid"``): a misspelt key stops archlint with exit 2 and name
 from __future__ import annotations
 
 import fnmatch
-import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
+from archlint.bounds import Bounds
 from archlint.errors import UsageError
 from archlint.lint.diagnostics import DEFAULT_MIN_SAVING_SHARE, Severity
 from archlint.model.shape_text import parse_shape
-from archlint.targets.profile import describe_validation_error
+
+# Keys are kebab-case in files, as in ruff (extend-select, per-file-ignores); a key the schema
+# does not have is an error. pydantic reads this when a file is validated (archlint.validation).
+_KEYS = {"extra": "forbid", "alias_generator": lambda name: name.replace("_", "-"), "populate_by_name": True}
 
 
-class _Strict(BaseModel):
-    # Keys are kebab-case in files, as in ruff (extend-select, per-file-ignores).
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        alias_generator=lambda name: name.replace("_", "-"),
-        populate_by_name=True,
-        # The schema is built on the first validation: a run with no configuration file never
-        # validates one, and pays nothing for it.
-        defer_build=True,
-    )
-
-
-class ShapeBinding(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class ShapeBinding:
     """Input shapes and symbol values for the models matching ``models``."""
 
+    __pydantic_config__ = _KEYS
+
     models: str = "*"
-    inputs: dict[str, str] = Field(default_factory=dict)
-    dims: dict[str, int] = Field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    dims: dict[str, int] = field(default_factory=dict)
 
-    @field_validator("inputs")
-    @classmethod
-    def _parseable(cls, inputs: dict[str, str]) -> dict[str, str]:
-        for text in inputs.values():
+    def __post_init__(self) -> None:
+        for text in self.inputs.values():
             parse_shape(text)
-        return inputs
 
 
-class ModelEntry(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class ModelEntry:
     """A model definition (or an ONNX file) that ``archlint check`` lints when no MODEL is given."""
 
-    entry: str
-    inputs: dict[str, str] = Field(default_factory=dict)  # "1x3x224x224", or "1x128:int64"
-    dims: dict[str, int] = Field(default_factory=dict)
-    kwargs: dict[str, Any] = Field(default_factory=dict)  # for the factory
-    targets: list[str] = Field(default_factory=list)  # empty: the configured or given targets
+    __pydantic_config__ = _KEYS
 
-    @field_validator("inputs")
-    @classmethod
-    def _parseable(cls, inputs: dict[str, str]) -> dict[str, str]:
+    entry: str
+    inputs: dict[str, str] = field(default_factory=dict)  # "1x3x224x224", or "1x128:int64"
+    dims: dict[str, int] = field(default_factory=dict)
+    kwargs: dict[str, Any] = field(default_factory=dict)  # for the factory
+    targets: list[str] = field(default_factory=list)  # empty: the configured or given targets
+
+    def __post_init__(self) -> None:
         from archlint.pytorch.reference import split_dtype
 
-        for text in inputs.values():
+        for text in self.inputs.values():
             parse_shape(split_dtype(text)[0])
-        return inputs
 
 
-class NodeIgnore(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class NodeIgnore:
     """ONNX has no comments: silence ``codes`` on the nodes whose names match ``nodes``."""
+
+    __pydantic_config__ = _KEYS
 
     nodes: str
     codes: list[str]
 
 
-class Config(_Strict):
-    target: list[str] = Field(default_factory=list)
-    shapes: list[ShapeBinding] = Field(default_factory=list)
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    __pydantic_config__ = _KEYS
+
+    target: list[str] = field(default_factory=list)
+    shapes: list[ShapeBinding] = field(default_factory=list)
     select: list[str] | None = None
-    ignore: list[str] = Field(default_factory=list)
-    extend_select: list[str] = Field(default_factory=list)
-    per_file_ignores: dict[str, list[str]] = Field(default_factory=dict)
-    ignore_nodes: list[NodeIgnore] = Field(default_factory=list)
-    models: list[ModelEntry] = Field(default_factory=list)
-    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)  # options by rule code or name
+    ignore: list[str] = field(default_factory=list)
+    extend_select: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    ignore_nodes: list[NodeIgnore] = field(default_factory=list)
+    models: list[ModelEntry] = field(default_factory=list)
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # options by rule code or name
     fail_level: Severity = Severity.WARNING
     # A fix saving less than this share of the predicted latency is info, not a warning.
-    min_saving_share: float = Field(DEFAULT_MIN_SAVING_SHARE, ge=0, lt=1)
+    min_saving_share: Annotated[float, Bounds(ge=0, lt=1)] = DEFAULT_MIN_SAVING_SHARE
     root: Path = Path()  # the folder the config file is in; model globs are relative to it
-
-    @field_validator("target", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        return [value] if isinstance(value, str) else value
 
     def shapes_for(self, model: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
         """Inputs and dims of every binding whose glob matches ``model``, later ones winning."""
@@ -144,16 +134,31 @@ def find_config(start: Path) -> Path | None:
         if (folder / "archlint.yaml").is_file():
             return folder / "archlint.yaml"
         pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and _archlint_table(_read_toml(pyproject)) is not None:
+        if (
+            pyproject.is_file()
+            and _mentions_archlint(pyproject)
+            and _archlint_table(_read_toml(pyproject)) is not None
+        ):
             return pyproject
     return None
 
 
 def _read_toml(path: Path) -> dict[str, object]:
+    import tomllib  # only a pyproject.toml that mentions archlint is parsed
+
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: cannot read configuration: {exc}") from None
+
+
+def _mentions_archlint(pyproject: Path) -> bool:
+    """Whether the file could have a [tool.archlint] table: most pyproject.toml files a search
+    passes have none, and this spares parsing them."""
+    try:
+        return b"archlint" in pyproject.read_bytes()
+    except OSError:
+        return True  # let the parse report it
 
 
 def _archlint_table(document: dict[str, object]) -> object | None:
@@ -164,7 +169,7 @@ def _archlint_table(document: dict[str, object]) -> object | None:
 def load_config(explicit: str | None = None, start: Path | None = None) -> Config:
     path = Path(explicit) if explicit else find_config(start or Path.cwd())
     if path is None:
-        return Config.model_construct()  # every default, nothing to validate
+        return Config()  # every default, nothing to validate
     if not path.is_file():
         raise UsageError(f"--config {path}: no such file")
     if path.suffix == ".toml":
@@ -180,7 +185,13 @@ def load_config(explicit: str | None = None, start: Path | None = None) -> Confi
             raise UsageError(f"{path}: cannot read configuration: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: the archlint configuration must be a table of keys")
+    if isinstance(data.get("target"), str):  # target = "gpu" is one target
+        data = {**data, "target": [data["target"]]}
+    from pydantic import ValidationError
+
+    from archlint import validation
+
     try:
-        return Config.model_validate({**data, "root": path.parent})
+        return validation.validate(Config, {**data, "root": path.parent})
     except ValidationError as exc:
-        raise UsageError(f"{path}: {describe_validation_error(exc, Config)}") from None
+        raise UsageError(f"{path}: {validation.describe(exc, validation.schema_keys(Config))}") from None

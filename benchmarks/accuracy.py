@@ -37,7 +37,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ def _pure_roofline(profile: HardwareProfile) -> HardwareProfile:
         "shape_op_overhead_s": 0.0,
         "subgraph_overhead_s": 0.0,
     }
-    return profile.model_copy(update=measured_refinements)
+    return replace(profile, **measured_refinements)
 
 
 @dataclass(frozen=True)

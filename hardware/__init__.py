@@ -6,7 +6,7 @@ from collections.abc import Callable
 from importlib import resources
 
 from archlint import hookimpl
-from archlint.targets.profile import HardwareProfile, load_profile
+from archlint.targets.profile import HardwareProfile, load_builtin_profile
 
 
 @hookimpl
@@ -14,4 +14,4 @@ def archlint_register_hardware(register: Callable[[HardwareProfile], None]) -> N
     for entry in sorted(resources.files(__name__).iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
             with resources.as_file(entry) as path:
-                register(load_profile(path))
+                register(load_builtin_profile(path))

@@ -58,7 +58,7 @@ def selection(flags: SelectionFlags, config: Config, rules: Mapping[str, Registe
 def rule_options(config: Config) -> dict[str, RuleOptions]:
     from pydantic import ValidationError
 
-    from archlint.targets.profile import describe_validation_error
+    from archlint import validation
 
     options: dict[str, RuleOptions] = {}
     for key, values in config.rules.items():
@@ -69,7 +69,9 @@ def rule_options(config: Config) -> dict[str, RuleOptions]:
         try:
             options[registered.rule.code] = model.model_validate(_snake(values))
         except ValidationError as exc:
-            raise UsageError(f"configuration rules.{key}: {describe_validation_error(exc, model)}") from None
+            raise UsageError(
+                f"configuration rules.{key}: {validation.describe(exc, validation.schema_keys(model))}"
+            ) from None
     return options
 
 

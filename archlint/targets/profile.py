@@ -6,15 +6,17 @@ pure roofline. Every other field has a neutral default (no alignment, no overhea
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from archlint.analysis.costs.record import OpClass
+from archlint.bounds import Bounds
 from archlint.errors import ProfileError
 
 # libyaml's safe loader is ~10x faster than the pure-Python one; both build only plain data.
@@ -25,30 +27,38 @@ COMPUTE_KEYS = frozenset(
     {"fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "fp4", "int32", "int16", "int8", "int4"}
 )
 
-Fraction = Annotated[float, Field(gt=0, le=1)]
-Positive = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Bounds(gt=0, le=1)]
+Positive = Annotated[float, Bounds(gt=0)]
+NonNegative = Annotated[float, Bounds(ge=0)]
+
+# The schema classes are frozen dataclasses; a file is checked against them by pydantic
+# (archlint.validation), where keys they do not have are errors.
+_FORBID_EXTRA = {"extra": "forbid"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Source(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class Source:
     """Where a figure comes from: a datasheet, a paper, a measurement."""
+
+    __pydantic_config__ = _FORBID_EXTRA
 
     figure: str
     source: str
     url: str | None = None
 
 
-class SmallOps(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class SmallOps:
     """Operators too small to fill the device reach only ``efficiency`` of the roofline."""
 
-    flops_below: float = Field(0.0, ge=0)
+    __pydantic_config__ = _FORBID_EXTRA
+
+    flops_below: NonNegative = 0.0
     efficiency: Fraction = 1.0
 
 
-class ConvShape(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class ConvShape:
     """How a convolution's shape slows its arithmetic below its op class's figure (measured by calibrate).
 
     Blocked-layout CPU kernels (onnxruntime's NCHWc) keep a few output channel blocks in
@@ -57,30 +67,40 @@ class ConvShape(_Strict):
     cannot take falls back to a generic im2col kernel.
     """
 
+    __pydantic_config__ = _FORBID_EXTRA
+
     # c at which a conv runs at half its class efficiency: efficiency x c / (c + narrow_channels),
     # c the smaller of its output channels per group and its multiply-adds per output element
     # (input channels per group x kernel taps). 0: no effect.
-    narrow_channels: float = Field(0.0, ge=0)
+    narrow_channels: NonNegative = 0.0
     # w at which a conv (depthwise too) runs at half its efficiency: x w / (w + narrow_rows), w its
     # output width. The kernels compute one output row per call; a 7-wide row is short work for
     # a call's set-up and padding edges. 0: no effect.
-    narrow_rows: float = Field(0.0, ge=0)
+    narrow_rows: NonNegative = 0.0
     grouped: Fraction = 1.0  # factor for grouped convs that are not depthwise
     # Convs whose channel counts are not a multiple of this run the engine's fallback kernel, at
     # the ``fallback`` factor of their op class (conv, depthwise_conv). 1: every count is taken.
-    fallback_multiple: int = Field(1, ge=1)
-    fallback: dict[OpClass, Fraction] = Field(default_factory=dict)
+    fallback_multiple: Annotated[int, Bounds(ge=1)] = 1
+    fallback: dict[OpClass, Fraction] = field(default_factory=dict)
 
 
-class OpFigures(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class OpFigures:
     """One op type's own figures, where its kernels differ from the rest of its op class (a
     transcendental Erf among elementwise Adds, a LayerNormalization's two passes). Unset: the class's."""
 
+    __pydantic_config__ = _FORBID_EXTRA
+
     efficiency: Fraction | None = None  # on the roofline, instead of the class's efficiency
-    overhead_s: float | None = Field(None, ge=0)  # fixed cost per execution, instead of the class's
+    overhead_s: NonNegative | None = None  # fixed cost per execution, instead of the class's
 
 
-class HardwareProfile(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class HardwareProfile:
+    """A device as archlint models it: its roofline, and what its engine adds to it."""
+
+    __pydantic_config__ = _FORBID_EXTRA
+
     name: str
     kind: Literal["gpu", "cpu", "npu", "other"] = "other"
     description: str = ""
@@ -92,43 +112,43 @@ class HardwareProfile(_Strict):
     # bytes/s of on-chip memory, for operators whose bytes fit in on_chip_memory_bytes; unset:
     # every operator streams at memory_bandwidth.
     on_chip_bandwidth: Positive | None = None
-    channel_alignment: dict[str, int] = Field(default_factory=dict)  # per compute dtype
+    channel_alignment: dict[str, int] = field(default_factory=dict)  # per compute dtype
     layout: str = ""  # the tensor layout the alignment figures assume, e.g. "NHWC, tensor cores"
-    op_overhead_s: float = Field(0.0, ge=0)  # dispatch cost paid by every operator execution
+    op_overhead_s: NonNegative = 0.0  # dispatch cost paid by every operator execution
     # Fixed cost per execution of a kernel of an op class (its set-up, the output's allocation,
     # the executor's step): paid instead of op_overhead_s. A class not listed pays op_overhead_s.
-    class_overhead_s: dict[OpClass, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    class_overhead_s: dict[OpClass, NonNegative] = field(default_factory=dict)
     compute_efficiency: Fraction = 1.0  # fraction of peak that dense kernels sustain
     bandwidth_efficiency: Fraction = 1.0  # fraction of bandwidth that streaming kernels sustain
-    efficiency: dict[OpClass, Fraction] = Field(default_factory=dict)  # per op class, on the roofline
+    efficiency: dict[OpClass, Fraction] = field(default_factory=dict)  # per op class, on the roofline
     # Fixed cost of one inference call beyond its operators (the engine binding inputs and
     # outputs, scheduling the graph): paid once per inference, whatever the model.
-    run_overhead_s: float = Field(0.0, ge=0)
+    run_overhead_s: NonNegative = 0.0
     # Fixed cost of one operator computing on tensor shapes (Shape, Gather, Unsqueeze, Concat of
     # dims) that the engine runs at every inference because the file leaves the input dims
     # symbolic; archlint folds such operators once the binding fixes the dims. 0: the engine
     # builds for the bound shapes (TensorRT engines, onnxruntime with free-dimension overrides)
     # and they cost nothing. ``archlint calibrate`` measures onnxruntime's.
-    shape_op_overhead_s: float = Field(0.0, ge=0)
+    shape_op_overhead_s: NonNegative = 0.0
     # Fixed cost of one subgraph run (an If's branch, a Loop or Scan iteration) on top of the
     # operators inside it: the engine sets up the subgraph's inputs and outputs each time.
-    subgraph_overhead_s: float = Field(0.0, ge=0)
-    small_ops: SmallOps = SmallOps()
+    subgraph_overhead_s: NonNegative = 0.0
+    small_ops: SmallOps = field(default_factory=SmallOps)
     # Per op type: efficiency and fixed cost where they differ from the op class's. Empty: none.
-    op_types: dict[str, OpFigures] = Field(default_factory=dict)
-    conv_shape: ConvShape = ConvShape()
+    op_types: dict[str, OpFigures] = field(default_factory=dict)
+    conv_shape: ConvShape = field(default_factory=ConvShape)
     # Op types besides Conv that run in the engine's blocked conv layout (``layout``): a tensor
     # passing between them and any other op is copied into or out of it (see archlint/analysis/layout.py).
     # Empty: no conversions are charged.
     blocked_ops: tuple[str, ...] = ()
     # Op types the engine runs inside the kernel of the operator producing their input, keyed by
     # that producer's op type ({Conv: [BatchNormalization, Relu]}): they cost no time of their own.
-    fusion: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    fusion: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Pairs the engine replaces by one kernel of its own, keyed by the second operator's op type,
     # then by the producer's: {LayerNormalization: {Add: SkipLayerNormalization}} runs a
     # LayerNormalization whose input is an Add's only-read output, the Add included, as one
     # SkipLayerNormalization kernel, priced with that op type's figures (``op_types``).
-    fused_kernels: dict[str, dict[str, str]] = Field(default_factory=dict)
+    fused_kernels: dict[str, dict[str, str]] = field(default_factory=dict)
     # How subnormal floats are handled: "always" flushed (no penalty), "optional" (slow path
     # unless the engine turns on FTZ/DAZ, as on x86), "never" (slow path cannot be avoided).
     flush_to_zero: Literal["always", "optional", "never"] | None = None
@@ -136,24 +156,18 @@ class HardwareProfile(_Strict):
     # engine's default settings (``archlint calibrate`` measures it; built-in profiles cite the
     # microarchitecture's documented behaviour). 1: no penalty (the core handles subnormals at
     # full speed, or the engine flushes them). Unset: not known for this target.
-    subnormal_slowdown: float | None = Field(None, ge=1)
+    subnormal_slowdown: Annotated[float, Bounds(ge=1)] | None = None
     supported_ops: tuple[str, ...] | None = None
     sources: tuple[Source, ...] = ()
 
-    @field_validator("peak_flops", "channel_alignment")
-    @classmethod
-    def _known_dtypes(cls, table: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(table) - COMPUTE_KEYS)
-        if unknown:
-            raise ValueError(f"unknown dtype key(s) {unknown}; use one of {sorted(COMPUTE_KEYS)}")
-        return table
-
-    @field_validator("peak_flops")
-    @classmethod
-    def _not_empty(cls, table: dict[str, float]) -> dict[str, float]:
-        if not table:
-            raise ValueError("give at least one peak rate, e.g. {fp32: 1.0e12}")
-        return table
+    def __post_init__(self) -> None:
+        # Checked here rather than by the validator alone: plugins and calibrate build profiles in code.
+        if not self.peak_flops:
+            raise ValueError("peak_flops: give at least one peak rate, e.g. {fp32: 1.0e12}")
+        for key in ("peak_flops", "channel_alignment"):
+            unknown = sorted(set(getattr(self, key)) - COMPUTE_KEYS)
+            if unknown:
+                raise ValueError(f"{key}: unknown dtype key(s) {unknown}; use one of {sorted(COMPUTE_KEYS)}")
 
     def peak_for(self, compute: str) -> float:
         """Peak rate for a compute dtype; a dtype the profile does not list runs at fp32's rate."""
@@ -191,6 +205,64 @@ class HardwareProfile(_Strict):
 
 
 def load_profile(path: str | Path) -> HardwareProfile:
+    """A profile file, checked against the schema: unknown keys and out-of-range figures are errors."""
+    from pydantic import ValidationError
+
+    from archlint import validation
+
+    data = _read_mapping(path)
+    try:
+        return validation.validate(HardwareProfile, data)
+    except ValidationError as exc:
+        raise ProfileError(
+            f"{path}: {validation.describe(exc, validation.schema_keys(HardwareProfile))}"
+        ) from None
+
+
+def load_builtin_profile(path: str | Path) -> HardwareProfile:
+    """One of archlint's own profile files, built without the validator: the test suite checks
+    every one of them against the schema and that this gives the same profile."""
+    data = _read_mapping(path)
+    nested: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "sources":
+            value = tuple(Source(**entry) for entry in value)
+        elif key == "small_ops":
+            value = SmallOps(**_numbers(SmallOps, value))
+        elif key == "conv_shape":
+            fallback = {OpClass(k): float(v) for k, v in value.get("fallback", {}).items()}
+            value = ConvShape(**_numbers(ConvShape, {**value, "fallback": fallback}))
+        elif key == "op_types":
+            value = {op_type: OpFigures(**_numbers(OpFigures, figures)) for op_type, figures in value.items()}
+        elif key in ("efficiency", "class_overhead_s"):
+            value = {OpClass(op_class): float(figure) for op_class, figure in value.items()}
+        elif key == "peak_flops":
+            value = {dtype: float(rate) for dtype, rate in value.items()}
+        elif key == "fusion":
+            value = {producer: tuple(fused) for producer, fused in value.items()}
+        elif key in ("aliases", "blocked_ops", "supported_ops") and value is not None:
+            value = tuple(value)
+        nested[key] = value
+    return HardwareProfile(**_numbers(HardwareProfile, nested))
+
+
+def _numbers(schema: type[Any], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the whole numbers a file writes for float fields (``device_memory_bytes:
+    25769803776``) made floats, as the validator makes them."""
+    fields = schema.__dataclass_fields__
+    return {
+        key: float(value)
+        if type(value) is int and key in fields and _FLOAT_FIELD.match(fields[key].type)
+        else value
+        for key, value in data.items()
+    }
+
+
+# A field whose annotation (a string: this module postpones annotations) is a float type.
+_FLOAT_FIELD = re.compile(r"(Positive|NonNegative|Fraction|float|Annotated\[float)\b")
+
+
+def _read_mapping(path: str | Path) -> dict[str, Any]:
     file = Path(path)
     try:
         data = yaml.load(file.read_text(encoding="utf-8"), Loader=_SafeLoader)
@@ -200,34 +272,34 @@ def load_profile(path: str | Path) -> HardwareProfile:
         raise ProfileError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a hardware profile is a YAML mapping")
-    try:
-        return HardwareProfile.model_validate(data)
-    except ValidationError as exc:
-        raise ProfileError(f"{path}: {describe_validation_error(exc, HardwareProfile)}") from None
+    return data
 
 
-def describe_validation_error(exc: ValidationError, schema: type[BaseModel]) -> str:
-    """One line for the most useful error: a misspelt key first, with the key it resembles."""
-    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-    error = errors[0]
-    # A key is quoted only when it looks like one: a file that is not a profile at all (a
-    # password file given as --target) must not have its contents echoed into a log.
-    where = ".".join(_key_text(p) for p in error["loc"]) or "profile"
-    if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
-        import difflib  # only to name the key a misspelt one resembles
+def as_data(value: Any, *, exclude_defaults: bool = False) -> Any:
+    """A profile (or any part of one) as the plain data its YAML file holds: mappings, lists,
+    strings and numbers, op classes by name; with ``exclude_defaults``, only the fields that
+    differ from their defaults."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = {}
+        for item in dataclasses.fields(value):
+            own = getattr(value, item.name)
+            if exclude_defaults and own == _default(item):
+                continue
+            data[item.name] = as_data(own, exclude_defaults=exclude_defaults)
+        return data
+    if isinstance(value, dict):
+        return {str(key): as_data(item, exclude_defaults=exclude_defaults) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [as_data(item, exclude_defaults=exclude_defaults) for item in value]
+    if isinstance(value, str):
+        return str(value)  # an op class (a StrEnum) by its name
+    return value
 
-        keys = [field.alias or name for name, field in schema.model_fields.items()]
-        close = difflib.get_close_matches(str(error["loc"][0]), keys, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"{where}: unknown key{hint}"
-    return f"{where}: {error['msg']}"
 
-
-def _key_text(key: object) -> str:
-    """A key or list index as written, or a stand-in when it is no plausible key."""
-    text = str(key)
-    plausible = isinstance(key, int) or re.fullmatch(r"[A-Za-z_][\w.-]{0,40}", text)
-    return text if plausible else "(a key that is no profile field)"
+def _default(item: dataclasses.Field[Any]) -> Any:
+    if item.default_factory is not dataclasses.MISSING:
+        return item.default_factory()
+    return item.default
 
 
 def human_rate(value: float) -> str:

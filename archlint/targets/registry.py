@@ -9,7 +9,7 @@ from pathlib import Path
 
 from archlint.errors import ProfileError
 from archlint.plugins.registry import Registry
-from archlint.targets.profile import HardwareProfile, load_profile
+from archlint.targets.profile import HardwareProfile, load_builtin_profile, load_profile
 
 #: The package of the built-in profiles (hardware/), one YAML file per device.
 BUILTIN_HARDWARE = "archlint.hardware"
@@ -75,7 +75,7 @@ def _builtin_profile(target: str) -> HardwareProfile | None:
     if len(matches) != 1:
         return None
     with resources.as_file(matches[0]) as path:
-        profile = load_profile(path)
+        profile = load_builtin_profile(path)
     return profile if target in (profile.name, *profile.aliases) else None
 
 

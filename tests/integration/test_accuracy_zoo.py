@@ -60,7 +60,7 @@ def test_zoo_model_matches_published_figures(spec: _zoo.ZooModel, tmp_path: Path
 def test_repeated_calibrations_are_tabulated_per_figure_and_per_calibration() -> None:
     import accuracy
 
-    from archlint.targets.profile import HardwareProfile
+    from archlint.targets.profile import HardwareProfile, OpFigures
 
     def profile(peak: float, overhead: float) -> HardwareProfile:
         return HardwareProfile(
@@ -68,7 +68,7 @@ def test_repeated_calibrations_are_tabulated_per_figure_and_per_calibration() ->
             peak_flops={"fp32": peak},
             memory_bandwidth=1e10,
             class_overhead_s={"matmul": overhead},
-            op_types={"Erf": {"efficiency": 0.2, "overhead_s": 1e-6}},
+            op_types={"Erf": OpFigures(efficiency=0.2, overhead_s=1e-6)},
         )
 
     table = accuracy.spread_table([profile(1e11, 1e-6), profile(1.2e11, 1e-6), profile(0.9e11, 2e-6)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -96,11 +97,8 @@ def test_channel_block_follows_the_vector_isa() -> None:
 def test_narrow_constants_are_the_pair_that_explains_the_conv_runs() -> None:
     profile = HardwareProfile(name="t", peak_flops={"fp32": 1e11}, memory_bandwidth=1e10)
     truth_shape = ConvShape(narrow_channels=8, narrow_rows=2)
-    truth = profile.model_copy(
-        update={
-            "conv_shape": truth_shape,
-            "efficiency": {OpClass.CONV: 0.8, OpClass.DEPTHWISE_CONV: 0.3},
-        }
+    truth = replace(
+        profile, conv_shape=truth_shape, efficiency={OpClass.CONV: 0.8, OpClass.DEPTHWISE_CONV: 0.3}
     )
     dense = [
         micro.conv_chain(16, 56, 3),
@@ -117,7 +115,7 @@ def test_narrow_constants_are_the_pair_that_explains_the_conv_runs() -> None:
     shape = fit.narrow_shapes(runs, profile)
     assert shape.narrow_channels == pytest.approx(8, rel=0.1)
     assert shape.narrow_rows == pytest.approx(2, rel=0.1)
-    shaped = profile.model_copy(update={"conv_shape": shape})
+    shaped = replace(profile, conv_shape=shape)
     assert fit.efficiency(runs[0], shaped) == pytest.approx(0.8, rel=0.05)
     assert fit.efficiency(runs[1], shaped) == pytest.approx(0.3, rel=0.05)
 

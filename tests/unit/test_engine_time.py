@@ -13,6 +13,7 @@ from archlint.api import analyze
 from archlint.measure.calibration import engine
 from archlint.measure.calibration.measure import Measured, cost_of
 from archlint.targets.profile import HardwareProfile
+from archlint.validation import validate
 from tests.builders import save
 
 
@@ -45,8 +46,8 @@ def _flatten_model(batch: int | str, seq: int | str) -> object:
 
 
 def _profile(**extra: object) -> HardwareProfile:
-    return HardwareProfile.model_validate(
-        {"name": "t", "peak_flops": {"fp32": 1e12}, "memory_bandwidth": 1e11, **extra}
+    return validate(
+        HardwareProfile, {"name": "t", "peak_flops": {"fp32": 1e12}, "memory_bandwidth": 1e11, **extra}
     )
 
 

@@ -13,6 +13,7 @@ from archlint.analysis.model_cost import ModelCost
 from archlint.analysis.roofline import node_times
 from archlint.api import analyze
 from archlint.targets.profile import HardwareProfile
+from archlint.validation import validate
 from tests.builders import model, save, value, weight
 
 BLOCKED = ("Add", "GlobalAveragePool", "Mul", "Relu", "Concat")
@@ -28,7 +29,7 @@ def _profile(**extra: Any) -> HardwareProfile:
         "blocked_ops": BLOCKED,
         **extra,
     }
-    return HardwareProfile.model_validate(fields)
+    return validate(HardwareProfile, fields)
 
 
 def _conv(name: str, source: str, out: str, ic: int, oc: int) -> tuple[Any, Any]:

@@ -12,6 +12,7 @@ from archlint.errors import ProfileError
 from archlint.plugins.manager import plugin_manager
 from archlint.targets.profile import HardwareProfile, load_profile
 from archlint.targets.registry import PROFILES, registered_profiles, resolve, resolve_many
+from archlint.validation import validate
 
 REQUIRED_DEVICES = {
     "h100",
@@ -120,9 +121,7 @@ class _ClashingPlugin:
     @hookimpl
     def archlint_register_hardware(self, register: Callable[[HardwareProfile], None]) -> None:
         register(
-            HardwareProfile.model_validate(
-                {"name": "t4", "peak_flops": {"fp32": 1.0}, "memory_bandwidth": 1.0}
-            )
+            validate(HardwareProfile, {"name": "t4", "peak_flops": {"fp32": 1.0}, "memory_bandwidth": 1.0})
         )
 
 

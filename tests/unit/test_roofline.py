@@ -12,12 +12,13 @@ from archlint.analysis.costs.record import OpClass
 from archlint.analysis.roofline import MAX_BATCH, conv_shape_factor, max_batch, node_time, padded_flops
 from archlint.api import analyze
 from archlint.targets.profile import ConvShape, HardwareProfile
+from archlint.validation import validate
 from tests.builders import conv_model, model, save, value, weight
 
 
 def _profile(**extra: Any) -> HardwareProfile:
-    return HardwareProfile.model_validate(
-        {"name": "t", "peak_flops": {"fp32": 1e12}, "memory_bandwidth": 1e11, **extra}
+    return validate(
+        HardwareProfile, {"name": "t", "peak_flops": {"fp32": 1e12}, "memory_bandwidth": 1e11, **extra}
     )
 
 

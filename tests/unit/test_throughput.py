@@ -15,6 +15,7 @@ from archlint.analysis.throughput import SEARCH_LIMIT, Batch, BatchCosts, Throug
 from archlint.api import analyze, analyze_throughput, resolve_model
 from archlint.model.batch_axis import batch_axis
 from archlint.targets.profile import HardwareProfile
+from archlint.validation import validate
 from tests.builders import model, save, value, weight
 
 CHANNELS, SIZE = 16, 28
@@ -24,8 +25,8 @@ SAMPLE = 2 * CHANNELS * SIZE * SIZE * 4  # input and output of the conv: both li
 def _profile(**extra: Any) -> HardwareProfile:
     # A small GPU: dispatch cost and a small-operator penalty, both of which batching amortizes.
     fields = {"name": "t", "peak_flops": {"fp32": 1e13}, "memory_bandwidth": 3e11, "op_overhead_s": 4e-6}
-    return HardwareProfile.model_validate(
-        {**fields, "small_ops": {"flops_below": 5e7, "efficiency": 0.5}, **extra}
+    return validate(
+        HardwareProfile, {**fields, "small_ops": {"flops_below": 5e7, "efficiency": 0.5}, **extra}
     )
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from archlint.analysis.roofline import node_time, weights_resident
 from archlint.measure.calibration.measure import Measured
@@ -118,7 +118,7 @@ def narrow_shapes(run_sets: Sequence[Sequence[Measured]], profile: HardwareProfi
 
     def scatter(channels: float, rows: float) -> float:
         shape = ConvShape(narrow_channels=channels, narrow_rows=rows)
-        shaped = profile.model_copy(update={"conv_shape": shape})
+        shaped = replace(profile, conv_shape=shape)
         total = 0.0
         for runs in run_sets:
             pairs = [_roof_and_busy(run, shaped) for run in runs]
@@ -184,9 +184,7 @@ class KernelFit:
 
 def kernel_work(run: Measured, profile: HardwareProfile) -> tuple[float, int]:
     """(roofline seconds at efficiency 1 and no fixed cost, kernel executions) of ``run``."""
-    bare = profile.model_copy(
-        update={"efficiency": {}, "op_types": {}, "class_overhead_s": {}, "op_overhead_s": 0.0}
-    )
+    bare = replace(profile, efficiency={}, op_types={}, class_overhead_s={}, op_overhead_s=0.0)
     resident = weights_resident(run.cost, bare)
     roof = sum(node_time(n, bare, 1, resident).time_s for n in run.cost.nodes)
     return roof, sum(n.repeats for n in run.cost.nodes)

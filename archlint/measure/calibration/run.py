@@ -163,24 +163,23 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
     )
     sources += (confidence.subnormal_source(penalty, host.cpu, [r.micro.name for r in measured.subnormal]),)
     sources += confidence.engine_sources(measured.run_base_s, shapes, subgraphs)
-    return roofline.model_copy(
-        update={
-            "efficiency": {k: round(v, 3) for k, v in efficiency.items()},
-            "class_overhead_s": figures.class_overhead_s,
-            "op_types": figures.op_types,
-            "subnormal_slowdown": penalty.slowdown,
-            "run_overhead_s": _round(measured.run_base_s),
-            "shape_op_overhead_s": _round(shapes.per_run_s),
-            "subgraph_overhead_s": _round(subgraphs.per_run_s),
-            "flush_to_zero": "always" if penalty.flushed else roofline.flush_to_zero,
-            "conv_shape": conv_shape,
-            "fusion": fusion,
-            "fused_kernels": substitutions,
-            "blocked_ops": blocked_ops,
-            "description": _description(host, threads),
-            "layout": f"NCHWc blocks of {block} fp32 channels ({block_reason})" if block > 1 else "",
-            "sources": sources,
-        }
+    return replace(
+        roofline,
+        efficiency={k: round(v, 3) for k, v in efficiency.items()},
+        class_overhead_s=figures.class_overhead_s,
+        op_types=figures.op_types,
+        subnormal_slowdown=penalty.slowdown,
+        run_overhead_s=_round(measured.run_base_s),
+        shape_op_overhead_s=_round(shapes.per_run_s),
+        subgraph_overhead_s=_round(subgraphs.per_run_s),
+        flush_to_zero="always" if penalty.flushed else roofline.flush_to_zero,
+        conv_shape=conv_shape,
+        fusion=fusion,
+        fused_kernels=substitutions,
+        blocked_ops=blocked_ops,
+        description=_description(host, threads),
+        layout=f"NCHWc blocks of {block} fp32 channels ({block_reason})" if block > 1 else "",
+        sources=sources,
     )
 
 
@@ -230,21 +229,19 @@ def _efficiencies(roofline: HardwareProfile, measured: _Measurements, multiple: 
     conv_runs = [measured.classes[OpClass.CONV], measured.classes[OpClass.DEPTHWISE_CONV], measured.grouped]
     narrow = fit.narrow_shapes(conv_runs, roofline)
     narrow = ConvShape(narrow_channels=_round(narrow.narrow_channels), narrow_rows=_round(narrow.narrow_rows))
-    shaped = roofline.model_copy(update={"conv_shape": narrow})
+    shaped = replace(roofline, conv_shape=narrow)
     classes, op_types = kernel_figures(shaped, measured)
     efficiency: dict[OpClass, float] = {c: k.efficiency for c, k in classes.items() if c is not OpClass.VIEW}
     overheads = {c: _round(k.overhead_s) for c, k in classes.items()}
     own = {
         t: OpFigures(efficiency=k.efficiency, overhead_s=_round(k.overhead_s)) for t, k in op_types.items()
     }
-    shaped = shaped.model_copy(
-        update={"efficiency": efficiency, "class_overhead_s": overheads, "op_types": own}
-    )
-    conv_shape = narrow.model_copy(update={"grouped": round(fit.efficiency(measured.grouped, shaped), 3)})
-    shaped = shaped.model_copy(update={"conv_shape": conv_shape})
+    shaped = replace(shaped, efficiency=efficiency, class_overhead_s=overheads, op_types=own)
+    conv_shape = replace(narrow, grouped=round(fit.efficiency(measured.grouped, shaped), 3))
+    shaped = replace(shaped, conv_shape=conv_shape)
     if measured.fallback:
         factors = {c: round(fit.efficiency(runs, shaped), 3) for c, runs in measured.fallback.items()}
-        conv_shape = conv_shape.model_copy(update={"fallback_multiple": multiple, "fallback": factors})
+        conv_shape = replace(conv_shape, fallback_multiple=multiple, fallback=factors)
     return _Figures(efficiency, conv_shape, overheads, own)
 
 
@@ -268,7 +265,7 @@ def kernel_figures(
 
 def spreads(roofline: HardwareProfile, measured: _Measurements, multiple: int) -> dict[str, float]:
     """Each kernel figure refitted on every round alone: its relative MAD over the rounds."""
-    shaped = roofline.model_copy(update={"conv_shape": ConvShape()})
+    shaped = replace(roofline, conv_shape=ConvShape())
     per_round: dict[str, list[float]] = {}
     for index in range(ROUNDS):
         classes, op_types = kernel_figures(shaped, measured.round(index))

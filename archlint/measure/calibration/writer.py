@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import yaml
 
-from archlint.targets.profile import HardwareProfile
+from archlint.targets.profile import HardwareProfile, as_data
 
 
 def to_yaml(profile: HardwareProfile, command: str) -> str:
-    data = profile.model_dump(mode="json", exclude_defaults=True)
+    data = as_data(profile, exclude_defaults=True)
     header = f"# Measured on this machine by `{command}`; load it with --target PATH.yaml.\n"
     return header + yaml.safe_dump(data, sort_keys=False, width=100, allow_unicode=True)

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from archlint import units
-from archlint.targets.profile import HardwareProfile
+from archlint.targets.profile import HardwareProfile, as_data
 
 
 def _rate(profile: HardwareProfile, key: str) -> str:
@@ -53,11 +53,9 @@ def render_one(profile: HardwareProfile, console: Console) -> None:
     table = Table(show_header=False)
     table.add_column("field", no_wrap=True)
     table.add_column("value")
-    # mode="json": enum keys (op classes) print as their names, as in the YAML.
-    for key, value in profile.model_dump(
-        mode="json", exclude={"name", "kind", "description", "sources"}
-    ).items():
-        if value not in (None, {}, (), [], ""):
+    # As plain data: enum keys (op classes) print as their names, as in the YAML.
+    for key, value in as_data(profile).items():
+        if key not in ("name", "kind", "description", "sources") and value not in (None, {}, (), [], ""):
             table.add_row(key, _value(key, value))
     console.print(table)
     console.print("[bold]sources[/]")
