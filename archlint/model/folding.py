@@ -18,6 +18,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from archlint.model import values
+from archlint.model.node_shapes import NodeShapes
 from archlint.model.onnx_loader import SMALL_VALUE_LIMIT, small_value
 from archlint.model.proto_graph import DEFAULT_DOMAINS, NodeFacts, has_subgraph, node_facts, replace_nodes
 
@@ -51,14 +52,18 @@ def fold_values(
     known: dict[str, Array],
     opset: int,
     facts: Sequence[NodeFacts] | None = None,
+    node_shapes: NodeShapes | None = None,
 ) -> int:
     """Compute every small value that the known shapes and values determine; count new ones.
-    ``facts``: the graph's ``node_facts``, when the caller holds them already."""
+    ``facts``: the graph's ``node_facts``, when the caller holds them already. ``node_shapes``:
+    infers, on the way, the outputs ``shapes`` lacks (it updates ``shapes``)."""
     added = 0
     for fact in node_facts(graph) if facts is None else facts:
         outputs = fact.named_outputs
         if not outputs or all(o in known for o in outputs):
             continue
+        if node_shapes is not None and not all(o in shapes for o in outputs):
+            node_shapes.infer(fact)
         # Whether the inputs are there first: it reads no proto, and most nodes stop at it.
         if not _inputs_ready(fact, shapes, known) or not _evaluable(fact.node):
             continue

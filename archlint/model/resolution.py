@@ -39,6 +39,7 @@ from archlint.model.declared_shapes import (
 )
 from archlint.model.folding import fold_bodies, fold_values, stored_values
 from archlint.model.inline import inline_known_ifs
+from archlint.model.node_shapes import NodeShapes
 from archlint.model.onnx_loader import SMALL_VALUE_LIMIT
 from archlint.model.proto_graph import DEFAULT_DOMAINS, NodeFacts, has_subgraph, node_facts, static_shape
 
@@ -106,7 +107,10 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
         if control_flow:
             learned += body_input_shapes(work.graph, shapes)
             learned += loop_output_shapes(work, inferred, shapes, known)
-        learned += fold_values(work.graph, shapes, known, opset, facts)
+        # Operators behind a value onnx could not propagate get their shapes here, one by one,
+        # so that the values computed from those shapes fold in this round, not the next.
+        node_shapes = NodeShapes(shapes, types, known, work.opset_import, max(work.ir_version, 4))
+        learned += fold_values(work.graph, shapes, known, opset, facts, node_shapes)
         inlined = 0
         if control_flow:
             learned += fold_bodies(work.graph, known, opset)

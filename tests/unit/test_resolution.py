@@ -303,3 +303,53 @@ def test_constant_computations_inside_a_loop_body_resolve_its_shapes(cost_of: Co
     assert not cost.unknown_ops
     matmul = next(n for n in cost.nodes if n.op_type == "MatMul")
     assert (matmul.repeats, matmul.flops) == (12, 12 * 2 * 4 * 16 * 8)
+
+
+def _patch_stages(stages: int) -> onnx.ModelProto:
+    """What a torchscript opset-13 export of MobileViT-style unfolding writes: each stage reads
+    its input's height, computes ceil(h / 2) through a float Div and Ceil (which onnx's data
+    propagation does not follow) and reshapes to it, so every stage's Shape reads a tensor whose
+    shape only that computed value decides."""
+    nodes: list[onnx.NodeProto] = []
+    inits = [_ints("zero", [0]), _ints("two_axis", [2]), _ints("rest", [-1])]
+    inits.append(numpy_helper.from_array(np.array(2.0, dtype=np.float32), "half"))
+    current = "x"
+    for i in range(stages):
+        s = f"s{i}_"
+        nodes += [
+            helper.make_node("Shape", [current], [s + "shape"]),
+            helper.make_node("Gather", [s + "shape", "two_axis"], [s + "h"], axis=0),
+            helper.make_node("Cast", [s + "h"], [s + "hf"], to=TensorProto.FLOAT),
+            helper.make_node("Div", [s + "hf", "half"], [s + "halved"]),
+            helper.make_node("Ceil", [s + "halved"], [s + "ceiled"]),
+            helper.make_node("Cast", [s + "ceiled"], [s + "patches"], to=TensorProto.INT64),
+            helper.make_node("Concat", ["zero", "zero", s + "patches", "rest"], [s + "target"], axis=0),
+            helper.make_node("Reshape", [current, s + "target"], [s + "out"]),
+            helper.make_node("Relu", [s + "out"], [s + "act"]),
+        ]
+        current = s + "act"
+    nodes.append(helper.make_node("Identity", [current], ["y"]))
+    return model(nodes, [value("x", [1, 4, "h", "w"])], [value("y", None)], inits)
+
+
+def test_values_behind_an_unpropagated_division_fold_without_an_inference_per_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archlint.model import resolution
+
+    inferences = []
+    infer = resolution.run_inference
+    monkeypatch.setattr(resolution, "run_inference", lambda proto: inferences.append(1) or infer(proto))
+    path = save(_patch_stages(6), tmp_path / "stages.onnx")
+    graph = load_model(path, inputs={"x": (1, 4, 64, 8)}).graph
+    # ceil(64 / 2) = 32 rows of 16 values, then 16 of 32, ... each stage halving the height.
+    assert [graph.tensors[f"s{i}_out"].shape for i in range(6)] == [
+        (1, 4, 32, 16),
+        (1, 4, 16, 32),
+        (1, 4, 8, 64),
+        (1, 4, 4, 128),
+        (1, 4, 2, 256),
+        (1, 4, 1, 512),
+    ]
+    # Without per-operator inference this took a whole-graph inference per stage (6 here).
+    assert len(inferences) <= 3
