@@ -10,15 +10,18 @@ something.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
 from onnx import helper
 
 from archlint.model import contrib_shapes
-from archlint.model.proto_graph import DEFAULT_DOMAINS, set_shape, static_shape
+from archlint.model.proto_graph import DEFAULT_DOMAINS, NodeFacts, set_shape, static_shape
+
+if TYPE_CHECKING:
+    from archlint.model.node_shapes import NodeShapes
 
 Array = np.ndarray[Any, Any]
 Shape = tuple[int, ...]
@@ -34,23 +37,38 @@ def onnx_infers(domain: str, op_type: str) -> bool:
 
 
 def contrib_output_shapes(
-    work: onnx.ModelProto, shapes: Mapping[str, Shape], types: Mapping[str, int], done: set[str]
+    work: onnx.ModelProto,
+    facts: Sequence[NodeFacts],
+    shapes: dict[str, Shape],
+    types: dict[str, int],
+    done: set[str],
+    node_shapes: NodeShapes | None = None,
 ) -> int:
-    """Declare the output shapes of contrib operators whose inputs are resolved."""
+    """Declare the output shapes of contrib operators whose inputs are resolved. They go into
+    ``shapes`` and ``types`` too; with ``node_shapes``, the onnx operators between two contrib
+    operators are inferred on the way, so that a chain of them (a quantized encoder's
+    QLinearMatMul, QLinearAdd, ...) is declared in one walk, not one link per inference.
+    ``facts``: the main graph's ``node_facts``."""
     added = 0
     outputs = {o.name: o for o in work.graph.output}
-    for node in work.graph.node:
-        if onnx_infers(node.domain, node.op_type) or all(o in shapes or o in done for o in node.output if o):
+    for fact in facts:
+        if all(o in shapes or o in done for o in fact.named_outputs):
             continue
-        in_shapes = [shapes.get(n) if n else None for n in node.input]
+        if onnx_infers(fact.domain, fact.op_type):
+            if node_shapes is not None:
+                node_shapes.infer(fact)
+            continue
+        node = fact.node
+        in_shapes = [shapes.get(n) if n else None for n in fact.inputs]
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        results = contrib_shapes.output_shapes(node.op_type, in_shapes, attrs)
-        for index, (name, shape) in enumerate(zip(node.output, results, strict=False)):
+        results = contrib_shapes.output_shapes(fact.op_type, in_shapes, attrs)
+        for index, (name, shape) in enumerate(zip(fact.outputs, results, strict=False)):
             if not name or shape is None or name in shapes or name in done:
                 continue
-            elem_type = contrib_shapes.OUTPUT_TYPES.get(node.op_type, {}).get(index)
-            elem_type = elem_type or types.get(node.input[0], onnx.TensorProto.FLOAT)
-            _declare(work, name, types.get(name) or elem_type, shape, outputs)
+            elem_type = contrib_shapes.OUTPUT_TYPES.get(fact.op_type, {}).get(index)
+            elem_type = types.get(name) or elem_type or types.get(fact.inputs[0], onnx.TensorProto.FLOAT)
+            _declare(work, name, elem_type, shape, outputs)
+            shapes[name], types[name] = shape, elem_type
             done.add(name)
             added += 1
     return added

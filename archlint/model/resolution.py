@@ -102,14 +102,14 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
         inferred, kept = _infer_with_values(work, known, as_initializers, facts)
         shapes, types = _static_shapes(inferred.graph, shapes, types)
         learned = 0
+        # Operators behind a value onnx could not propagate, or behind a contrib operator, get
+        # their shapes here, one by one, so that what follows them is resolved in this round.
+        node_shapes = NodeShapes(shapes, types, known, work.opset_import, max(work.ir_version, 4))
         if contrib:
-            learned += contrib_output_shapes(work, shapes, types, contrib_done)
+            learned += contrib_output_shapes(work, facts, shapes, types, contrib_done, node_shapes)
         if control_flow:
             learned += body_input_shapes(work.graph, shapes)
             learned += loop_output_shapes(work, inferred, shapes, known)
-        # Operators behind a value onnx could not propagate get their shapes here, one by one,
-        # so that the values computed from those shapes fold in this round, not the next.
-        node_shapes = NodeShapes(shapes, types, known, work.opset_import, max(work.ir_version, 4))
         learned += fold_values(work.graph, shapes, known, opset, facts, node_shapes)
         inlined = 0
         if control_flow:

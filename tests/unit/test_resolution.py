@@ -353,3 +353,25 @@ def test_values_behind_an_unpropagated_division_fold_without_an_inference_per_st
     ]
     # Without per-operator inference this took a whole-graph inference per stage (6 here).
     assert len(inferences) <= 3
+
+
+def test_a_chain_of_contrib_operators_is_declared_in_one_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # onnx infers none of onnxruntime's operators: before, each FastGelu in the chain waited for
+    # the inference that gave its input a shape, one inference per link (9 here).
+    from archlint.model import resolution
+
+    inferences = []
+    infer = resolution.run_inference
+    monkeypatch.setattr(resolution, "run_inference", lambda proto: inferences.append(1) or infer(proto))
+    nodes, current = [], "x"
+    for i in range(8):
+        nodes.append(helper.make_node("FastGelu", [current], [f"g{i}"], domain="com.microsoft"))
+        nodes.append(helper.make_node("Relu", [f"g{i}"], [f"r{i}"]))
+        current = f"r{i}"
+    nodes.append(helper.make_node("Identity", [current], ["y"]))
+    proto = model(nodes, [value("x", [1, "n"])], [value("y", None)], extra_opsets={"com.microsoft": 1})
+    graph = load_model(save(proto, tmp_path / "chain.onnx"), inputs={"x": (1, 64)}).graph
+    assert all(graph.tensors[f"r{i}"].shape == (1, 64) for i in range(8))
+    assert len(inferences) <= 2
