@@ -171,3 +171,32 @@ def test_check_fails_on_a_model_it_could_not_cost(tmp_path: Path, capsys: pytest
     found = [d for d in json.loads(capsys.readouterr().out)["diagnostics"] if d["code"] == "AL002"]
     assert len(found) == 1 and found[0]["severity"] == "error"
     assert main(["check", path, "--target", "gpu", "--ignore", "AL002", "--select", "AL0"]) == 0
+
+
+def test_the_command_exits_with_mains_code_after_atexit_handlers_and_all_its_output(
+    profile: str, tmp_path: Path
+) -> None:
+    # The console script ends without interpreter teardown: nothing it owes may be lost.
+    model = save(conv_model(8, 8, 16, 3), tmp_path / "small.onnx")
+    code = (
+        "import atexit, sys; atexit.register(lambda: print('atexit ran', file=sys.stderr)); "
+        "from archlint.cli import run; run()"
+    )
+    ok = subprocess.run(
+        [sys.executable, "-c", code, "analyze", str(model), "--target", profile, "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0
+    assert json.loads(ok.stdout)["schema"].startswith("archlint.analysis/")  # all of it, flushed
+    assert ok.stderr.strip() == "atexit ran"
+    bad = subprocess.run(
+        [sys.executable, "-c", code, "analyze", str(tmp_path / "missing.onnx")],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines() == [
+        f"archlint: error: {tmp_path / 'missing.onnx'}: no such model file",
+        "atexit ran",
+    ]
