@@ -162,6 +162,8 @@ def _symbolic_shape_work(graph: Graph, folded: set[int], symbolic_inputs: frozen
         if not (sizes or (node.op_type not in ("Shape", "Size") and any(n in from_dims for n in read))):
             continue
         from_dims.update(o for o in node.outputs if o)
+        if _sized_by_dims(node, read, unsized, from_dims):
+            unsized.update(o for o in node.outputs if o)
         key = (
             node.op_type,
             node.domain,
@@ -176,6 +178,22 @@ def _symbolic_shape_work(graph: Graph, folded: set[int], symbolic_inputs: frozen
             seen[key] = node.outputs
             work.add(index)
     return frozenset(work)
+
+
+# Folded operators whose output's shape is an input's value: a Range up to a computed length,
+# a ConstantOfShape, Expand, Tile or Reshape to a computed shape, a Slice to computed bounds.
+_VALUE_SIZED = frozenset({"Range", "ConstantOfShape", "Expand", "Tile", "Reshape", "Slice", "Pad", "OneHot"})
+
+
+def _sized_by_dims(node: Node, read: list[str], unsized: set[str], from_dims: set[str]) -> bool:
+    """Whether a folded node's output has a shape that follows the symbolic dims, so that a Shape
+    of it is more shape arithmetic the engine runs: it reads such a tensor (a Shape of it gives
+    a fixed-length vector, which does not), or sizes its output by a value computed from dims."""
+    if node.op_type in ("Shape", "Size"):
+        return False
+    return any(name in unsized for name in read) or (
+        node.op_type in _VALUE_SIZED and any(name in from_dims for name in read)
+    )
 
 
 def _operand(graph: Graph, name: str, same: Mapping[str, str]) -> object:

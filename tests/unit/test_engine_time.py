@@ -64,6 +64,45 @@ def test_symbolic_dims_leave_shape_operators_to_the_engine(tmp_path: Path) -> No
     assert free.latency_s == pytest.approx(charged.latency_s - 6e-6)
 
 
+def _positions_model() -> object:
+    """Position indices the way detection and vision exports build them: a Range up to the input's
+    width, reshaped, and a Shape of that Range sizing the next step (a ConstantOfShape)."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "two"], ["w"]),
+        helper.make_node("Range", ["zero", "w", "one"], ["positions"]),
+        helper.make_node("Reshape", ["positions", "column"], ["grid"]),
+        helper.make_node("Shape", ["grid"], ["grid_shape"]),  # of a tensor sized by the dims
+        helper.make_node("ConstantOfShape", ["grid_shape"], ["mask"]),
+        helper.make_node("Shape", ["s"], ["rank"]),  # of a shape vector: its length is fixed
+        helper.make_node("Add", ["x", "x"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "positions",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, "w"])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("mask", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("rank", TensorProto.INT64, None),
+        ],
+        [_int64("zero", 0), _int64("one", 1), _int64("two", 2), _int64("column", [-1, 1])],  # type: ignore[list-item]
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_shape_of_a_tensor_sized_by_the_dims_is_engine_work_too(tmp_path: Path) -> None:
+    # onnxruntime runs every node here but the last Shape: the Range's length, and so the Reshape's
+    # and the second Shape's results, change with the width the file leaves open.
+    path = save(_positions_model(), tmp_path / "m.onnx")
+    analysis = analyze(path, [_profile(shape_op_overhead_s=1e-6)], {"x": (1, 4, 16)})
+    work = {name.split("_")[0] for name in analysis.cost.symbolic_shape_nodes}
+    kinds = sorted(
+        n.op_type for n in analysis.model.graph.nodes if n.name in analysis.cost.symbolic_shape_nodes
+    )
+    assert kinds == ["ConstantOfShape", "Gather", "Range", "Reshape", "Shape", "Shape"], work
+
+
 def test_fixed_dims_let_the_engine_fold_them(tmp_path: Path) -> None:
     path = save(_flatten_model(2, 8), tmp_path / "m.onnx")
     analysis = analyze(path, [_profile(shape_op_overhead_s=1e-6)])
