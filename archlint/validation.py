@@ -42,7 +42,7 @@ def describe(exc: ValidationError, keys: Iterable[str]) -> str:
     error = errors[0]
     # A key is quoted only when it looks like one: a file that is not a profile at all (a
     # password file given as --target) must not have its contents echoed into a log.
-    where = ".".join(_key_text(p) for p in error["loc"]) or "profile"
+    where = ".".join(_key_text(p) for p in error["loc"])
     if error["type"] in _UNKNOWN_KEY and len(error["loc"]) == 1:
         import difflib  # only to name the key a misspelt one resembles
 

@@ -332,14 +332,20 @@ def _patch_stages(stages: int) -> onnx.ModelProto:
     return model(nodes, [value("x", [1, 4, "h", "w"])], [value("y", None)], inits)
 
 
-def test_values_behind_an_unpropagated_division_fold_without_an_inference_per_stage(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def inferences(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per whole-graph shape inference that resolution runs."""
     from archlint.model import resolution
 
-    inferences = []
+    calls: list[int] = []
     infer = resolution.run_inference
-    monkeypatch.setattr(resolution, "run_inference", lambda proto: inferences.append(1) or infer(proto))
+    monkeypatch.setattr(resolution, "run_inference", lambda proto: calls.append(1) or infer(proto))
+    return calls
+
+
+def test_values_behind_an_unpropagated_division_fold_without_an_inference_per_stage(
+    tmp_path: Path, inferences: list[int]
+) -> None:
     path = save(_patch_stages(6), tmp_path / "stages.onnx")
     graph = load_model(path, inputs={"x": (1, 4, 64, 8)}).graph
     # ceil(64 / 2) = 32 rows of 16 values, then 16 of 32, ... each stage halving the height.
@@ -355,16 +361,9 @@ def test_values_behind_an_unpropagated_division_fold_without_an_inference_per_st
     assert len(inferences) <= 3
 
 
-def test_a_chain_of_contrib_operators_is_declared_in_one_walk(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_chain_of_contrib_operators_is_declared_in_one_walk(tmp_path: Path, inferences: list[int]) -> None:
     # onnx infers none of onnxruntime's operators: before, each FastGelu in the chain waited for
     # the inference that gave its input a shape, one inference per link (9 here).
-    from archlint.model import resolution
-
-    inferences = []
-    infer = resolution.run_inference
-    monkeypatch.setattr(resolution, "run_inference", lambda proto: inferences.append(1) or infer(proto))
     nodes, current = [], "x"
     for i in range(8):
         nodes.append(helper.make_node("FastGelu", [current], [f"g{i}"], domain="com.microsoft"))
