@@ -19,7 +19,7 @@ from onnx import numpy_helper
 from archlint.errors import ModelLoadError
 from archlint.model import dtypes
 from archlint.model.graph import Dim, Graph, Model, Node, Tensor
-from archlint.model.proto_graph import DEFAULT_DOMAINS
+from archlint.model.proto_graph import DEFAULT_DOMAINS, may_have_subgraph
 
 # Constant tensors up to this many elements are decoded so that folding, trip counts and axes
 # can be read; anything larger is a weight whose values the cost model never needs.
@@ -47,6 +47,8 @@ def iter_graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
     """``graph`` and every subgraph nested in its nodes' attributes, depth first."""
     yield graph
     for node in graph.node:
+        if not may_have_subgraph(node):
+            continue
         for attr in node.attribute:
             if attr.type == onnx.AttributeProto.GRAPH:
                 yield from iter_graphs(attr.g)

@@ -11,8 +11,22 @@ import onnx
 DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
+#: The default-domain operators with graph attributes (If's branches, the bodies of Loop, Scan
+#: and SequenceMap, in the ONNX operator specification). Reading a node's op type and domain is
+#: a third of the cost of walking its attributes, and most graphs have none of these.
+SUBGRAPH_OPS = frozenset({"If", "Loop", "Scan", "SequenceMap"})
+
+
+def may_have_subgraph(node: onnx.NodeProto) -> bool:
+    """False for a node whose attributes cannot hold a graph: a default-domain operator other
+    than those of SUBGRAPH_OPS (another domain's operator may have any attribute)."""
+    return node.op_type in SUBGRAPH_OPS or node.domain not in DEFAULT_DOMAINS
+
+
 def has_subgraph(node: onnx.NodeProto) -> bool:
-    return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
+    return may_have_subgraph(node) and any(
+        a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute
+    )
 
 
 class NodeFacts(NamedTuple):
