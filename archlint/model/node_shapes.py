@@ -14,7 +14,6 @@ pass, and the next whole-graph inference confirms what it found.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from archlint.model.proto_graph import DEFAULT_DOMAINS, NodeFacts
+from archlint.model.proto_graph import DEFAULT_DOMAINS, NodeFacts, op_schema
 
 Array = np.ndarray[Any, Any]
 Shape = tuple[int, ...]
@@ -37,14 +36,15 @@ class NodeShapes:
         shapes: dict[str, Shape],
         types: dict[str, int],
         known: Mapping[str, Array],
+        opset: int,
         opset_import: Sequence[onnx.OperatorSetIdProto],
         ir_version: int,
     ) -> None:
         self.shapes = shapes
         self.types = types
         self.known = known
+        self.opset = opset  # the default domain's
         self.opset_import = list(opset_import)
-        self.opset = next((o.version for o in opset_import if o.domain in DEFAULT_DOMAINS), 1)
         self.ir_version = ir_version
         self._data: dict[str, onnx.TensorProto] = {}
 
@@ -58,7 +58,7 @@ class NodeShapes:
             if type_proto is None:
                 return
             input_types[name] = type_proto
-        schema = _schema(fact.op_type, self.opset)
+        schema = op_schema(fact.op_type, self.opset)
         if schema is None:
             return
         data = {name: self._value(name) for name in present if name in self.known}
@@ -89,11 +89,3 @@ class NodeShapes:
         if name not in self._data:
             self._data[name] = numpy_helper.from_array(np.asarray(self.known[name]), name)
         return self._data[name]
-
-
-@functools.cache
-def _schema(op_type: str, opset: int) -> onnx.defs.OpSchema | None:
-    try:
-        return onnx.defs.get_schema(op_type, opset, "")
-    except onnx.defs.SchemaError:
-        return None

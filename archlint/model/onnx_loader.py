@@ -47,7 +47,7 @@ def iter_graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
     """``graph`` and every subgraph nested in its nodes' attributes, depth first."""
     yield graph
     for node in graph.node:
-        if not may_have_subgraph(node):
+        if not may_have_subgraph(node.op_type, node.domain):
             continue
         for attr in node.attribute:
             if attr.type == onnx.AttributeProto.GRAPH:

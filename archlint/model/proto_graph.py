@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -17,16 +18,27 @@ DEFAULT_DOMAINS = ("", "ai.onnx")
 SUBGRAPH_OPS = frozenset({"If", "Loop", "Scan", "SequenceMap"})
 
 
-def may_have_subgraph(node: onnx.NodeProto) -> bool:
-    """False for a node whose attributes cannot hold a graph: a default-domain operator other
+def may_have_subgraph(op_type: str, domain: str) -> bool:
+    """False for an operator whose attributes cannot hold a graph: a default-domain one other
     than those of SUBGRAPH_OPS (another domain's operator may have any attribute)."""
-    return node.op_type in SUBGRAPH_OPS or node.domain not in DEFAULT_DOMAINS
+    return op_type in SUBGRAPH_OPS or domain not in DEFAULT_DOMAINS
 
 
 def has_subgraph(node: onnx.NodeProto) -> bool:
-    return may_have_subgraph(node) and any(
-        a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute
-    )
+    return may_have_subgraph(node.op_type, node.domain) and _graph_attribute(node)
+
+
+def _graph_attribute(node: onnx.NodeProto) -> bool:
+    return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
+
+
+@functools.cache
+def op_schema(op_type: str, opset: int, domain: str = "") -> onnx.defs.OpSchema | None:
+    """onnx's schema of an operator at an opset, None where onnx has none (looked up once)."""
+    try:
+        return onnx.defs.get_schema(op_type, max(opset, 1), domain)
+    except Exception:  # no schema at this opset, or at all
+        return None
 
 
 class NodeFacts(NamedTuple):
@@ -48,11 +60,10 @@ def node_facts(graph: onnx.GraphProto) -> list[NodeFacts]:
     (edits inside a node's subgraphs leave them valid)."""
     facts = []
     for node in graph.node:
-        outputs = tuple(node.output)
+        op_type, domain, outputs = node.op_type, node.domain, tuple(node.output)
         named = tuple(o for o in outputs if o)
-        facts.append(
-            NodeFacts(node, node.op_type, tuple(node.input), outputs, named, node.domain, has_subgraph(node))
-        )
+        control_flow = may_have_subgraph(op_type, domain) and _graph_attribute(node)
+        facts.append(NodeFacts(node, op_type, tuple(node.input), outputs, named, domain, control_flow))
     return facts
 
 

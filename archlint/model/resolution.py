@@ -104,7 +104,7 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
         learned = 0
         # Operators behind a value onnx could not propagate, or behind a contrib operator, get
         # their shapes here, one by one, so that what follows them is resolved in this round.
-        node_shapes = NodeShapes(shapes, types, known, work.opset_import, max(work.ir_version, 4))
+        node_shapes = NodeShapes(shapes, types, known, opset, work.opset_import, _inference_ir(work))
         if contrib:
             learned += contrib_output_shapes(work, facts, shapes, types, contrib_done, node_shapes)
         if control_flow:
@@ -141,9 +141,7 @@ def _infer_with_values(
     never change once known)."""
     copy = onnx.ModelProto()
     copy.CopyFrom(work)
-    # Before IR 4 an initializer counts only when it is also a graph input; the values turned
-    # into initializers here are not, so the copy is read under IR 4 rules.
-    copy.ir_version = max(copy.ir_version, 4)
+    copy.ir_version = _inference_ir(work)
     graph = copy.graph
     kept = [i for i, fact in enumerate(facts) if not _computed(fact, known)]
     del graph.node[:]
@@ -158,6 +156,12 @@ def _infer_with_values(
                 as_initializers[name] = numpy_helper.from_array(np.asarray(value), name)
             graph.initializer.append(as_initializers[name])
     return run_inference(copy), kept
+
+
+def _inference_ir(work: onnx.ModelProto) -> int:
+    """The IR version inference reads ``work`` under. Before IR 4 an initializer counts only
+    when it is also a graph input; the known values resolution turns into initializers are not."""
+    return max(work.ir_version, 4)
 
 
 def _computed(fact: NodeFacts, known: Mapping[str, Array]) -> bool:

@@ -18,7 +18,7 @@ import onnx
 
 from archlint.errors import ModelLoadError
 from archlint.model.onnx_loader import iter_graphs, stored_bytes, stored_tensors
-from archlint.model.proto_graph import DEFAULT_DOMAINS
+from archlint.model.proto_graph import DEFAULT_DOMAINS, op_schema
 
 
 def validate(proto: onnx.ModelProto) -> None:
@@ -108,9 +108,8 @@ class _Schema:
 
 @functools.cache
 def _schema(op_type: str, opset: int, domain: str) -> _Schema | None:
-    try:
-        schema = onnx.defs.get_schema(op_type, max(opset, 1), domain)
-    except Exception:  # no schema at this opset (or at all): the cost model says so later
+    schema = op_schema(op_type, opset, domain)
+    if schema is None:  # no schema at this opset (or at all): the cost model says so later
         return None
     attributes = schema.attributes
     required = tuple(sorted(name for name, attr in attributes.items() if attr.required))
