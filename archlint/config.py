@@ -40,7 +40,8 @@ from typing import Annotated, Any
 
 from archlint.bounds import Bounds
 from archlint.errors import UsageError
-from archlint.lint.diagnostics import DEFAULT_MIN_SAVING_SHARE, Severity
+from archlint.exact_build import build_exact
+from archlint.lint.severity import DEFAULT_MIN_SAVING_SHARE, Severity
 from archlint.model.shape_text import parse_shape
 
 # Keys are kebab-case in files, as in ruff (extend-select, per-file-ignores); a key the schema
@@ -187,11 +188,15 @@ def load_config(explicit: str | None = None, start: Path | None = None) -> Confi
         raise UsageError(f"{path}: the archlint configuration must be a table of keys")
     if isinstance(data.get("target"), str):  # target = "gpu" is one target
         data = {**data, "target": [data["target"]]}
-    from pydantic import ValidationError
+    data = {**data, "root": path.parent}
+    exact = build_exact(Config, data)
+    if exact is not None:
+        return exact
+    from pydantic import ValidationError  # only for data that needs coercing, or is wrong
 
     from archlint import validation
 
     try:
-        return validation.validate(Config, {**data, "root": path.parent})
+        return validation.validate(Config, data)
     except ValidationError as exc:
         raise UsageError(f"{path}: {validation.describe(exc, validation.schema_keys(Config))}") from None

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 from archlint.analysis.analysis import Analysis
 from archlint.errors import ArchlintError, InternalError
-from archlint.lint.diagnostics import DEFAULT_MIN_SAVING_SHARE, Diagnostic, Severity
+from archlint.lint.diagnostics import Diagnostic, Severity
 from archlint.lint.rule import RegisteredRule, RuleContext, RuleOptions
 from archlint.lint.savings import with_overlaps_noted
 from archlint.lint.selection import Selection, longest_prefix
+from archlint.lint.severity import DEFAULT_MIN_SAVING_SHARE
 from archlint.lint.triage import grouped, judged, touched
 
 if TYPE_CHECKING:

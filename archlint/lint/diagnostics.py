@@ -4,20 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
-#: Default of ``min-saving-share``: a fix saving under 1% of the latency is not worth a warning.
-DEFAULT_MIN_SAVING_SHARE = 0.01
-
-
-class Severity(StrEnum):
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-
-    @property
-    def rank(self) -> int:
-        return ("info", "warning", "error").index(self.value)
+from archlint.lint.severity import Severity as Severity  # re-exported: rules and reporters import it here
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,7 @@ import hashlib
 import importlib.metadata
 import inspect
 import json
-import os
 import sys
-import tempfile
 import tokenize
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,19 +23,12 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from archlint.model.source_locations import project_relative, repository_root
+from archlint.user_cache import cache_dir, write_entry
 
 if TYPE_CHECKING:
     import onnx
 
 FORMAT = 2  # bump when what is stored in an entry changes
-
-
-def cache_dir() -> Path:
-    explicit = os.environ.get("ARCHLINT_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "archlint"
 
 
 def project_files(module: ModuleType) -> list[Path]:
@@ -114,11 +105,4 @@ def read(entry: str) -> onnx.ModelProto | None:
 
 
 def write(entry: str, proto: onnx.ModelProto) -> None:
-    folder = cache_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as handle:
-            handle.write(proto.SerializeToString())
-        Path(handle.name).replace(folder / f"{entry}.onnx")
-    except OSError:
-        pass  # a read-only home: archlint still works, it only exports every time
+    write_entry(f"{entry}.onnx", proto.SerializeToString())  # read-only home: exports every time

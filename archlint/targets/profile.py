@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-
 from archlint.analysis.costs.record import OpClass
 from archlint.bounds import Bounds
 from archlint.errors import ProfileError
-
-# libyaml's safe loader is ~10x faster than the pure-Python one; both build only plain data.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from archlint.exact_build import build_exact
+from archlint.targets.profile_file import read_builtin_mapping, read_mapping
 
 #: Keys of ``peak_flops`` and ``channel_alignment``: the compute classes of archlint.model.dtypes.
 COMPUTE_KEYS = frozenset(
@@ -206,73 +202,28 @@ class HardwareProfile:
 
 def load_profile(path: str | Path) -> HardwareProfile:
     """A profile file, checked against the schema: unknown keys and out-of-range figures are errors."""
-    from pydantic import ValidationError
+    return _profile(path, read_mapping(path))
+
+
+def load_builtin_profile(path: str | Path) -> HardwareProfile:
+    """One of archlint's own profile files, its parsed data cached (archlint.targets.profile_file)."""
+    return _profile(path, read_builtin_mapping(path))
+
+
+def _profile(path: str | Path, data: dict[str, Any]) -> HardwareProfile:
+    exact = build_exact(HardwareProfile, data)
+    if exact is not None:
+        return exact
+    from pydantic import ValidationError  # only for data that needs coercing, or is wrong
 
     from archlint import validation
 
-    data = _read_mapping(path)
     try:
         return validation.validate(HardwareProfile, data)
     except ValidationError as exc:
         raise ProfileError(
             f"{path}: {validation.describe(exc, validation.schema_keys(HardwareProfile))}"
         ) from None
-
-
-def load_builtin_profile(path: str | Path) -> HardwareProfile:
-    """One of archlint's own profile files, built without the validator: the test suite checks
-    every one of them against the schema and that this gives the same profile."""
-    data = _read_mapping(path)
-    nested: dict[str, Any] = {}
-    for key, value in data.items():
-        if key == "sources":
-            value = tuple(Source(**entry) for entry in value)
-        elif key == "small_ops":
-            value = SmallOps(**_numbers(SmallOps, value))
-        elif key == "conv_shape":
-            fallback = {OpClass(k): float(v) for k, v in value.get("fallback", {}).items()}
-            value = ConvShape(**_numbers(ConvShape, {**value, "fallback": fallback}))
-        elif key == "op_types":
-            value = {op_type: OpFigures(**_numbers(OpFigures, figures)) for op_type, figures in value.items()}
-        elif key in ("efficiency", "class_overhead_s"):
-            value = {OpClass(op_class): float(figure) for op_class, figure in value.items()}
-        elif key == "peak_flops":
-            value = {dtype: float(rate) for dtype, rate in value.items()}
-        elif key == "fusion":
-            value = {producer: tuple(fused) for producer, fused in value.items()}
-        elif key in ("aliases", "blocked_ops", "supported_ops") and value is not None:
-            value = tuple(value)
-        nested[key] = value
-    return HardwareProfile(**_numbers(HardwareProfile, nested))
-
-
-def _numbers(schema: type[Any], data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with the whole numbers a file writes for float fields (``device_memory_bytes:
-    25769803776``) made floats, as the validator makes them."""
-    fields = schema.__dataclass_fields__
-    return {
-        key: float(value)
-        if type(value) is int and key in fields and _FLOAT_FIELD.match(fields[key].type)
-        else value
-        for key, value in data.items()
-    }
-
-
-# A field whose annotation (a string: this module postpones annotations) is a float type.
-_FLOAT_FIELD = re.compile(r"(Positive|NonNegative|Fraction|float|Annotated\[float)\b")
-
-
-def _read_mapping(path: str | Path) -> dict[str, Any]:
-    file = Path(path)
-    try:
-        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_SafeLoader)
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read hardware profile ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ProfileError(f"{path}: a hardware profile is a YAML mapping")
-    return data
 
 
 def as_data(value: Any, *, exclude_defaults: bool = False) -> Any:

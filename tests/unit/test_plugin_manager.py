@@ -64,10 +64,12 @@ BUILTIN_FILES = sorted(
 @pytest.mark.parametrize("name", BUILTIN_FILES)
 def test_a_builtin_profile_read_without_the_validator_is_the_validated_one(name: str) -> None:
     from archlint.targets.profile import load_builtin_profile
+    from archlint.targets.profile_file import read_mapping
 
     with resources.as_file(resources.files("archlint.hardware") / name) as path:
         # repr, not ==: 1 == 1.0, but the JSON report would write them differently.
-        assert repr(load_builtin_profile(path)) == repr(load_profile(path))
+        validated = validate(HardwareProfile, read_mapping(path))
+        assert repr(load_builtin_profile(path)) == repr(load_profile(path)) == repr(validated)
 
 
 def test_the_first_lines_scan_reads_what_the_yaml_parser_reads() -> None:
