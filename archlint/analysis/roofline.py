@@ -41,6 +41,7 @@ from typing import Literal
 from archlint.analysis.costs.record import OpClass
 from archlint.analysis.layout import channel_counts, conversions
 from archlint.analysis.model_cost import ModelCost, NodeCost
+from archlint.analysis.quantized import quantized_plan
 from archlint.targets.profile import ConvShape, HardwareProfile
 
 Bound = Literal["compute", "memory", "overhead", "fused"]
@@ -277,6 +278,14 @@ def _merged(producer: NodeCost, consumer: NodeCost, kernel: str) -> NodeCost:
     )
 
 
+def with_dequantized_weights(
+    time: NodeTime, dequantizes: tuple[NodeCost, ...], profile: HardwareProfile, resident: bool
+) -> NodeTime:
+    """``time`` plus the engine converting the operator's stored integer weights to float."""
+    seconds = sum(node_time(dq, profile, 1, resident).time_s for dq in dequantizes)
+    return dataclasses.replace(time, time_s=time.time_s + seconds)
+
+
 def with_conversions(time: NodeTime, profile: HardwareProfile, sizes: list[int]) -> NodeTime:
     """``time`` plus the engine's copies of ``sizes`` bytes between layouts (each read and written)."""
     efficiency = profile.efficiency.get(OpClass.DATA_MOVEMENT, 1.0) * profile.bandwidth_efficiency
@@ -286,21 +295,29 @@ def with_conversions(time: NodeTime, profile: HardwareProfile, sizes: list[int])
 
 
 def node_times(model: ModelCost, profile: HardwareProfile, batch: int = 1) -> tuple[NodeTime, ...]:
-    fused = fused_nodes(model, profile)
-    kernels = fused_kernels(model, profile, fused)
-    absorbed = {producer for producer, _ in kernels.values()}
-    converted = conversions(model, profile, fused)
+    quantized = quantized_plan(model, profile)
+    # The graph as the engine runs it: a QDQ group's op as its integer kernel, for the fusions
+    # and layouts below as for its own price; each time still reports the model's own node.
+    engine = dataclasses.replace(model, nodes=quantized.costs(model)) if quantized.kernels else model
+    fused = fused_nodes(engine, profile) - quantized.absorbed
+    kernels = fused_kernels(engine, profile, fused | quantized.absorbed)
+    absorbed = {producer for producer, _ in kernels.values()} | quantized.absorbed
+    converted = conversions(engine, profile, fused | quantized.absorbed)
     resident = weights_resident(model, profile, batch)
     times = []
     for index, cost in enumerate(model.nodes):
         if index in kernels:
             producer, kernel = kernels[index]
-            merged = _merged(model.nodes[producer], cost, kernel)
+            merged = _merged(engine.nodes[producer], engine.nodes[index], kernel)
             time = dataclasses.replace(node_time(merged, profile, batch, resident), cost=cost)
+        elif index in quantized.kernels:
+            time = dataclasses.replace(node_time(engine.nodes[index], profile, batch, resident), cost=cost)
         else:
             time = node_time(cost, profile, batch, resident)
         if index in fused or index in absorbed:
             time = fused_time(time)
+        elif index in quantized.dequantized:
+            time = with_dequantized_weights(time, quantized.dequantized[index], profile, resident)
         if index in converted:
             time = with_conversions(time, profile, [size * batch for size in converted[index]])
         times.append(time)

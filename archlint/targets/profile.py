@@ -145,6 +145,16 @@ class HardwareProfile:
     # LayerNormalization whose input is an Add's only-read output, the Add included, as one
     # SkipLayerNormalization kernel, priced with that op type's figures (``op_types``).
     fused_kernels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # DequantizeLinear -> op -> QuantizeLinear groups of a QDQ model that the engine runs as one
+    # integer kernel, keyed by the op's type: {Conv: QLinearConv, MatMul: QLinearMatMul}, priced
+    # with that kernel's figures (``op_types``) on 8-bit tensors; an op mapped to itself
+    # (Reshape: Reshape) runs on the 8-bit tensor, its DQ and Q dropped. Empty: none
+    # (archlint/analysis/quantized.py says when a group qualifies).
+    quantized_kernels: dict[str, str] = field(default_factory=dict)
+    # True: the engine runs the DequantizeLinear of a stored weight at every inference where the
+    # weight's reader is not such a kernel (onnxruntime folds no DequantizeLinear when it loads a
+    # model); False: the engine folds it once, as archlint's analysis does.
+    dequantizes_weights: bool = False
     # How subnormal floats are handled: "always" flushed (no penalty), "optional" (slow path
     # unless the engine turns on FTZ/DAZ, as on x86), "never" (slow path cannot be avoided).
     flush_to_zero: Literal["always", "optional", "never"] | None = None

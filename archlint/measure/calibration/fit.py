@@ -165,6 +165,22 @@ def fused_kernels(executed: Mapping[tuple[str, str], Counter[str]]) -> dict[str,
     return found
 
 
+def quantized_kernels(executed: Mapping[str, Counter[str]]) -> dict[str, str]:
+    """Per op type, what the engine ran for its DequantizeLinear -> op -> QuantizeLinear group
+    when neither the DQ nor the Q ran: the op itself (on the 8-bit tensor), else the one kernel
+    of another op type (QLinearConv), the Transposes of a channels-last layout aside."""
+    found: dict[str, str] = {}
+    for op, kernels in sorted(executed.items()):
+        if kernels["DequantizeLinear"] or kernels["QuantizeLinear"]:
+            continue  # the float op between its DQ and Q: no integer kernel
+        others = [k for k in kernels if k not in ("Transpose", "Reshape")]
+        if op in kernels:
+            found[op] = op
+        elif len(others) == 1:
+            found[op] = others[0]
+    return found
+
+
 def blocked_ops(probed: Mapping[str, Counter[str]]) -> tuple[str, ...]:
     """The op types whose Conv -> op -> Conv graph needed no conversions of its own: only the
     graph's input was converted into the blocked layout and only its output out of it."""

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from archlint import units
 from archlint.analysis.costs.record import OpClass
-from archlint.measure.calibration import confidence, engine, fit, kernels, micro, subnormal
+from archlint.measure.calibration import confidence, engine, fit, kernels, micro, quantized, subnormal
 from archlint.measure.calibration.host import Host, read_host
 from archlint.measure.calibration.measure import (
     ROUNDS,
@@ -146,6 +146,10 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
     substitutions = fit.fused_kernels(
         {pair: executed_kernels(kernels.kernel_probe(*pair), threads) for pair in kernels.KERNEL_CANDIDATES}
     )
+    integer_kernels = fit.quantized_kernels(
+        {op: executed_kernels(quantized.group_probe(op), threads) for op in quantized.CANDIDATES}
+    )
+    weights_at_run = executed_kernels(quantized.weight_probe(), threads)["DequantizeLinear"] > 0
     probed = {
         op: _ticked(executed_kernels(micro.blocked_probe(op), threads), ticks) for op in blocked_candidates
     }
@@ -153,6 +157,7 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
 
     sources = _sources(host, threads, measured, efficiency, conv_shape, converted, fusion, cache)
     sources += (_blocked_source(probed, blocked_ops), _fused_kernels_source(substitutions))
+    sources += _quantized_sources(integer_kernels, weights_at_run)
     sources += confidence.kernel_sources(
         figures.efficiency,
         figures.class_overhead_s,
@@ -176,6 +181,8 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         conv_shape=conv_shape,
         fusion=fusion,
         fused_kernels=substitutions,
+        quantized_kernels=integer_kernels,
+        dequantizes_weights=weights_at_run,
         blocked_ops=blocked_ops,
         description=_description(host, threads),
         layout=f"NCHWc blocks of {block} fp32 channels ({block_reason})" if block > 1 else "",
@@ -294,6 +301,25 @@ def _fused_kernels_source(substitutions: dict[str, dict[str, str]]) -> Source:
         figure="fused_kernels",
         source="pairs run once with onnxruntime's profiler (a [1, 16, 128] hidden state): a pair "
         f"that ran as one kernel of another op type; found: {found or 'none'}; tried: {tried}",
+    )
+
+
+def _quantized_sources(integer_kernels: dict[str, str], weights_at_run: bool) -> tuple[Source, ...]:
+    found = ", ".join(f"{op}: {kernel}" for op, kernel in integer_kernels.items()) or "none"
+    left = ", ".join(op for op in quantized.CANDIDATES if op not in integer_kernels) or "none"
+    return (
+        Source(
+            figure="quantized_kernels",
+            source="DequantizeLinear -> op -> QuantizeLinear on a [1, 16, 8, 8] uint8 tensor, run once with "
+            "onnxruntime's profiler: the kernel that ran instead of the three (the op itself: on the 8-bit "
+            f"tensor); found: {found}; still float between a DequantizeLinear and a QuantizeLinear: {left}",
+        ),
+        Source(
+            figure="dequantizes_weights",
+            source="a float Conv reading an int8 weight through a DequantizeLinear, run once with "
+            "onnxruntime's profiler: the DequantizeLinear "
+            + ("ran as a kernel of its own" if weights_at_run else "did not run (folded at load time)"),
+        ),
     )
 
 
