@@ -15,7 +15,8 @@ main memory's too. Weights
 an operator reads again within one execution (an LSTM's recurrent weights, every step) stream at
 the bandwidth of wherever those weights fit. ``conv shape`` is 1 except for fp32 convs on a profile with a
 ``conv_shape`` (few channels per group, short output rows, grouped, or a channel count the
-layout cannot take).
+layout cannot take); an integer conv of few input channels adds its im2col copying
+(``conv_shape.int8_tap_s`` per output position and kernel tap).
 An operator the profile's engine fuses into the kernel that produces its input costs nothing;
 a pair the engine replaces by a kernel of its own (``fused_kernels``: an Add and the
 LayerNormalization reading it as SkipLayerNormalization) is priced as that kernel, with its op
@@ -118,6 +119,25 @@ def conv_shape_factor(cost: NodeCost, shape: ConvShape, alignment: int = 1) -> f
     return factor
 
 
+def im2col_time(cost: NodeCost, profile: HardwareProfile) -> float:
+    """Seconds an integer conv spends copying its input into a matrix, tap by tap (im2col), where
+    its input channels fill less than one vector register of bytes; a 1x1 conv copies nothing."""
+    tap_s = profile.conv_shape.int8_tap_s
+    if not tap_s or cost.compute_dtype != "int8" or cost.op_class is not OpClass.CONV:
+        return 0.0
+    roles = cost.padded_roles
+    if "input channels" not in roles or "output channels" not in roles:
+        return 0.0
+    channels = cost.padded_dims[roles.index("input channels")]
+    outputs = cost.padded_dims[roles.index("output channels")]
+    vector = 4 * profile.alignment_for("fp32")
+    if channels <= 0 or outputs <= 0 or cost.reduction_length <= channels or channels >= vector:
+        return 0.0
+    # flops = 2 x output positions x output channels x input channels x taps
+    position_taps = cost.flops / (2 * outputs * channels)
+    return position_taps * tap_s * (1 - channels / vector)
+
+
 def weights_resident(model: ModelCost, profile: HardwareProfile, batch: int = 1) -> bool:
     """Whether the model's weights and its largest live activations fit on chip together.
 
@@ -161,7 +181,7 @@ def node_time(
     # A conv's shape costs arithmetic throughput (idle accumulators, short rows); a conv bound by
     # its memory traffic (a 1x1 conv on a 1x1 map streams its weights once) does not feel it.
     shape = conv_shape_factor(cost, profile.conv_shape, profile.alignment_for(cost.compute_dtype))
-    roof_s = max(compute_s / shape, memory_s) / efficiency
+    roof_s = max(compute_s / shape, memory_s) / efficiency + im2col_time(cost, profile)
     # A view is an alias the engine records without launching a kernel: no dispatch cost, unless
     # the profile measured one for views.
     overhead_s = _overhead(cost, profile) * cost.repeats

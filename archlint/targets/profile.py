@@ -78,6 +78,12 @@ class ConvShape:
     # the ``fallback`` factor of their op class (conv, depthwise_conv). 1: every count is taken.
     fallback_multiple: Annotated[int, Bounds(ge=1)] = 1
     fallback: dict[OpClass, Fraction] = field(default_factory=dict)
+    # Seconds an integer conv with a kernel larger than 1x1 (QLinearConv, ConvInteger, a QDQ group
+    # run as one) spends per output position and kernel tap copying its input into a matrix before
+    # multiplying (im2col), when its c input channels per group fill less than one vector register
+    # of bytes (v = channel_alignment.fp32 x 4): paid x (1 - c / v), so an RGB stem pays nearly all
+    # of it and a 64-channel conv on AVX-512 none. 0: no such cost.
+    int8_tap_s: NonNegative = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)

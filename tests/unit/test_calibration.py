@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -244,3 +245,46 @@ def test_a_pair_that_ran_as_one_kernel_of_another_type_is_a_fused_kernel() -> No
         ("Mul", "Relu"): Counter({"Mul": 1}),  # fused into the producer: the other table's business
     }
     assert fit.fused_kernels(executed) == {"LayerNormalization": {"Add": "SkipLayerNormalization"}}
+
+
+def test_the_integer_im2col_cost_is_recovered_from_timings() -> None:
+    """Synthetic QLinearConvs timed as a profile with a known im2col cost predicts them: the fit
+    finds that cost again (to the grid's step), and 0 where channels make no difference."""
+    base = HardwareProfile(
+        name="t",
+        peak_flops={"fp32": 1e11, "int8": 4e11},
+        memory_bandwidth=2e10,
+        channel_alignment={"fp32": 16},
+        op_overhead_s=0.0,
+    )
+    wide = [kernels.qlinear_convs(32, 16), kernels.qlinear_convs(64, 28)]
+
+    def timed(benches: Sequence[micro.Micro], tap_s: float) -> list[Measured]:
+        truth = replace(base, conv_shape=ConvShape(int8_tap_s=tap_s))
+        return [
+            _measured(bench, sum(node_time(n, truth).time_s / 0.8 + 2e-6 for n in cost_of(bench).nodes))
+            for bench in benches
+        ]
+
+    narrow = kernels.narrow_qlinear_convs()
+    found = fit.int8_tap_seconds(timed(narrow, 1.5e-9), timed(wide, 1.5e-9), base, run_base_s=0.0)
+    assert found == pytest.approx(1.5e-9, rel=0.2)
+    assert fit.int8_tap_seconds(timed(narrow, 0.0), timed(wide, 0.0), base, run_base_s=0.0) == 0.0
+
+
+def test_an_integer_conv_of_few_channels_pays_for_copying_its_taps() -> None:
+    profile = HardwareProfile(
+        name="t",
+        peak_flops={"fp32": 1e11, "int8": 4e11},
+        memory_bandwidth=1e12,
+        channel_alignment={"fp32": 16},  # 64-byte vectors
+        conv_shape=ConvShape(int8_tap_s=1e-9),
+    )
+    flat = replace(profile, conv_shape=ConvShape())
+    (narrow,) = cost_of(kernels.qlinear_conv(4, 32, 56, 3)).nodes
+    extra = node_time(narrow, profile).time_s - node_time(narrow, flat).time_s
+    assert extra == pytest.approx(56 * 56 * 9 * 1e-9 * (1 - 4 / 64))  # positions x taps x (1 - c / v)
+    (wide,) = cost_of(kernels.qlinear_convs(64, 28, chain=1)).nodes  # fills a vector: no copying cost
+    pointwise = replace(narrow, reduction_length=4)  # 4 channels x 1 tap: nothing to copy
+    for cost in (wide, pointwise):
+        assert node_time(cost, profile).time_s == pytest.approx(node_time(cost, flat).time_s)

@@ -135,6 +135,37 @@ def narrow_shapes(run_sets: Sequence[Sequence[Measured]], profile: HardwareProfi
     return ConvShape(narrow_channels=channels, narrow_rows=rows)
 
 
+#: im2col seconds per output position and tap tried: 0 (none), then 0.05 ns to 12.8 ns in steps of ~19 %.
+TAP_GRID = (0.0, *(0.05e-9 * 2 ** (k / 4) for k in range(33)))
+
+
+def int8_tap_seconds(
+    narrow: Sequence[Measured], wide: Sequence[Measured], profile: HardwareProfile, run_base_s: float
+) -> float:
+    """The integer convs' im2col cost per output position and tap (``conv_shape.int8_tap_s``)
+    that best explains the ``narrow`` QLinearConvs (few input channels): for each candidate,
+    QLinearConv's efficiency and fixed cost are fitted on the ``wide`` chains (which fill a vector
+    and pay little of it), and the candidate is scored by the squared log ratios of the narrow
+    convs' predicted to measured times; the smallest within NARROW_TOLERANCE of the best."""
+
+    def scatter(tap_s: float) -> float:
+        shaped = replace(profile, conv_shape=replace(profile.conv_shape, int8_tap_s=tap_s))
+        figures = kernel_fit(wide, shaped, run_base_s)
+        total = 0.0
+        for run in narrow:
+            roof, kernels = kernel_work(run, shaped)
+            predicted = roof / figures.efficiency + kernels * figures.overhead_s
+            busy = max(run.seconds - run_base_s, run.seconds * 0.05)
+            total += math.log(predicted / busy) ** 2 if predicted > 0 else 0.0
+        return total
+
+    if not narrow or not wide:
+        return 0.0
+    scores = {tap_s: scatter(tap_s) for tap_s in TAP_GRID}
+    best = min(scores.values())
+    return min(t for t, score in scores.items() if score <= best * (1 + NARROW_TOLERANCE))
+
+
 def blocked_multiple(block: int, converted: Mapping[int, bool]) -> int:
     """The channel multiple the engine's blocked layout takes, from whether a conv of each
     channel count in ``converted`` ran in it; 1 when every count does or there is no layout."""

@@ -297,6 +297,34 @@ def qlinear_convs(channels: int, size: int, chain: int = CHAIN) -> Micro:
     return Micro(label, g.finish(y, TensorProto.UINT8), g.shape)
 
 
+def qlinear_conv(channels: int, out: int, size: int, kernel: int, stride: int = 1) -> Micro:
+    """One QLinearConv: ``channels`` -> ``out`` on a ``size`` x ``size`` uint8 image."""
+    g = _Graph((1, channels, size, size), TensorProto.UINT8)
+    scale, zero = _quantization(g, 0.05)
+    w = g.const(np.random.default_rng(9).integers(-64, 64, (out, channels, kernel, kernel), dtype=np.int8))
+    y = g.op(
+        "QLinearConv",
+        ["x", scale, zero, w, scale, g.const(np.array(0, np.int8)), scale, zero],
+        kernel_shape=[kernel, kernel],
+        strides=[stride, stride],
+        pads=[kernel // 2] * 4,
+    )
+    label = f"QLinearConv {kernel}x{kernel} s{stride} {channels}->{out}ch {size}x{size}"
+    return Micro(label, g.finish(y, TensorProto.UINT8), g.shape)
+
+
+def narrow_qlinear_convs() -> tuple[Micro, ...]:
+    """Integer convs whose few input channels make copying taps (im2col) their main work: RGB
+    stems (3x3 and 7x7 stride 2, as classification and detection backbones begin) and the 8- and
+    16-channel convs of small image and audio networks."""
+    return (
+        qlinear_conv(3, 32, 56, 3),
+        qlinear_conv(3, 32, 112, 7, stride=2),
+        qlinear_conv(8, 32, 56, 3),
+        qlinear_conv(16, 32, 56, 3),
+    )
+
+
 @dataclass(frozen=True)
 class OpTypeBench:
     """An op type measured for figures of its own: small and large shapes of it alone."""

@@ -62,6 +62,7 @@ class _Plan:
     op_types: Sequence[kernels.OpTypeBench] = ()
     subnormal: Sequence[micro.Micro] = ()
     engine: Sequence[micro.Micro] = ()  # the shape-chain pair, then the subgraph pair
+    narrow_int8: Sequence[micro.Micro] = ()  # integer convs of few input channels
 
     def timed(self) -> list[Timed]:
         # Every later figure is relative to the peaks and bandwidths: give their fastest run more
@@ -82,6 +83,7 @@ class _Plan:
             *op_types,
             *self.subnormal,
             *self.engine,
+            *self.narrow_int8,
         ]
         return timed + [Timed(bench) for bench in rest]
 
@@ -98,8 +100,21 @@ class _Plan:
         op_types = {group.op_type: [next(runs) for _ in group.micros] for group in self.op_types}
         sub = [next(runs) for _ in self.subnormal]
         engine_runs = [next(runs) for _ in self.engine]
+        narrow_int8 = [next(runs) for _ in self.narrow_int8]
         return _Measurements(
-            gemms, int8, main, copies, chains, classes, grouped, fallback, small, op_types, sub, engine_runs
+            gemms,
+            int8,
+            main,
+            copies,
+            chains,
+            classes,
+            grouped,
+            fallback,
+            small,
+            op_types,
+            sub,
+            engine_runs,
+            narrow_int8,
         )
 
 
@@ -126,6 +141,7 @@ def calibrate(name: str, threads: int, progress: ProgressCallback | None = None)
         kernels.op_type_benches(),
         sub_benches,
         (*engine.shape_benches(), *engine.subgraph_benches()),
+        kernels.narrow_qlinear_convs(),
     )
     timed = plan.timed()
     ticks.total += len(timed) * ROUNDS
@@ -237,6 +253,11 @@ def _efficiencies(roofline: HardwareProfile, measured: _Measurements, multiple: 
     narrow = fit.narrow_shapes(conv_runs, roofline)
     narrow = ConvShape(narrow_channels=_round(narrow.narrow_channels), narrow_rows=_round(narrow.narrow_rows))
     shaped = replace(roofline, conv_shape=narrow)
+    tap_s = fit.int8_tap_seconds(
+        measured.narrow_int8, measured.op_types.get("QLinearConv", []), shaped, measured.run_base_s
+    )
+    narrow = replace(narrow, int8_tap_s=_round(tap_s))
+    shaped = replace(roofline, conv_shape=narrow)
     classes, op_types = kernel_figures(shaped, measured)
     efficiency: dict[OpClass, float] = {c: k.efficiency for c, k in classes.items() if c is not OpClass.VIEW}
     overheads = {c: _round(k.overhead_s) for c, k in classes.items()}
@@ -345,6 +366,7 @@ class _Measurements:
     op_types: dict[str, list[Measured]]
     subnormal: Sequence[Measured]
     engine: Sequence[Measured]
+    narrow_int8: Sequence[Measured]
 
     @property
     def run_base_s(self) -> float:
@@ -434,6 +456,13 @@ def _sources(
             "positions: of the pairs of constants tried, the smallest within 5% of the least scatter "
             "of the runs of efficiency.conv, efficiency.depthwise_conv and conv_shape.grouped "
             "(squared log ratio) around their own figures",
+        ),
+        Source(
+            figure="conv_shape.int8_tap_s",
+            source=f"{units.seconds(conv_shape.int8_tap_s)} per output position and tap: of the figures "
+            "tried, the smallest within 5% of the least scatter (squared log ratio of predicted to "
+            "measured time, QLinearConv's efficiency and fixed cost fitted on its wide chains for each) "
+            f"of the narrow QLinearConvs: {_listed(measured.narrow_int8)}",
         ),
         Source(
             figure="conv_shape.grouped",
