@@ -37,6 +37,7 @@ from archlint.targets.profile import HardwareProfile
 
 _EIGHT_BIT = frozenset({"int8", "uint8"})
 _CLIPS = frozenset({"Relu", "Clip"})
+_POINTWISE_CLASSES = frozenset({OpClass.ELEMENTWISE, OpClass.NORMALIZATION})
 
 
 @dataclass(frozen=True)
@@ -166,9 +167,14 @@ def _kernel_cost(cost: NodeCost, kernel: str, dqs: list[Node], q: Node, view: _V
     activations = [dq for dq in dqs if dq.outputs[0] not in view.constants]
     float_bytes = sum(view.nbytes(dq.outputs[0]) for dq in activations)
     integer_bytes = sum(view.nbytes(dq.inputs[0]) for dq in activations)
+    # archlint's cost table classes the integer kernels of pointwise operators and of Softmax
+    # (QLinearAdd, QLinearSigmoid, QLinearSoftmax) as quantize work; convs, matmuls, pools and
+    # Concat keep their class.
+    op_class = OpClass.QUANTIZE if cost.op_class in _POINTWISE_CLASSES else cost.op_class
     return dataclasses.replace(
         cost,
         node=dataclasses.replace(cost.node, op_type=kernel),
+        op_class=op_class,
         bytes_read=max(cost.bytes_read - float_bytes, 0) + integer_bytes,
         bytes_written=written,
         compute_dtype="int8",

@@ -191,3 +191,19 @@ def test_a_profile_without_the_tables_prices_qdq_models_as_before(tmp_path: Path
     analysis = analyze(save(qdq_conv(), tmp_path / "m.onnx"), targets=[BASE])
     plan = quantized_plan(analysis.cost, BASE)
     assert not plan.kernels and not plan.absorbed and not plan.dequantized
+
+
+def test_a_qdq_add_runs_as_qlinearadd_of_the_quantize_class(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("DequantizeLinear", ["a", "xs", "xz"], ["af"], name="dq_a"),
+        helper.make_node("DequantizeLinear", ["b", "xs", "xz"], ["bf"], name="dq_b"),
+        helper.make_node("Add", ["af", "bf"], ["s"], name="add"),
+        helper.make_node("QuantizeLinear", ["s", "xs", "xz"], ["y"], name="q"),
+    ]
+    shape = [1, 64, 16, 16]
+    inputs = [value("a", shape, TensorProto.UINT8), value("b", shape, TensorProto.UINT8)]
+    proto = model(nodes, inputs, [value("y", None, TensorProto.UINT8)], _params()[2:4])
+    analysis = analyze(save(proto, tmp_path / "m.onnx"), targets=[ENGINE])
+    (kernel,) = quantized_plan(analysis.cost, ENGINE).kernels.values()
+    assert (kernel.op_type, kernel.op_class) == ("QLinearAdd", "quantize")
+    assert kernel.bytes == 3 * 64 * 16 * 16  # two uint8 inputs, one uint8 output

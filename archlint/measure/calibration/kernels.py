@@ -97,6 +97,19 @@ def transposes(shape: tuple[int, int, int, int]) -> Micro:
     return Micro(_label("Transpose", shape), g.finish(y), g.shape, optimization="disabled")
 
 
+def quantize_pairs(shape: Sequence[int]) -> Micro:
+    """QuantizeLinear and DequantizeLinear in turn, as a QDQ model has them around the operators
+    the engine keeps in float. Graph optimizations off: onnxruntime drops a Q -> DQ pair of one
+    scale, which a model's pairs around a float operator are not."""
+    g = _Graph(tuple(shape))
+    scale, zero = g.const(np.array(0.05, np.float32)), g.const(np.array(128, np.uint8))
+    y = "x"
+    for index in range(SMALL_CHAIN):
+        y = g.op("QuantizeLinear" if index % 2 == 0 else "DequantizeLinear", [y, scale, zero])
+    label = _label("QuantizeLinear/DequantizeLinear", tuple(shape))
+    return Micro(label, g.finish(y), g.shape, optimization="disabled")
+
+
 def reshapes(shape: tuple[int, int, int]) -> Micro:
     rows, heads, depth = shape
     g = _Graph(shape)
@@ -160,6 +173,7 @@ def fixed_cost_benches() -> tuple[ClassBench, ...]:
         ClassBench(OpClass.REDUCTION, (small_reduce(16, 128),)),
         ClassBench(OpClass.DATA_MOVEMENT, (transposes((1, 16, 4, 32)), gathers(16, 128), concats(16, 128))),
         ClassBench(OpClass.VIEW, (reshapes((16, 4, 32)),)),
+        ClassBench(OpClass.QUANTIZE, (quantize_pairs((16, 128)), quantize_pairs((1, 64, 16, 16)))),
     )
 
 
