@@ -276,12 +276,31 @@ def _quantization(g: _Graph, scale: float) -> tuple[str, str]:
     return g.const(np.array(scale, np.float32)), g.const(np.array(128, np.uint8))
 
 
-def qlinear_adds(shape: Sequence[int], chain: int = SMALL_CHAIN) -> Micro:
+def qlinear_binaries(
+    op_type: str, shape: Sequence[int], other_shape: Sequence[int] | None = None, chain: int = SMALL_CHAIN
+) -> Micro:
+    """QLinearAdd or QLinearMul on uint8 tensors; ``other_shape``: a broadcast operand (a
+    transformer's bias row, an attention scale) instead of one of the same shape."""
     g = _Graph(shape, TensorProto.UINT8)
-    other = g.const(np.full(tuple(shape), 130, np.uint8))
+    other = g.const(np.full(tuple(shape if other_shape is None else other_shape), 130, np.uint8))
     scale, zero = _quantization(g, 0.05)
-    y = _chain(g, "QLinearAdd", [scale, zero, other, scale, zero, scale, zero], chain, _MICROSOFT)
-    return _contrib(f"QLinearAdd {'x'.join(map(str, shape))} x{chain}", y, g, TensorProto.UINT8)
+    y = _chain(g, op_type, [scale, zero, other, scale, zero, scale, zero], chain, _MICROSOFT)
+    broadcast = "" if other_shape is None else f" by {'x'.join(map(str, other_shape)) or 'scalar'}"
+    label = f"{op_type} {'x'.join(map(str, shape))}{broadcast} x{chain}"
+    return _contrib(label, y, g, TensorProto.UINT8)
+
+
+def qlinear_softmaxes(shape: Sequence[int], chain: int = SMALL_CHAIN) -> Micro:
+    """onnxruntime's QLinearSoftmax over the last axis, as attention scores have it."""
+    g = _Graph(shape, TensorProto.UINT8)
+    scale, zero = _quantization(g, 0.05)
+    out_scale, out_zero = g.const(np.array(1 / 256, np.float32)), g.const(np.array(0, np.uint8))
+    y = "x"
+    for _ in range(chain):
+        y = g.op(
+            "QLinearSoftmax", [y, scale, zero, out_scale, out_zero], domain=_MICROSOFT, axis=-1, opset=13
+        )
+    return _contrib(f"QLinearSoftmax {'x'.join(map(str, shape))} x{chain}", y, g, TensorProto.UINT8)
 
 
 def qlinear_matmuls(rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
@@ -391,7 +410,24 @@ OP_TYPE_BENCHES: tuple[tuple[str, OpClass, Callable[[], tuple[Micro, ...]]], ...
     (
         "QLinearAdd",
         OpClass.QUANTIZE,
-        lambda: (qlinear_adds((1, 64, 16, 16)), qlinear_adds((1, 256, 56, 56), 4)),
+        lambda: (
+            qlinear_binaries("QLinearAdd", (1, 64, 16, 16)),
+            qlinear_binaries("QLinearAdd", (1, 16, 128), (128,)),
+            qlinear_binaries("QLinearAdd", (1, 256, 56, 56), chain=4),
+        ),
+    ),
+    (
+        "QLinearMul",
+        OpClass.QUANTIZE,
+        lambda: (
+            qlinear_binaries("QLinearMul", (1, 4, 16, 16), ()),
+            qlinear_binaries("QLinearMul", (1, 256, 56, 56), chain=4),
+        ),
+    ),
+    (
+        "QLinearSoftmax",
+        OpClass.QUANTIZE,
+        lambda: (qlinear_softmaxes((1, 4, 16, 16)), qlinear_softmaxes((1, 12, 128, 128), 4)),
     ),
     ("QLinearMatMul", OpClass.MATMUL, lambda: (qlinear_matmuls(16, 128), qlinear_matmuls(128, 768, 4))),
     ("QLinearConv", OpClass.CONV, lambda: (qlinear_convs(32, 16), qlinear_convs(64, 28))),
