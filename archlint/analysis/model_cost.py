@@ -9,7 +9,8 @@ the branch its constant condition picks (else the costlier branch, with a note).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from archlint.analysis.costs.context import CostContext
 from archlint.analysis.costs.record import OpClass, OpCost, UnknownShapeError
@@ -64,16 +65,16 @@ class NodeCost:
         return self.flops / self.bytes if self.bytes else 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class UnknownOp:
+# Records made per model are NamedTuples: a frozen dataclass costs about 1 ms to create at
+# import, and a run imports dozens of them before it reads a model.
+class UnknownOp(NamedTuple):
     name: str
     op_type: str
     domain: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class UndecidedIf:
+class UndecidedIf(NamedTuple):
     """An If whose condition is known only at run time: both branches costed, the costlier kept."""
 
     name: str
@@ -138,19 +139,21 @@ class ModelCost:
         return self.weight_bytes + self.peak_activation_bytes
 
 
-@dataclass
 class _Walk:
-    nodes: list[NodeCost] = field(default_factory=list)
-    unknown: list[UnknownOp] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    weights: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (numel, bytes)
-    parameters: dict[str, int] = field(default_factory=dict)  # stored source -> numel
-    folded: int = 0
-    subgraph_runs: int = 0
-    undecided: list[UndecidedIf] = field(default_factory=list)
-    progress: ProgressCallback | None = None
-    done: int = 0
-    total: int = 0
+    """What costing a graph collects on its way through the nodes."""
+
+    def __init__(self, progress: ProgressCallback | None = None, total: int = 0) -> None:
+        self.nodes: list[NodeCost] = []
+        self.unknown: list[UnknownOp] = []
+        self.notes: list[str] = []
+        self.weights: dict[str, tuple[int, int]] = {}  # name -> (numel, bytes)
+        self.parameters: dict[str, int] = {}  # stored source -> numel
+        self.folded = 0
+        self.subgraph_runs = 0
+        self.undecided: list[UndecidedIf] = []
+        self.progress = progress
+        self.done = 0
+        self.total = total
 
 
 def compute_costs(model: Model, progress: ProgressCallback | None = None) -> ModelCost:

@@ -23,8 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import onnx
@@ -47,8 +46,7 @@ Array = np.ndarray[Any, Any]
 Shape = tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     """The skeleton with every shape it could resolve, the main graph's known values, and the
     weights stored in the If branches that inlining left out."""
 
@@ -117,6 +115,11 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
             inlined = inline_known_ifs(work, known, untaken, decided)
         if not learned + inlined:
             return Resolved(_assemble(work, inferred, kept, known), known, untaken, tuple(decided))
+        if not control_flow and not contrib and _settled(facts, shapes, known):
+            # Every tensor has a static shape or a value now: another inference could only
+            # confirm them. The shapes this round inferred node by node join the proto here.
+            final = _assemble(work, inferred, kept, known, (shapes, types))
+            return Resolved(final, known, untaken, tuple(decided))
         if inlined:  # the main graph's nodes changed (fold_bodies edits only inside bodies)
             facts = node_facts(work.graph)
             control_flow, contrib = _passes_needed(facts)
@@ -206,11 +209,22 @@ def _static_shapes(
     return shapes, types
 
 
+def _settled(facts: Sequence[NodeFacts], shapes: Mapping[str, Shape], known: Mapping[str, Array]) -> bool:
+    """Whether every node output of the main graph has a static shape or a known value."""
+    return all(name in shapes or name in known for fact in facts for name in fact.named_outputs)
+
+
 def _assemble(
-    work: onnx.ModelProto, inferred: onnx.ModelProto, kept: list[int], known: Mapping[str, Array]
+    work: onnx.ModelProto,
+    inferred: onnx.ModelProto,
+    kept: list[int],
+    known: Mapping[str, Array],
+    found: tuple[Mapping[str, Shape], Mapping[str, int]] | None = None,
 ) -> onnx.ModelProto:
     """``work``'s nodes with the inferred shapes: control-flow nodes come from the inferred copy
-    (their subgraphs carry inferred shapes), and folded tensors get value infos of their own."""
+    (their subgraphs carry inferred shapes), and folded tensors get value infos of their own.
+    ``found``: static shapes and element types learned since ``inferred`` was inferred, for the
+    tensors it has no static shape for."""
     final = onnx.ModelProto()
     final.CopyFrom(work)
     graph = final.graph
@@ -224,12 +238,33 @@ def _assemble(
     for output in graph.output:
         if output.name in outputs:
             output.CopyFrom(outputs[output.name])
+    if found is not None:
+        _add_static_shapes(graph, *found)
     stored = {i.name for i in graph.initializer} | {i.name for i in graph.input}
     for name, value in known.items():
         if name not in stored and value.dtype.kind in "biuf":
             elem_type = helper.np_dtype_to_tensor_dtype(value.dtype)
             graph.value_info.append(helper.make_tensor_value_info(name, elem_type, value.shape))
     return final
+
+
+def _add_static_shapes(graph: onnx.GraphProto, shapes: Mapping[str, Shape], types: Mapping[str, int]) -> None:
+    """A static type for every node output in ``shapes`` (graph outputs included) whose value
+    info has none."""
+    infos = {info.name: info for info in [*graph.value_info, *graph.output]}
+    stored = {i.name for i in graph.initializer} | {i.name for i in graph.input}
+    for node in graph.node:
+        for name in node.output:
+            if not name or name in stored or name not in shapes or name not in types:
+                continue
+            info = infos.get(name)
+            if info is not None and static_shape(info) is not None:
+                continue
+            made = helper.make_tensor_value_info(name, types[name], shapes[name])
+            if info is None:
+                graph.value_info.append(made)
+            else:
+                info.CopyFrom(made)
 
 
 # Operators whose output shape depends on data values: unresolved outputs are expected there.

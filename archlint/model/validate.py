@@ -10,9 +10,8 @@ cannot be costed (an unknown operator) is not this module's business.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 import onnx
 
@@ -22,39 +21,40 @@ from archlint.model.proto_graph import DEFAULT_DOMAINS, op_schema
 
 
 def validate(proto: onnx.ModelProto) -> None:
-    """Raise ModelLoadError for the first malformed tensor or attribute."""
+    """Raise ModelLoadError for the first malformed name, tensor, dimension or attribute.
+
+    One walk over the graphs checks each node and value info for everything at once: names are
+    read once, and the walk is a fair share of loading a large graph."""
+    opset = next((o.version for o in proto.opset_import if o.domain in DEFAULT_DOMAINS), 0)
     try:
-        _read_every_name(proto)
+        _texts("the model's producer or domain", proto.producer_name, proto.producer_version, proto.domain)
+        for prop in proto.metadata_props:
+            _texts("a metadata key", prop.key, prop.value)
+        _texts("an opset domain", *(opset_id.domain for opset_id in proto.opset_import))
+        for graph in iter_graphs(proto.graph):
+            _check_graph(graph, opset)
     except UnicodeDecodeError as exc:
         raise ModelLoadError(f"the model holds a name that is not valid UTF-8 (byte {exc.start})") from None
     for tensor in stored_tensors(proto):
         _check_tensor(tensor)
-    opset = next((o.version for o in proto.opset_import if o.domain in DEFAULT_DOMAINS), 0)
-    for graph in iter_graphs(proto.graph):
-        for info in [*graph.input, *graph.output, *graph.value_info]:
-            _check_declared_dims(info)
-        for index, node in enumerate(graph.node):
-            if node.domain in DEFAULT_DOMAINS:
-                _check_attributes(node, index, opset)
 
 
-def _read_every_name(proto: onnx.ModelProto) -> None:
+def _check_graph(graph: onnx.GraphProto, opset: int) -> None:
     """Every string field the analysis reads (names, op types, domains, keys) must be text:
     protobuf hands invalid UTF-8 back as bytes, or raises, depending on the field."""
-    _texts("the model's producer or domain", proto.producer_name, proto.producer_version, proto.domain)
-    for prop in proto.metadata_props:
-        _texts("a metadata key", prop.key, prop.value)
-    _texts("an opset domain", *(opset.domain for opset in proto.opset_import))
-    for graph in iter_graphs(proto.graph):
-        _texts("a graph name", graph.name)
-        for info in [*graph.input, *graph.output, *graph.value_info]:
-            _texts("a tensor name", info.name, *(d.dim_param for d in info.type.tensor_type.shape.dim))
-        for tensor in graph.initializer:
-            _texts("an initializer", tensor.name, *(e.key + e.value for e in tensor.external_data))
-        for node in graph.node:
-            _texts("a node", node.name, node.op_type, node.domain, *node.input, *node.output)
-            _texts("an attribute name", *(a.name for a in node.attribute))
-            _texts("a node's metadata", *(p.key + p.value for p in node.metadata_props))
+    _texts("a graph name", graph.name)
+    for info in [*graph.input, *graph.output, *graph.value_info]:
+        dims = info.type.tensor_type.shape.dim
+        _texts("a tensor name", info.name, *(d.dim_param for d in dims))
+        _check_declared_dims(info.name, dims)
+    for tensor in graph.initializer:
+        _texts("an initializer", tensor.name, *(e.key + e.value for e in tensor.external_data))
+    for index, node in enumerate(graph.node):
+        _texts("a node", node.name, node.op_type, node.domain, *node.input, *node.output)
+        _texts("an attribute name", *(a.name for a in node.attribute))
+        _texts("a node's metadata", *(p.key + p.value for p in node.metadata_props))
+        if node.domain in DEFAULT_DOMAINS:
+            _check_attributes(node, index, opset)
 
 
 def _texts(what: str, *values: object) -> None:
@@ -67,11 +67,11 @@ def _texts(what: str, *values: object) -> None:
 MAX_DIM = 2**31 - 1
 
 
-def _check_declared_dims(info: onnx.ValueInfoProto) -> None:
-    for dim in info.type.tensor_type.shape.dim:
+def _check_declared_dims(name: str, dims: Iterable[onnx.TensorShapeProto.Dimension]) -> None:
+    for dim in dims:
         if dim.HasField("dim_value") and dim.dim_value > MAX_DIM:
             raise ModelLoadError(
-                f"tensor {info.name!r} declares a dimension of {dim.dim_value}, beyond any runtime's reach"
+                f"tensor {name!r} declares a dimension of {dim.dim_value}, beyond any runtime's reach"
             )
 
 
@@ -96,8 +96,7 @@ def _check_tensor(tensor: onnx.TensorProto) -> None:
         )
 
 
-@dataclass(frozen=True)
-class _Schema:
+class _Schema(NamedTuple):
     """What validation reads of an operator's schema, looked up once per operator and opset
     (reading a schema's attributes builds a new dict on every access)."""
 

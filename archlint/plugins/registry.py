@@ -9,16 +9,14 @@ first use, so a command that needs no rule never imports one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from archlint.errors import ArchlintError
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Registered(Generic[T]):
+class Registered(NamedTuple, Generic[T]):
     item: T
     plugin: str  # the distribution (or built-in module) that registered it
 

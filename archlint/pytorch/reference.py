@@ -11,9 +11,9 @@ import importlib.util
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 from archlint.errors import ArchlintError, ModelLoadError, UsageError
 
@@ -21,8 +21,7 @@ _IMPORTABLE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 INPUT_DTYPES = ("float32", "float16", "bfloat16", "int64", "int32", "bool")
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     text: str
     attr: str  # dotted: a class attribute path is allowed (``models.py::Zoo.small``)
     file: Path | None = None  # for ``file.py::attr``
