@@ -311,11 +311,17 @@ archlint folds once the input shapes are bound but onnxruntime runs at every inf
 file's dims are symbolic (`shape_op_overhead_s`, per operator archlint counts). Pairs that
 onnxruntime runs as a kernel of its own (an Add and the LayerNormalization reading it as
 SkipLayerNormalization, a bias Add and a Gelu as BiasGelu) are found by calibrate's probes and
-priced with that kernel's measured figures (`fused_kernels`). What it cannot price yet: kernels
-onnxruntime forms from longer patterns (the Erf formula of GELU, attention, FusedMatMul) are
-priced as the nodes they replace, and onnxruntime forms the pair kernels only where its own
-shape inference knows the operands' shapes, which archlint does not model; QLinear and QDQ
-models run integer kernels onnxruntime picks pattern by pattern."""
+priced with that kernel's measured figures (`fused_kernels`). A QDQ model's DequantizeLinear ->
+op -> QuantizeLinear groups run as the integer kernels onnxruntime's QDQ selectors make of them
+(`quantized_kernels`, found by calibrate's probes; a group they do not take stays float, and its
+stored weight is dequantized at every run), and an integer conv of few input channels pays for
+copying its taps (`conv_shape.int8_tap_s`). What it cannot price yet: kernels onnxruntime forms
+from longer patterns (the Erf formula of GELU, attention, FusedMatMul) are priced as the nodes
+they replace; onnxruntime forms the pair kernels only where its own shape inference knows the
+operands' shapes, which archlint does not model; Softmax and LayerNormalization over short rows
+(a Swin window's 49 or 64 tokens) run below the efficiency calibrate measures on rows of 16 and
+128; and a float conv whose weight is dequantized at every run leaves onnxruntime's blocked
+layout, with Transposes around its integer neighbours that archlint does not count."""
 
 
 def render(
@@ -376,6 +382,8 @@ def figures(profile: HardwareProfile) -> dict[str, float]:
         "conv_shape.narrow_channels": profile.conv_shape.narrow_channels,
         "conv_shape.narrow_rows": profile.conv_shape.narrow_rows,
         "conv_shape.grouped": profile.conv_shape.grouped,
+        "conv_shape.int8_tap_s": profile.conv_shape.int8_tap_s,
+        "peak_flops.int8": profile.peak_flops.get("int8", 0.0),
         "subnormal_slowdown": profile.subnormal_slowdown or 1.0,
         "run_overhead_s": profile.run_overhead_s,
         "shape_op_overhead_s": profile.shape_op_overhead_s,
