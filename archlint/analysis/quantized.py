@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,13 +40,12 @@ _CLIPS = frozenset({"Relu", "Clip"})
 _POINTWISE_CLASSES = frozenset({OpClass.ELEMENTWISE, OpClass.NORMALIZATION})
 
 
-@dataclass(frozen=True)
-class QuantizedPlan:
+class QuantizedPlan(NamedTuple):
     """What the engine runs instead of a QDQ model's float operators, by index into ``model.nodes``."""
 
-    kernels: Mapping[int, NodeCost] = field(default_factory=dict)  # op -> its integer kernel
-    absorbed: frozenset[int] = frozenset()  # the groups' DQ, Q (and Relu/Clip): no kernel of their own
-    dequantized: Mapping[int, tuple[NodeCost, ...]] = field(default_factory=dict)  # weights made float
+    kernels: Mapping[int, NodeCost]  # op -> its integer kernel
+    absorbed: frozenset[int]  # the groups' DQ, Q (and Relu/Clip): no kernel of their own
+    dequantized: Mapping[int, tuple[NodeCost, ...]]  # operator -> its stored weights made float
 
     def costs(self, model: ModelCost) -> tuple[NodeCost, ...]:
         """``model.nodes`` as the engine runs them: each grouped op as its integer kernel."""
@@ -55,7 +54,7 @@ class QuantizedPlan:
 
 def quantized_plan(model: ModelCost, profile: HardwareProfile) -> QuantizedPlan:
     if not profile.quantized_kernels and not profile.dequantizes_weights:
-        return QuantizedPlan()
+        return QuantizedPlan({}, frozenset(), {})
     view = _View(model)
     kernels: dict[int, NodeCost] = {}
     grouped_dq: Counter[int] = Counter()  # runtime DQ -> how many of its readers became kernels
