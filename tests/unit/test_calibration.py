@@ -298,3 +298,13 @@ def test_an_integer_conv_of_few_channels_pays_for_copying_its_taps() -> None:
     pointwise = replace(narrow, reduction_length=4)  # 4 channels x 1 tap: nothing to copy
     for cost in (wide, pointwise):
         assert node_time(cost, profile).time_s == pytest.approx(node_time(cost, flat).time_s)
+
+
+def test_transposes_are_timed_from_a_head_swap_to_a_window_partition() -> None:
+    (bench,) = [b for b in kernels.op_type_benches() if b.op_type == "Transpose"]
+    costs = [cost_of(m) for m in bench.micros]
+    assert all({n.op_type for n in c.nodes} == {"Transpose"} for c in costs)
+    ranks = [len(m.shape) for m in bench.micros]
+    assert ranks == [4, 4, 6, 5]  # the 4-D swap of attention heads, and Swin's 6-D and 5-D ones
+    moved = [sum(n.bytes for n in c.nodes) for c in costs]
+    assert moved[0] < min(moved[1:])  # small chains beside large ones: fixed cost apart from rate

@@ -90,11 +90,19 @@ def attention_matmuls(heads: int, tokens: int, depth: int, chain: int = SMALL_CH
 
 def transposes(shape: tuple[int, int, int, int]) -> Micro:
     """Heads split from and merged into tokens: [b, t, h, d] <-> [b, h, t, d]."""
-    g = _Graph(shape)
+    return transpose_chain(shape, (0, 2, 1, 3), SMALL_CHAIN)
+
+
+def transpose_chain(shape: Sequence[int], perm: Sequence[int], chain: int) -> Micro:
+    """``chain`` Transposes by ``perm``, each of the last one's output (a swap of two axes undoes
+    itself, so a chain of it alternates between two layouts). Graph optimizations off: onnxruntime
+    folds consecutive Transposes into one."""
+    g = _Graph(tuple(shape))
     y = "x"
-    for _ in range(SMALL_CHAIN):
-        y = g.op("Transpose", [y], perm=[0, 2, 1, 3])
-    return Micro(_label("Transpose", shape), g.finish(y), g.shape, optimization="disabled")
+    for _ in range(chain):
+        y = g.op("Transpose", [y], perm=list(perm))
+    label = f"Transpose {'x'.join(map(str, shape))} perm {''.join(map(str, perm))} x{chain}"
+    return Micro(label, g.finish(y), g.shape, optimization="disabled")
 
 
 def quantize_pairs(shape: Sequence[int]) -> Micro:
@@ -383,6 +391,19 @@ OP_TYPE_BENCHES: tuple[tuple[str, OpClass, Callable[[], tuple[Micro, ...]]], ...
     ("Tanh", OpClass.ELEMENTWISE, lambda: _pair("Tanh", (16, 512), (128, 3072))),
     ("Sigmoid", OpClass.ELEMENTWISE, lambda: _pair("Sigmoid", (1, 64, 16, 16), (1, 144, 56, 56))),
     ("Sqrt", OpClass.ELEMENTWISE, lambda: _pair("Sqrt", (16, 1), (128, 768))),
+    # Transposes move every element once but, strided, run well below a copy's rate: the head
+    # swap of a transformer (BERT-base: 128 tokens, 12 heads of 64), a Swin-T window partition (a
+    # 56 x 56 x 96 map in windows of 7: a 6-D swap) and its attention's 5-D q/k/v head split.
+    (
+        "Transpose",
+        OpClass.DATA_MOVEMENT,
+        lambda: (
+            transposes((1, 16, 4, 32)),
+            transpose_chain((1, 128, 12, 64), (0, 2, 1, 3), 4),
+            transpose_chain((1, 8, 7, 8, 7, 96), (0, 1, 3, 2, 4, 5), 4),
+            transpose_chain((64, 49, 3, 3, 32), (2, 0, 3, 1, 4), 1),
+        ),
+    ),
     # Integer kernels of dynamically quantized models: single kernels, as their int32 outputs
     # cannot feed the next one without a requantization of another class.
     ("ConvInteger", OpClass.CONV, lambda: (conv_integer(32, 16), conv_integer(64, 28))),
