@@ -40,7 +40,7 @@ from typing import Annotated, Any
 
 from archlint.bounds import Bounds
 from archlint.errors import UsageError
-from archlint.exact_build import build_exact
+from archlint.exact_build import build_checked
 from archlint.lint.severity import DEFAULT_MIN_SAVING_SHARE, Severity
 from archlint.model.shape_text import parse_shape
 
@@ -188,15 +188,4 @@ def load_config(explicit: str | None = None, start: Path | None = None) -> Confi
         raise UsageError(f"{path}: the archlint configuration must be a table of keys")
     if isinstance(data.get("target"), str):  # target = "gpu" is one target
         data = {**data, "target": [data["target"]]}
-    data = {**data, "root": path.parent}
-    exact = build_exact(Config, data)
-    if exact is not None:
-        return exact
-    from pydantic import ValidationError  # only for data that needs coercing, or is wrong
-
-    from archlint import validation
-
-    try:
-        return validation.validate(Config, data)
-    except ValidationError as exc:
-        raise UsageError(f"{path}: {validation.describe(exc, validation.schema_keys(Config))}") from None
+    return build_checked(Config, {**data, "root": path.parent}, str(path), UsageError)

@@ -4,9 +4,9 @@ A profile or configuration file is nearly always well formed: its strings are st
 numbers numbers, its keys known. For such data this builds the instance directly, checking each
 value against the field's annotation exactly (no coercion), the numeric ``Bounds`` included.
 Anything else (a key the schema lacks, a missing field, a value of another type that pydantic's
-lax mode might coerce, an error raised by the schema's ``__post_init__``) gives None, and the
-caller hands the data to pydantic (archlint.validation), which coerces it or says what is wrong.
-The result is the one pydantic builds from the same data; the tests compare the two on every
+lax mode might coerce, an error raised by the schema's ``__post_init__``) gives None, and
+``build_checked`` hands the data to pydantic (archlint.validation), which coerces it or says what
+is wrong. The result is the one pydantic builds from the same data; the tests compare the two on every
 built-in profile and on configuration files. Importing pydantic and building a validator cost
 80-140 ms per run; a project with a ``[tool.archlint]`` table paid it on every run.
 """
@@ -37,6 +37,22 @@ def build_exact(schema: type[T], data: Mapping[str, Any]) -> T | None:
         return cast(T, _dataclass(schema, data))
     except _NotExactError:
         return None
+
+
+def build_checked(schema: type[T], data: Mapping[str, Any], where: str, error: type[Exception]) -> T:
+    """``schema`` from a file's ``data``: directly when every value has its field's type, else by
+    pydantic, whose refusal becomes one ``error`` line naming ``where`` (the misspelt key first)."""
+    exact = build_exact(schema, data)
+    if exact is not None:
+        return exact
+    from pydantic import ValidationError  # only for data that needs coercing, or is wrong
+
+    from archlint import validation
+
+    try:
+        return validation.validate(schema, data)
+    except ValidationError as exc:
+        raise error(f"{where}: {validation.describe(exc, validation.schema_keys(schema))}") from None
 
 
 def _dataclass(schema: type[Any], data: object) -> object:

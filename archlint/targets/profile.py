@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from archlint.analysis.costs.record import OpClass
 from archlint.bounds import Bounds
 from archlint.errors import ProfileError
-from archlint.exact_build import build_exact
+from archlint.exact_build import build_checked
 from archlint.targets.profile_file import read_builtin_mapping, read_mapping
 
 #: Keys of ``peak_flops`` and ``channel_alignment``: the compute classes of archlint.model.dtypes.
@@ -218,28 +218,12 @@ class HardwareProfile:
 
 def load_profile(path: str | Path) -> HardwareProfile:
     """A profile file, checked against the schema: unknown keys and out-of-range figures are errors."""
-    return _profile(path, read_mapping(path))
+    return build_checked(HardwareProfile, read_mapping(path), str(path), ProfileError)
 
 
 def load_builtin_profile(path: str | Path) -> HardwareProfile:
     """One of archlint's own profile files, its parsed data cached (archlint.targets.profile_file)."""
-    return _profile(path, read_builtin_mapping(path))
-
-
-def _profile(path: str | Path, data: dict[str, Any]) -> HardwareProfile:
-    exact = build_exact(HardwareProfile, data)
-    if exact is not None:
-        return exact
-    from pydantic import ValidationError  # only for data that needs coercing, or is wrong
-
-    from archlint import validation
-
-    try:
-        return validation.validate(HardwareProfile, data)
-    except ValidationError as exc:
-        raise ProfileError(
-            f"{path}: {validation.describe(exc, validation.schema_keys(HardwareProfile))}"
-        ) from None
+    return build_checked(HardwareProfile, read_builtin_mapping(path), str(path), ProfileError)
 
 
 def as_data(value: Any, *, exclude_defaults: bool = False) -> Any:
