@@ -37,6 +37,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from archlint.analysis.roofline import node_time, weights_resident
 from archlint.measure.calibration.measure import Measured
@@ -127,12 +128,20 @@ def narrow_shapes(run_sets: Sequence[Sequence[Measured]], profile: HardwareProfi
         return total
 
     scores = {(c, r): scatter(c, r) for c in NARROW_GRID for r in ROWS_GRID}
-    # The scatter is flat near its minimum: pairs within NARROW_TOLERANCE of it explain the runs
-    # equally well, and the data cannot tell them apart. The smallest such constants are taken,
-    # so that noise between calibrations does not walk the figures along the flat valley.
-    best = min(scores.values())
-    channels, rows = min(pair for pair, score in scores.items() if score <= best * (1 + NARROW_TOLERANCE))
+    channels, rows = _flat_minimum(scores)
     return ConvShape(narrow_channels=channels, narrow_rows=rows)
+
+
+Candidate = TypeVar("Candidate", float, tuple[float, float])
+
+
+def _flat_minimum(scores: Mapping[Candidate, float]) -> Candidate:
+    """The smallest candidate within NARROW_TOLERANCE of the least score. The scatter is flat near
+    its minimum: candidates that close explain the runs equally well and the data cannot tell them
+    apart; taking the smallest keeps noise between calibrations from walking the figure along
+    the flat valley."""
+    best = min(scores.values())
+    return min(candidate for candidate, score in scores.items() if score <= best * (1 + NARROW_TOLERANCE))
 
 
 #: im2col seconds per output position and tap tried: 0 (none), then 0.05 ns to 12.8 ns in steps of ~19 %.
@@ -155,15 +164,12 @@ def int8_tap_seconds(
         for run in narrow:
             roof, kernels = kernel_work(run, shaped)
             predicted = roof / figures.efficiency + kernels * figures.overhead_s
-            busy = max(run.seconds - run_base_s, run.seconds * 0.05)
-            total += math.log(predicted / busy) ** 2 if predicted > 0 else 0.0
+            total += math.log(predicted / _busy(run, run_base_s)) ** 2 if predicted > 0 else 0.0
         return total
 
     if not narrow or not wide:
         return 0.0
-    scores = {tap_s: scatter(tap_s) for tap_s in TAP_GRID}
-    best = min(scores.values())
-    return min(t for t, score in scores.items() if score <= best * (1 + NARROW_TOLERANCE))
+    return _flat_minimum({tap_s: scatter(tap_s) for tap_s in TAP_GRID})
 
 
 def blocked_multiple(block: int, converted: Mapping[int, bool]) -> int:
@@ -248,11 +254,16 @@ def kernel_fit(
     rows = []
     for run in runs:
         roof, kernels = kernel_work(run, profile)
-        busy = max(run.seconds - run_base_s, run.seconds * 0.05)
+        busy = _busy(run, run_base_s)
         rows.append((roof / busy, kernels / busy))
     f_bounds = (0.0, MAX_OVERHEAD_S) if overhead_s is None else (overhead_s, overhead_s)
     slope, overhead = _bounded_line(rows, (1.0, 1 / MIN_EFFICIENCY), f_bounds)
     return KernelFit(round(1 / slope, 3), overhead)
+
+
+def _busy(run: Measured, run_base_s: float) -> float:
+    """``run``'s time in its kernels: less the run's own fixed cost, never below 5% of it."""
+    return max(run.seconds - run_base_s, run.seconds * 0.05)
 
 
 def _bounded_line(
