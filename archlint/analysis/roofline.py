@@ -320,9 +320,10 @@ def node_times(model: ModelCost, profile: HardwareProfile, batch: int = 1) -> tu
     # and layouts below as for its own price; each time still reports the model's own node.
     engine = dataclasses.replace(model, nodes=quantized.costs(model)) if quantized.kernels else model
     fused = fused_nodes(engine, profile) - quantized.absorbed
-    kernels = fused_kernels(engine, profile, fused | quantized.absorbed)
+    silent = fused | quantized.absorbed  # no kernel of their own
+    kernels = fused_kernels(engine, profile, silent)
     absorbed = {producer for producer, _ in kernels.values()} | quantized.absorbed
-    converted = conversions(engine, profile, fused | quantized.absorbed)
+    converted = conversions(engine, profile, silent)
     resident = weights_resident(model, profile, batch)
     times = []
     for index, cost in enumerate(model.nodes):

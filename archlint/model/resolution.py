@@ -238,9 +238,9 @@ def _assemble(
     for output in graph.output:
         if output.name in outputs:
             output.CopyFrom(outputs[output.name])
-    if found is not None:
-        _add_static_shapes(graph, *found)
     stored = {i.name for i in graph.initializer} | {i.name for i in graph.input}
+    if found is not None:
+        _add_static_shapes(graph, stored, *found)
     for name, value in known.items():
         if name not in stored and value.dtype.kind in "biuf":
             elem_type = helper.np_dtype_to_tensor_dtype(value.dtype)
@@ -248,11 +248,12 @@ def _assemble(
     return final
 
 
-def _add_static_shapes(graph: onnx.GraphProto, shapes: Mapping[str, Shape], types: Mapping[str, int]) -> None:
-    """A static type for every node output in ``shapes`` (graph outputs included) whose value
-    info has none."""
+def _add_static_shapes(
+    graph: onnx.GraphProto, stored: set[str], shapes: Mapping[str, Shape], types: Mapping[str, int]
+) -> None:
+    """A static type for every node output in ``shapes`` (graph outputs included, ``stored``
+    tensors left out) whose value info has none."""
     infos = {info.name: info for info in [*graph.value_info, *graph.output]}
-    stored = {i.name for i in graph.initializer} | {i.name for i in graph.input}
     for node in graph.node:
         for name in node.output:
             if not name or name in stored or name not in shapes or name not in types:

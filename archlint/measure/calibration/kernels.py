@@ -325,15 +325,10 @@ def qlinear_matmuls(rows: int, width: int, chain: int = SMALL_CHAIN) -> Micro:
 
 def qlinear_convs(channels: int, size: int, chain: int = CHAIN) -> Micro:
     g = _Graph((1, channels, size, size), TensorProto.UINT8)
-    scale, zero = _quantization(g, 0.05)
-    w_zero = g.const(np.array(0, np.int8))
     rng = np.random.default_rng(8)
     y = "x"
     for _ in range(chain):
-        w = g.const(rng.integers(-64, 64, (channels, channels, 3, 3), dtype=np.int8))
-        y = g.op(
-            "QLinearConv", [y, scale, zero, w, scale, w_zero, scale, zero], kernel_shape=[3, 3], pads=[1] * 4
-        )
+        y = _qlinear_conv(g, y, rng.integers(-64, 64, (channels, channels, 3, 3), dtype=np.int8))
     label = f"QLinearConv 3x3 {channels}ch {size}x{size} x{chain}"
     return Micro(label, g.finish(y, TensorProto.UINT8), g.shape)
 
@@ -341,17 +336,23 @@ def qlinear_convs(channels: int, size: int, chain: int = CHAIN) -> Micro:
 def qlinear_conv(channels: int, out: int, size: int, kernel: int, stride: int = 1) -> Micro:
     """One QLinearConv: ``channels`` -> ``out`` on a ``size`` x ``size`` uint8 image."""
     g = _Graph((1, channels, size, size), TensorProto.UINT8)
+    weight = np.random.default_rng(9).integers(-64, 64, (out, channels, kernel, kernel), dtype=np.int8)
+    y = _qlinear_conv(g, "x", weight, stride)
+    label = f"QLinearConv {kernel}x{kernel} s{stride} {channels}->{out}ch {size}x{size}"
+    return Micro(label, g.finish(y, TensorProto.UINT8), g.shape)
+
+
+def _qlinear_conv(g: _Graph, x: str, weight: np.ndarray[Any, Any], stride: int = 1) -> str:
+    """A same-padded QLinearConv of ``x`` by the int8 ``weight``, one scale for all three tensors."""
     scale, zero = _quantization(g, 0.05)
-    w = g.const(np.random.default_rng(9).integers(-64, 64, (out, channels, kernel, kernel), dtype=np.int8))
-    y = g.op(
+    kernel = weight.shape[-1]
+    return g.op(
         "QLinearConv",
-        ["x", scale, zero, w, scale, g.const(np.array(0, np.int8)), scale, zero],
+        [x, scale, zero, g.const(weight), scale, g.const(np.array(0, np.int8)), scale, zero],
         kernel_shape=[kernel, kernel],
         strides=[stride, stride],
         pads=[kernel // 2] * 4,
     )
-    label = f"QLinearConv {kernel}x{kernel} s{stride} {channels}->{out}ch {size}x{size}"
-    return Micro(label, g.finish(y, TensorProto.UINT8), g.shape)
 
 
 def narrow_qlinear_convs() -> tuple[Micro, ...]:
