@@ -46,6 +46,11 @@ from _models import MODELS_DIR
 
 CORPUS_DIR = MODELS_DIR / "corpus"
 CHILD_TIMEOUT_S = 300
+# Children write their .pyc files in the warm-up, as the first run after ``pip install`` finds
+# them already compiled; an inherited PYTHONDONTWRITEBYTECODE would have every timed archlint
+# run compile whichever of its modules changed since bytecode was last written, while the
+# peer's modules, compiled at install, never pay that.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 # What onnx-tool's README shows for a model with dynamic inputs: load, infer shapes from dummy
 # inputs, profile (MACs, memory, params per node). argv: the model and its inputs as JSON.
@@ -172,7 +177,7 @@ def run_child(command: list[str]) -> ChildRun:
         pid = os.posix_spawn(
             timed[0],
             timed,
-            os.environ,
+            CHILD_ENV,
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
                 (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
