@@ -34,6 +34,7 @@ checked (``extra="forbid"``): a misspelt key stops archlint with exit 2 and name
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -153,13 +154,25 @@ def _read_toml(path: Path) -> dict[str, object]:
         raise UsageError(f"{path}: cannot read configuration: {exc}") from None
 
 
+# The ways TOML can write archlint's table: a header ``[tool.archlint]`` (``[ tool."archlint" ]``),
+# a dotted key ``tool.archlint.target = ...`` or ``tool = { archlint = ... }``; or, under a plain
+# ``[tool]`` header, a key ``archlint = ...`` / ``archlint.target = ...``.
+_TOOL_ARCHLINT = re.compile(rb"tool\W{0,8}archlint")
+_TOOL_HEADER = re.compile(rb"^\s*\[\s*tool\s*\]", re.MULTILINE)
+_ARCHLINT_KEY = re.compile(rb"^\s*[\"']?archlint[\"']?\s*[.=]", re.MULTILINE)
+
+
 def _mentions_archlint(pyproject: Path) -> bool:
     """Whether the file could have a [tool.archlint] table: most pyproject.toml files a search
-    passes have none, and this spares parsing them."""
+    passes have none (a project that merely depends on archlint, or names a script after it,
+    included), and this spares importing a TOML parser and parsing them."""
     try:
-        return b"archlint" in pyproject.read_bytes()
+        text = pyproject.read_bytes()
     except OSError:
         return True  # let the parse report it
+    if _TOOL_ARCHLINT.search(text):
+        return True
+    return bool(_TOOL_HEADER.search(text) and _ARCHLINT_KEY.search(text))
 
 
 def _archlint_table(document: dict[str, object]) -> object | None:

@@ -34,6 +34,31 @@ def test_pyproject_without_our_table_is_skipped(tmp_path: Path) -> None:
     assert load_config(start=tmp_path) == Config()
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[tool.archlint]\ntarget = ["t4"]\n',
+        '[ tool . "archlint" ]\ntarget = ["t4"]\n',
+        'tool.archlint.target = ["t4"]\n',
+        'tool = { archlint = { target = ["t4"] } }\n',
+        '[tool]\narchlint = { target = ["t4"] }\n',
+        '[tool]\n"archlint".target = ["t4"]\n',
+    ],
+)
+def test_every_toml_spelling_of_the_table_is_read(tmp_path: Path, text: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(text)
+    assert load_config(start=tmp_path).target == ["t4"]
+
+
+def test_a_project_that_only_names_archlint_is_not_parsed(tmp_path: Path) -> None:
+    # Its dependencies and scripts name archlint; a parse would also find this file broken.
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndependencies = ["archlint>=0.1",\n  "archlint[torch]"]\n'
+        '[project.scripts]\narchlint = "archlint.cli:run"\nbroken = [\n'
+    )
+    assert find_config(tmp_path) is None
+
+
 def test_shapes_by_glob_later_bindings_win(tmp_path: Path) -> None:
     (tmp_path / "archlint.yaml").write_text(
         "shapes:\n"
