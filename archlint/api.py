@@ -55,10 +55,10 @@ def resolve_model(
     symbolic = shapes.symbolic_inputs(work)
     given = shapes.bind_inputs(work, inputs or {}, dims or {}, values)
     resolved = resolution.resolve(work, given)
-    resolution.check_consistency(resolved)
-    return onnx_loader.to_model(
-        resolved.proto, path, resolved.values, weights, resolved.untaken, symbolic, resolved.decided_ifs
-    )
+    declared = onnx_loader.declared_tensors(resolved.proto.graph)
+    resolution.check_consistency(resolved, declared)
+    values, untaken, decided = resolved.values, resolved.untaken, resolved.decided_ifs
+    return onnx_loader.to_model(resolved.proto, path, values, weights, untaken, symbolic, decided, declared)
 
 
 def analyze(

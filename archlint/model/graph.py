@@ -27,9 +27,8 @@ class Tensor:
     nbytes: int | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        static = None
-        if self.shape is not None and all(isinstance(d, int) for d in self.shape):
-            static = tuple(int(d) for d in self.shape)
+        shape = self.shape  # a dim is an int or a symbol (str): map and ``in`` loop in C
+        static = tuple(map(int, shape)) if shape is not None and str not in map(type, shape) else None
         numel = math.prod(static) if static is not None else None
         object.__setattr__(self, "static_shape", static)
         object.__setattr__(self, "numel", numel)

@@ -59,12 +59,22 @@ def iter_graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
 
 def stored_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
     """Every initializer and Constant value, in the main graph and in every subgraph."""
-    for graph in iter_graphs(proto.graph):
-        yield from graph.initializer
-        for node in graph.node:
-            for attr in node.attribute:
-                if attr.type == onnx.AttributeProto.TENSOR:
-                    yield attr.t
+    yield from _graph_tensors(proto.graph)
+
+
+def _graph_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    # One walk over each node's attributes finds both its tensors and its subgraphs.
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            kind = attr.type
+            if kind == onnx.AttributeProto.TENSOR:
+                yield attr.t
+            elif kind == onnx.AttributeProto.GRAPH:
+                yield from _graph_tensors(attr.g)
+            elif kind == onnx.AttributeProto.GRAPHS:
+                for sub in attr.graphs:
+                    yield from _graph_tensors(sub)
 
 
 def check_external_data(proto: onnx.ModelProto, base_dir: Path) -> None:
@@ -145,6 +155,7 @@ def to_model(
     untaken: Mapping[str, onnx.TensorProto] | None = None,
     symbolic_inputs: frozenset[str] = frozenset(),
     decided_ifs: tuple[str, ...] = (),
+    declared: Mapping[str, Tensor] | None = None,
 ) -> Model:
     """Build archlint's graph from a proto whose shapes have already been inferred.
 
@@ -152,8 +163,9 @@ def to_model(
     user's input values); ``weights`` are the stored initializers that ``proto`` carries as
     data-less stubs (see ``resolution.skeleton``); ``symbolic_inputs`` are the inputs whose shape
     the file left open before the binding (``shapes.symbolic_inputs``); ``decided_ifs`` the Ifs
-    resolution inlined."""
-    graph = _convert_graph(proto.graph, outer={}, outer_small={}, values=values, weights=weights)
+    resolution inlined; ``declared`` the main graph's ``declared_tensors``, when the caller has
+    read them already."""
+    graph = _convert_graph(proto.graph, {}, {}, values, weights, declared)
     metadata = {p.key: p.value for p in proto.metadata_props}
     untaken_weights = {
         name: (math.prod(t.dims), dtypes.from_onnx(t.data_type)) for name, t in (untaken or {}).items()
@@ -176,15 +188,12 @@ def _tensor_from_type(name: str, type_proto: onnx.TypeProto) -> Tensor | None:
     tensor_type = type_proto.tensor_type
     shape: tuple[Dim, ...] | None = None
     if tensor_type.HasField("shape"):
-        shape = tuple(_dim(d) for d in tensor_type.shape.dim)
+        # A loop, not a generator over a helper: this runs for every tensor of every graph.
+        dims: list[Dim] = []
+        for dim in tensor_type.shape.dim:
+            dims.append(dim.dim_value if dim.HasField("dim_value") else (dim.dim_param or "?"))
+        shape = tuple(dims)
     return Tensor(name, dtypes.from_onnx(tensor_type.elem_type), shape)
-
-
-def _dim(dim: onnx.TensorShapeProto.Dimension) -> Dim:
-    kind = dim.WhichOneof("value")
-    if kind == "dim_value":
-        return dim.dim_value
-    return (dim.dim_param or "?") if kind else "?"
 
 
 def _tensor_from_proto(name: str, tensor: onnx.TensorProto) -> Tensor:
@@ -281,11 +290,13 @@ def _convert_graph(
     outer_small: Mapping[str, Any],
     values: Mapping[str, Any] | None = None,
     weights: Mapping[str, onnx.TensorProto] | None = None,
+    declared: Mapping[str, Tensor] | None = None,
 ) -> Graph:
     tensors: dict[str, Tensor] = dict(outer)
     small = LazyValues(outer_small)
     stored = {init.name: (weights or {}).get(init.name, init) for init in graph.initializer}
-    _declared_tensors(graph, tensors, small)
+    tensors.update(declared_tensors(graph) if declared is None else declared)
+    _initializer_tensors(graph, tensors, small)
     _constant_nodes(graph, tensors, small, stored)
     for name, resolved in (values or {}).items():
         small.add(name, resolved)
@@ -303,12 +314,20 @@ def _convert_graph(
     )
 
 
-def _declared_tensors(graph: onnx.GraphProto, tensors: dict[str, Tensor], small: LazyValues) -> None:
-    """Tensors with a declared or inferred type, and the initializers (small ones decodable)."""
+def declared_tensors(graph: onnx.GraphProto) -> dict[str, Tensor]:
+    """The tensors ``graph`` declares or inference typed: its inputs, value infos and outputs
+    (initializers aside), by name."""
+    tensors: dict[str, Tensor] = {}
     for info in [*graph.input, *graph.value_info, *graph.output]:
         tensor = _tensor_from_type(info.name, info.type)
         if tensor is not None:
             tensors[info.name] = tensor
+    return tensors
+
+
+def _initializer_tensors(graph: onnx.GraphProto, tensors: dict[str, Tensor], small: LazyValues) -> None:
+    """The initializers' tensors (they override a value info of the same name), small ones
+    decodable."""
     for init in graph.initializer:
         tensors[init.name] = _tensor_from_proto(init.name, init)
         if is_small(init):

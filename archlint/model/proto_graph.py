@@ -80,10 +80,22 @@ def replace_nodes(graph: onnx.GraphProto, nodes: Sequence[onnx.NodeProto]) -> No
 def static_shape(info: onnx.ValueInfoProto) -> tuple[int, ...] | None:
     """A tensor's declared shape when every dimension is a number; None otherwise (a symbol, an
     unknown rank, or no tensor type at all)."""
-    if not info.type.HasField("tensor_type") or not info.type.tensor_type.HasField("shape"):
+    type_proto = info.type
+    return static_dims(type_proto.tensor_type) if type_proto.HasField("tensor_type") else None
+
+
+def static_dims(tensor_type: onnx.TypeProto.Tensor) -> tuple[int, ...] | None:
+    """``static_shape`` of a tensor type."""
+    if not tensor_type.HasField("shape"):
         return None
-    dims = info.type.tensor_type.shape.dim
-    return tuple(d.dim_value for d in dims) if all(d.HasField("dim_value") for d in dims) else None
+    # One pass that stops at the first symbol: every field read builds a Python object, and
+    # resolution reads every tensor of every graph this way.
+    shape = []
+    for dim in tensor_type.shape.dim:
+        if not dim.HasField("dim_value"):
+            return None
+        shape.append(dim.dim_value)
+    return tuple(shape)
 
 
 def set_shape(info: onnx.ValueInfoProto, shape: Sequence[int]) -> None:

@@ -37,10 +37,18 @@ from archlint.model.declared_shapes import (
     onnx_infers,
 )
 from archlint.model.folding import fold_bodies, fold_values, stored_values
+from archlint.model.graph import Tensor
 from archlint.model.inline import inline_known_ifs
 from archlint.model.node_shapes import NodeShapes
 from archlint.model.onnx_loader import SMALL_VALUE_LIMIT
-from archlint.model.proto_graph import DEFAULT_DOMAINS, NodeFacts, has_subgraph, node_facts, static_shape
+from archlint.model.proto_graph import (
+    DEFAULT_DOMAINS,
+    NodeFacts,
+    has_subgraph,
+    node_facts,
+    static_dims,
+    static_shape,
+)
 
 Array = np.ndarray[Any, Any]
 Shape = tuple[int, ...]
@@ -193,17 +201,20 @@ def _static_shapes(
     what an earlier round found; a static shape stays what it was, so its proto is not read again."""
     shapes: dict[str, Shape] = {}
     types: dict[str, int] = {}
+    before, before_types = before or {}, before_types or {}
     for info in [*graph.input, *graph.value_info, *graph.output]:
         name = info.name
-        if before is not None and before_types is not None and name in before and name in before_types:
+        if name in before and name in before_types:
             shapes[name], types[name] = before[name], before_types[name]
             continue
-        if not info.type.HasField("tensor_type"):
+        type_proto = info.type
+        if not type_proto.HasField("tensor_type"):
             continue
-        types[info.name] = info.type.tensor_type.elem_type
-        shape = static_shape(info)
+        tensor_type = type_proto.tensor_type
+        types[name] = tensor_type.elem_type
+        shape = static_dims(tensor_type)
         if shape is not None:
-            shapes[info.name] = shape
+            shapes[name] = shape
     for init in graph.initializer:
         shapes[init.name], types[init.name] = tuple(init.dims), init.data_type
     return shapes, types
@@ -296,11 +307,13 @@ _DATA_DEPENDENT = frozenset(
 )
 
 
-def check_consistency(resolved: Resolved) -> None:
+def check_consistency(resolved: Resolved, declared: Mapping[str, Tensor]) -> None:
     """Refuse a model that cannot run at the bound shapes: a node whose inputs all resolved but
     whose outputs onnx cannot infer is one where a frozen size (a weight's dimension, a traced
-    constant) contradicts the shapes flowing in. Strict inference names the node and the sizes."""
-    shapes, _ = _static_shapes(resolved.proto.graph)
+    constant) contradicts the shapes flowing in. Strict inference names the node and the sizes.
+    ``declared``: the resolved main graph's ``onnx_loader.declared_tensors``."""
+    shapes = {name: t.static_shape for name, t in declared.items() if t.static_shape is not None}
+    shapes.update((init.name, tuple(init.dims)) for init in resolved.proto.graph.initializer)
     if not any(_stuck(node, shapes) for node in resolved.proto.graph.node):
         return
     try:

@@ -50,11 +50,14 @@ def _check_graph(graph: onnx.GraphProto, opset: int) -> None:
     for tensor in graph.initializer:
         _texts("an initializer", tensor.name, *(e.key + e.value for e in tensor.external_data))
     for index, node in enumerate(graph.node):
-        _texts("a node", node.name, node.op_type, node.domain, *node.input, *node.output)
-        _texts("an attribute name", *(a.name for a in node.attribute))
+        # Each field is read once: protobuf builds a new Python object on every read.
+        op_type, domain = node.op_type, node.domain
+        attributes = [(a.name, a.type) for a in node.attribute]
+        _texts("a node", node.name, op_type, domain, *node.input, *node.output)
+        _texts("an attribute name", *(name for name, _ in attributes))
         _texts("a node's metadata", *(p.key + p.value for p in node.metadata_props))
-        if node.domain in DEFAULT_DOMAINS:
-            _check_attributes(node, index, opset)
+        if domain in DEFAULT_DOMAINS:
+            _check_attributes(node, op_type, domain, attributes, index, opset)
 
 
 def _texts(what: str, *values: object) -> None:
@@ -115,27 +118,28 @@ def _schema(op_type: str, opset: int, domain: str) -> _Schema | None:
     return _Schema({name: attr.type for name, attr in attributes.items()}, required, schema.min_input)
 
 
-def _check_attributes(node: onnx.NodeProto, index: int, opset: int) -> None:
-    schema = _schema(node.op_type, opset, node.domain)
+def _check_attributes(
+    node: onnx.NodeProto, op_type: str, domain: str, attributes: list[tuple[str, int]], index: int, opset: int
+) -> None:
+    """``attributes``: the node's (name, type) pairs."""
+    schema = _schema(op_type, opset, domain)
     if schema is None:
         return
-    label = node.name or f"{node.op_type}_{index}"
-    present = {attr.name for attr in node.attribute}
+    label = node.name or f"{op_type}_{index}"
+    present = {name for name, _ in attributes}
     missing = [name for name in schema.required if name not in present]
     if missing:
-        raise ModelLoadError(f"node {label!r} ({node.op_type}): required attribute {missing[0]!r} is missing")
+        raise ModelLoadError(f"node {label!r} ({op_type}): required attribute {missing[0]!r} is missing")
     # Only a node with no input at all is refused: exporters of old opsets leave out inputs the
     # schema calls required (Gemm-7's C) and runtimes accept them.
     if schema.min_input > 0 and not any(node.input):
-        raise ModelLoadError(
-            f"node {label!r} ({node.op_type}) has no input; it takes at least {schema.min_input}"
-        )
-    for attr in node.attribute:
-        declared = schema.attribute_types.get(attr.name)
-        if declared is not None and attr.type != declared:
+        raise ModelLoadError(f"node {label!r} ({op_type}) has no input; it takes at least {schema.min_input}")
+    for name, given_type in attributes:
+        declared = schema.attribute_types.get(name)
+        if declared is not None and given_type != declared:
             expected = onnx.AttributeProto.AttributeType.Name(declared).lower()
-            given = onnx.AttributeProto.AttributeType.Name(attr.type).lower()
+            given = onnx.AttributeProto.AttributeType.Name(given_type).lower()
             raise ModelLoadError(
-                f"node {label!r} ({node.op_type}): attribute {attr.name!r} is of type {given}, "
+                f"node {label!r} ({op_type}): attribute {name!r} is of type {given}, "
                 f"the operator takes {expected}"
             )
