@@ -96,6 +96,8 @@ class NodeIgnore:
 
 @dataclass(frozen=True, kw_only=True)
 class Config:
+    """The project configuration: ``[tool.archlint]`` or archlint.yaml, every key defaulted."""
+
     __pydantic_config__ = _KEYS
 
     target: list[str] = field(default_factory=list)

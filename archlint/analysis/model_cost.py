@@ -30,6 +30,8 @@ _MAX_STATIC_TRIPS = 1 << 31
 
 @dataclass(frozen=True, slots=True)
 class NodeCost:
+    """One operator's cost: FLOPs, bytes moved, weights and parameters, for every run of it."""
+
     name: str  # subgraph nodes are "control_node/attr/node"
     node: Node
     op_class: OpClass
@@ -89,6 +91,8 @@ class UndecidedIf(NamedTuple):
 
 @dataclass(frozen=True)
 class ModelCost:
+    """The costs of a model's operators and the model-wide figures (weights, peak memory)."""
+
     model: Model
     nodes: tuple[NodeCost, ...]
     unknown_ops: tuple[UnknownOp, ...]

@@ -53,6 +53,8 @@ MAX_BATCH = 1024
 
 @dataclass(frozen=True, slots=True)
 class NodeTime:
+    """One operator's predicted time on a profile, and what bounds it."""
+
     cost: NodeCost
     compute_s: float
     memory_s: float
@@ -64,6 +66,8 @@ class NodeTime:
 
 @dataclass(frozen=True)
 class Prediction:
+    """A model's predicted latency on one hardware profile, operator by operator."""
+
     profile: HardwareProfile
     nodes: tuple[NodeTime, ...]
     latency_s: float  # at the bound shapes

@@ -71,6 +71,8 @@ class BatchCosts:
 
 @dataclass(frozen=True)
 class BatchPoint:
+    """Latency and memory at one batch size, and whether it fits in device memory."""
+
     batch: int
     latency_s: float
     memory_bytes: int  # weights plus peak live activations at this batch
@@ -83,6 +85,8 @@ class BatchPoint:
 
 @dataclass(frozen=True)
 class Throughput:
+    """Samples/s on one profile: at the given batch, at the batches asked for, and saturated."""
+
     profile: HardwareProfile
     given: BatchPoint  # at the batch the inputs were bound at
     points: tuple[BatchPoint, ...]  # every batch costed for this target, ascending

@@ -10,7 +10,8 @@ batch. Inputs given by value (``--value``) are control, not data, and keep their
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 import onnx
 
@@ -19,18 +20,17 @@ from archlint.model.graph import Graph
 Shape = tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class BatchAxis:
+class BatchAxis(NamedTuple):
     """The batch of the given binding, and how to bind the model at another batch.
 
     ``reason`` is None when the model takes other batches, else why it does not, in words."""
 
     batch: int
     reason: str | None
-    inputs: Mapping[str, Shape] = field(default_factory=dict)
-    dims: Mapping[str, int] = field(default_factory=dict)
+    inputs: Mapping[str, Shape] = MappingProxyType({})
+    dims: Mapping[str, int] = MappingProxyType({})
     # Free-leading inputs: name -> (the leading symbol, or "" for an unnamed one; bound shape).
-    free: Mapping[str, tuple[str, Shape]] = field(default_factory=dict)
+    free: Mapping[str, tuple[str, Shape]] = MappingProxyType({})
 
     def binding(self, batch: int) -> tuple[dict[str, Shape], dict[str, int]]:
         """``--input`` shapes and ``--dim`` values that bind the model at ``batch``."""

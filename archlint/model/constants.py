@@ -19,7 +19,8 @@ with the binding, and nothing of it is trained or stored.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 from archlint.analysis.costs.table import CONTROL_FLOW, REDUCE_OPS
 from archlint.model.dtypes import DType
@@ -85,14 +86,15 @@ METADATA_SLOTS: dict[str, frozenset[int]] = {
 }
 
 
-@dataclass(frozen=True)
-class Constants:
+class Constants(NamedTuple):
+    """The constant tensors of a graph, the nodes folded away, and where each weight comes from."""
+
     tensors: frozenset[str]  # every constant tensor, outer scopes included
     folded: frozenset[int]  # indices of nodes folded away at load time
     stored_dtype: dict[str, DType]  # weights held at a narrower dtype than the tensor they feed
     # The parameters each constant is computed from (a stored constant: itself); constants not
     # listed are their own source.
-    sources: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    sources: Mapping[str, frozenset[str]] = MappingProxyType({})
     # Folded nodes that compute on the shape of a tensor whose dims the file leaves symbolic
     # (Shape -> Gather -> Concat -> Reshape target): they fold here because the binding fixed
     # those dims, but an engine that loads the file runs them at every inference.

@@ -6,11 +6,12 @@ limited by the int8 rate of the device, not by its fp32 rate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class DType:
+class DType(NamedTuple):
+    """An element type: its name, storage bits, and the compute class it runs on."""
+
     name: str
     bits: int
     compute: str  # key into HardwareProfile.peak_flops

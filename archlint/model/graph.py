@@ -18,6 +18,8 @@ Dim = int | str
 
 @dataclass(frozen=True, slots=True)
 class Tensor:
+    """A tensor: its element type and its shape, with the figures derived from a static one."""
+
     name: str
     dtype: DType
     shape: tuple[Dim, ...] | None  # None: rank unknown
@@ -37,6 +39,8 @@ class Tensor:
 
 @dataclass(frozen=True, slots=True)
 class Node:
+    """An operator: its type, domain, tensor names, attributes and subgraphs."""
+
     name: str
     op_type: str
     domain: str  # "" is the default ONNX domain
@@ -56,6 +60,8 @@ class Node:
 
 @dataclass(frozen=True)
 class Graph:
+    """A graph: its nodes in order, its inputs and outputs, and every tensor it can see."""
+
     name: str
     nodes: tuple[Node, ...]
     inputs: tuple[str, ...]  # runtime inputs (initializers excluded)
@@ -90,6 +96,8 @@ class Graph:
 
 @dataclass(frozen=True)
 class Model:
+    """A loaded model with every shape resolved at its binding."""
+
     path: str
     graph: Graph
     opsets: Mapping[str, int]

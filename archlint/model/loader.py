@@ -26,6 +26,8 @@ class ModelRequest:
 
 @dataclass(frozen=True)
 class Loader:
+    """A model loader: the references it claims, and how it reads them into an ONNX proto."""
+
     name: str
     claims: Callable[[str], bool]  # whether this loader reads the reference
     load: Callable[[str], onnx.ModelProto]  # the model, never modified on disk

@@ -7,7 +7,6 @@ Strides, pads and dilations act through the output shape, which shape inference 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from archlint.analysis.costs.context import CostContext
@@ -78,14 +77,14 @@ def deform_conv(node: Node, ctx: CostContext) -> OpCost:
     group = int(node.attr("group", 1))
     positions = out_shape[0] * math.prod(out_shape[2:])
     sampling_macs = positions * weight_shape[1] * group * math.prod(weight_shape[2:]) * 4
-    return dataclasses.replace(base, flops=base.flops + 2 * sampling_macs)
+    return base._replace(flops=base.flops + 2 * sampling_macs)
 
 
 def conv_plus_activation(node: Node, ctx: CostContext) -> OpCost:
     """com.microsoft FusedConv / NhwcConv: a Conv with its bias, residual add and activation."""
     base = conv(node, ctx)
     epilogue = ctx.out_numel(node) * (1 + (1 if node.input(3) else 0))
-    return dataclasses.replace(base, flops=base.flops + epilogue)
+    return base._replace(flops=base.flops + epilogue)
 
 
 def causal_conv_with_state(node: Node, ctx: CostContext) -> OpCost:
