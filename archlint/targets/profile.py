@@ -4,8 +4,9 @@ Only ``name``, ``peak_flops`` and ``memory_bandwidth`` are required; that minima
 pure roofline. Every other field has a neutral default (no alignment, no overhead, efficiency 1).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: every run reads these classes' field types
+# (archlint.exact_build, through typing.get_type_hints), and string annotations would each be
+# compiled then; evaluated once at import they cost a fifth of that.
 import dataclasses
 import math
 from dataclasses import dataclass, field

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
-from importlib import resources
-from importlib.abc import Traversable
 from pathlib import Path
 
 from archlint.errors import ProfileError
@@ -63,20 +62,28 @@ def _builtin_profile(target: str) -> HardwareProfile | None:
     impls = plugin_manager().hook.archlint_register_hardware.get_hookimpls()
     if [impl.plugin_name for impl in impls] != [f"archlint.builtin.{BUILTIN_HARDWARE}"]:
         return None
-    matches: list[Traversable] = []
-    for entry in resources.files(BUILTIN_HARDWARE).iterdir():
-        if not entry.name.endswith(".yaml"):
-            continue
-        keys = declared_keys(entry.read_text(encoding="utf-8"))
+    folder = _builtin_folder()
+    if folder is None:
+        return None
+    matches: list[Path] = []
+    for path in folder.glob("*.yaml"):
+        keys = declared_keys(path.read_text(encoding="utf-8"))
         if keys is None:
             return None
         if target in keys:
-            matches.append(entry)
+            matches.append(path)
     if len(matches) != 1:
         return None
-    with resources.as_file(matches[0]) as path:
-        profile = load_builtin_profile(path)
+    profile = load_builtin_profile(matches[0])
     return profile if target in (profile.name, *profile.aliases) else None
+
+
+def _builtin_folder() -> Path | None:
+    """The folder of the built-in profiles where it is one on disk (a regular or an editable
+    install), found without importing importlib.resources; None otherwise."""
+    spec = importlib.util.find_spec(BUILTIN_HARDWARE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return Path(locations[0]) if len(locations) == 1 and Path(locations[0]).is_dir() else None
 
 
 def declared_keys(text: str) -> tuple[str, ...] | None:
