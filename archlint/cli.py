@@ -15,21 +15,22 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from archlint import __version__
-from archlint.commands.calibrate import add_parser as add_calibrate_parser
 from archlint.commands.common import add_model_options
-from archlint.commands.diff import add_parser as add_diff_parser
-from archlint.commands.profile import add_parser as add_profile_parser
 from archlint.errors import ArchlintError, InternalError
 
 EXIT_ERROR = 2
 EXIT_INTERNAL = 3
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """archlint's parser. With ``command`` (the subcommand about to run), only that subcommand's
+    arguments are added: the others are listed with their help, which is all the top-level help
+    and argparse's routing read, and adding every subcommand's arguments takes a few
+    milliseconds of every run."""
     parser = argparse.ArgumentParser(
         prog="archlint", description="Lint neural-network architectures for the hardware they run on."
     )
@@ -38,8 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="print the traceback of an internal error (or ARCHLINT_DEBUG=1)"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, add_arguments) in COMMANDS.items():
+        subparser = commands.add_parser(name, help=help_text)
+        if command is None or command == name:
+            add_arguments(subparser)
+    return parser
 
-    check = commands.add_parser("check", help="run the rules (the default command)")
+
+def _check_arguments(check: argparse.ArgumentParser) -> None:
     check.add_argument(
         "models",
         nargs="*",
@@ -89,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--write-baseline", metavar="F", help="record every finding in F (reported: none) and exit 0"
     )
 
-    analyze = commands.add_parser("analyze", help="per-operator cost report and roofline prediction")
+
+def _analyze_arguments(analyze: argparse.ArgumentParser) -> None:
     analyze.add_argument("model", metavar="MODEL", help="an ONNX file")
     add_model_options(analyze)
     analyze.add_argument("--format", choices=("table", "json", "html"), default="table")
@@ -98,11 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="batches to predict samples/s at, costing the model at each; "
                          "'max' is the largest that fits device memory (e.g. 1,16,64,max)")  # fmt: skip
 
-    add_diff_parser(commands)
-    add_calibrate_parser(commands)
-    add_profile_parser(commands)
 
-    fix = commands.add_parser("fix", help="write a copy of a model with fixes applied and verified")
+def _fix_arguments(fix: argparse.ArgumentParser) -> None:
     fix.add_argument("model", metavar="MODEL", help="an ONNX file (never modified)")
     fix.add_argument("-o", "--output", required=True, metavar="OUT", help="the fixed model to write")
     fix.add_argument("--force", action="store_true", help="overwrite OUT when it exists (never the input)")
@@ -118,13 +123,59 @@ def build_parser() -> argparse.ArgumentParser:
                      help="value of a symbolic dimension (repeatable)")  # fmt: skip
     fix.add_argument("--config", metavar="F", help="archlint.yaml or pyproject.toml to read settings from")
 
-    rule = commands.add_parser("rule", help="explain a rule")
+
+def _rule_arguments(rule: argparse.ArgumentParser) -> None:
     rule.add_argument("code", metavar="CODE", help="rule code or name, e.g. AL101 or channel-alignment")
-    commands.add_parser("rules", help="list every rule")
-    hardware = commands.add_parser("hardware", help="list hardware profiles, or show one")
+
+
+def _hardware_arguments(hardware: argparse.ArgumentParser) -> None:
     hardware.add_argument("name", nargs="?", help="profile name, alias or .yaml path")
-    commands.add_parser("plugins", help="list loaded plugins and what they register")
-    return parser
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _arguments_of(module: str) -> Callable[[argparse.ArgumentParser], None]:
+    """A command module's ``add_arguments``, its module imported only when it is called."""
+
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        import importlib
+
+        importlib.import_module(f"archlint.commands.{module}").add_arguments(parser)
+
+    return add_arguments
+
+
+# Command -> (its help, what adds its arguments).
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "check": ("run the rules (the default command)", _check_arguments),
+    "analyze": ("per-operator cost report and roofline prediction", _analyze_arguments),
+    "diff": (
+        "compare two versions of a model: cost per layer and target, new and fixed findings",
+        _arguments_of("diff"),
+    ),
+    "calibrate": (
+        "measure this machine with onnxruntime and write a hardware profile",
+        _arguments_of("calibrate"),
+    ),
+    "profile": (
+        "measure every operator with onnxruntime and compare with the roofline",
+        _arguments_of("profile"),
+    ),
+    "fix": ("write a copy of a model with fixes applied and verified", _fix_arguments),
+    "rule": ("explain a rule", _rule_arguments),
+    "rules": ("list every rule", _no_arguments),
+    "hardware": ("list hardware profiles, or show one", _hardware_arguments),
+    "plugins": ("list loaded plugins and what they register", _no_arguments),
+}
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` (after ``_with_default_command``) runs: its first word that is not
+    an option (the top-level options take no value); None when that is no command."""
+    word = next((item for item in argv if not item.startswith("-")), None)
+    return word if word in COMMANDS else None
 
 
 def _with_default_command(argv: list[str]) -> list[str]:
@@ -154,8 +205,9 @@ def exit_without_teardown(code: int) -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_with_default_command(list(sys.argv[1:] if argv is None else argv)))
+    argv = _with_default_command(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser(_command_in(argv))
+    args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR

@@ -10,10 +10,7 @@ from pathlib import Path
 from archlint.errors import UsageError
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
-        "calibrate", help="measure this machine with onnxruntime and write a hardware profile"
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="F.yaml", help="write the profile to F (default: stdout)")
     parser.add_argument(
         "--threads", type=int, default=1, metavar="N", help="onnxruntime intra-op threads (default: 1)"

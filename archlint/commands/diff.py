@@ -6,7 +6,7 @@ the fail level (exit 1); 2 for bad input, as everywhere.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archlint.commands.common import add_model_options
 
@@ -21,11 +21,7 @@ if TYPE_CHECKING:
 FORMATS = ("markdown", "json")
 
 
-def add_parser(commands: Any) -> None:
-    """The ``diff`` subcommand (``commands`` is argparse's subparsers action)."""
-    diff: argparse.ArgumentParser = commands.add_parser(
-        "diff", help="compare two versions of a model: cost per layer and target, new and fixed findings"
-    )
+def add_arguments(diff: argparse.ArgumentParser) -> None:
     diff.add_argument(
         "base",
         metavar="BASE",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archlint.commands.common import add_model_options
 
@@ -37,11 +37,7 @@ def _optimization(text: str) -> str:
     return text
 
 
-def add_parser(commands: Any) -> None:
-    """The ``profile`` subcommand (``commands`` is argparse's subparsers action)."""
-    profile: argparse.ArgumentParser = commands.add_parser(
-        "profile", help="measure every operator with onnxruntime and compare with the roofline"
-    )
+def add_arguments(profile: argparse.ArgumentParser) -> None:
     profile.add_argument("model", metavar="MODEL", help="an ONNX file or a model definition (never modified)")
     add_model_options(profile)
     profile.add_argument("--threads", type=_count(1), default=1, help="intra-op threads (default: 1)")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -10,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from archlint.cli import main
+from archlint.cli import COMMANDS, _command_in, build_parser, main
 from tests.builders import conv_model, minimal_profile_yaml, save
 from tests.integration.test_light_models import LIGHT
 
@@ -200,3 +203,19 @@ def test_the_command_exits_with_mains_code_after_atexit_handlers_and_all_its_out
         f"archlint: error: {tmp_path / 'missing.onnx'}: no such model file",
         "atexit ran",
     ]
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_parser_built_for_one_command_reads_it_as_the_full_parser_does(command: str) -> None:
+    # main builds only the running command's arguments: its help (every option, with its
+    # default) must be the full parser's, and the top-level help must still list every command.
+    def help_of(parser: argparse.ArgumentParser, *argv: str) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+            parser.parse_args([*argv, "--help"])
+        return out.getvalue()
+
+    assert help_of(build_parser(command), command) == help_of(build_parser(), command)
+    assert help_of(build_parser(command)) == help_of(build_parser())
+    assert _command_in(["--debug", command, "x"]) == command
+    assert _command_in(["--debug", "model.onnx"]) is None
