@@ -13,7 +13,9 @@ process executes does not. This counts them with callgrind for:
   (which builds onnx's schema registry).
 
 Each child runs under valgrind, about 60 times slower than natively: a model takes a few
-minutes, two children at a time. Bytecode is compiled first, as ``pip install`` leaves it.
+minutes, two children at a time. Bytecode is compiled first, as ``pip install`` leaves it, and
+every child runs with PYTHONHASHSEED=0: with random string hashes, the stages' counts move by
+about 10 M instructions from run to run.
 
     python benchmarks/instructions.py [--model bert-torchscript]
 """
@@ -63,7 +65,7 @@ def instructions(command: list[str]) -> int:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            env=CHILD_ENV,
+            env={**CHILD_ENV, "PYTHONHASHSEED": "0"},  # string hashes decide dict probing work
             check=False,
         )
     match = re.search(r"refs:\s+([\d,]+)", done.stderr)
