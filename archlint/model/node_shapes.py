@@ -83,7 +83,16 @@ class NodeShapes:
             if value is None:
                 return None
             shape, elem_type = value.shape, helper.np_dtype_to_tensor_dtype(value.dtype)
-        return helper.make_tensor_type_proto(elem_type, shape)
+        # Built directly: onnx.helper's make_tensor_type_proto checks and copies more than a
+        # static shape needs, for every input of every operator inferred here.
+        type_proto = onnx.TypeProto()
+        tensor_type = type_proto.tensor_type
+        tensor_type.elem_type = elem_type
+        dims = tensor_type.shape.dim
+        tensor_type.shape.SetInParent()  # a scalar still has a (known, empty) shape
+        for dim in shape:
+            dims.add().dim_value = dim
+        return type_proto
 
     def _value(self, name: str) -> onnx.TensorProto:
         if name not in self._data:
