@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from archlint.model.proto_graph import DEFAULT_DOMAINS, NodeFacts, op_schema
+from archlint.model.proto_graph import DEFAULT_DOMAINS, NodeFacts, op_schema, set_static_type
 
 Array = np.ndarray[Any, Any]
 Shape = tuple[int, ...]
@@ -83,15 +83,8 @@ class NodeShapes:
             if value is None:
                 return None
             shape, elem_type = value.shape, helper.np_dtype_to_tensor_dtype(value.dtype)
-        # Built directly: onnx.helper's make_tensor_type_proto checks and copies more than a
-        # static shape needs, for every input of every operator inferred here.
         type_proto = onnx.TypeProto()
-        tensor_type = type_proto.tensor_type
-        tensor_type.elem_type = elem_type
-        dims = tensor_type.shape.dim
-        tensor_type.shape.SetInParent()  # a scalar still has a (known, empty) shape
-        for dim in shape:
-            dims.add().dim_value = dim
+        set_static_type(type_proto, elem_type, shape)
         return type_proto
 
     def _value(self, name: str) -> onnx.TensorProto:

@@ -100,7 +100,19 @@ def static_dims(tensor_type: onnx.TypeProto.Tensor) -> tuple[int, ...] | None:
 
 def set_shape(info: onnx.ValueInfoProto, shape: Sequence[int]) -> None:
     """Declare ``shape`` for a tensor; a rank-0 tensor still gets a (known, empty) shape."""
-    tensor_shape = info.type.tensor_type.shape
+    _set_dims(info.type, shape)
+
+
+def set_static_type(type_proto: onnx.TypeProto, elem_type: int, shape: Sequence[int]) -> None:
+    """Make ``type_proto`` a tensor type of ``elem_type`` and static ``shape``, in place: what
+    onnx.helper's make_tensor_type_proto builds, without the checks and copies that made it a
+    third of assembling a resolved graph of many tensors."""
+    type_proto.tensor_type.elem_type = elem_type
+    _set_dims(type_proto, shape)
+
+
+def _set_dims(type_proto: onnx.TypeProto, shape: Sequence[int]) -> None:
+    tensor_shape = type_proto.tensor_type.shape
     tensor_shape.ClearField("dim")
     tensor_shape.SetInParent()
     for dim in shape:
