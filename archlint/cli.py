@@ -16,7 +16,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from archlint import __version__
 from archlint.commands.common import add_model_options
@@ -39,10 +39,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--debug", action="store_true", help="print the traceback of an internal error (or ARCHLINT_DEBUG=1)"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (help_text, add_arguments) in COMMANDS.items():
-        subparser = commands.add_parser(name, help=help_text)
+    for name, entry in COMMANDS.items():
+        subparser = commands.add_parser(name, help=entry.summary)
         if command is None or command == name:
-            add_arguments(subparser)
+            entry.add_arguments(subparser)
     return parser
 
 
@@ -147,27 +147,39 @@ def _arguments_of(module: str) -> Callable[[argparse.ArgumentParser], None]:
     return add_arguments
 
 
-# Command -> (its help, what adds its arguments).
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
-    "check": ("run the rules (the default command)", _check_arguments),
-    "analyze": ("per-operator cost report and roofline prediction", _analyze_arguments),
-    "diff": (
+class Command(NamedTuple):
+    """A subcommand: its help line, what adds its arguments, and what runs it (a function of a
+    module under archlint.commands: only the command that runs is imported)."""
+
+    summary: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    module: str
+    function: str = "run"
+
+
+COMMANDS: dict[str, Command] = {
+    "check": Command("run the rules (the default command)", _check_arguments, "check"),
+    "analyze": Command("per-operator cost report and roofline prediction", _analyze_arguments, "analyze"),
+    "diff": Command(
         "compare two versions of a model: cost per layer and target, new and fixed findings",
         _arguments_of("diff"),
+        "diff",
     ),
-    "calibrate": (
+    "calibrate": Command(
         "measure this machine with onnxruntime and write a hardware profile",
         _arguments_of("calibrate"),
+        "calibrate",
     ),
-    "profile": (
+    "profile": Command(
         "measure every operator with onnxruntime and compare with the roofline",
         _arguments_of("profile"),
+        "profile",
     ),
-    "fix": ("write a copy of a model with fixes applied and verified", _fix_arguments),
-    "rule": ("explain a rule", _rule_arguments),
-    "rules": ("list every rule", _no_arguments),
-    "hardware": ("list hardware profiles, or show one", _hardware_arguments),
-    "plugins": ("list loaded plugins and what they register", _no_arguments),
+    "fix": Command("write a copy of a model with fixes applied and verified", _fix_arguments, "fix"),
+    "rule": Command("explain a rule", _rule_arguments, "rules", "run_explain"),
+    "rules": Command("list every rule", _no_arguments, "rules", "run_list"),
+    "hardware": Command("list hardware profiles, or show one", _hardware_arguments, "hardware"),
+    "plugins": Command("list loaded plugins and what they register", _no_arguments, "plugins"),
 }
 
 
@@ -179,7 +191,7 @@ def _command_in(argv: list[str]) -> str | None:
 
 
 def _with_default_command(argv: list[str]) -> list[str]:
-    if argv and argv[0] not in RUNNERS and not argv[0].startswith("-"):
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
         return ["check", *argv]
     return argv
 
@@ -235,25 +247,10 @@ def _internal_error(exc: Exception, debug: bool) -> int:
     return EXIT_INTERNAL
 
 
-# Command -> (module under archlint.commands, function): only the command that runs is imported.
-RUNNERS = {
-    "check": ("check", "run"),
-    "analyze": ("analyze", "run"),
-    "diff": ("diff", "run"),
-    "fix": ("fix", "run"),
-    "calibrate": ("calibrate", "run"),
-    "profile": ("profile", "run"),
-    "rule": ("rules", "run_explain"),
-    "rules": ("rules", "run_list"),
-    "hardware": ("hardware", "run"),
-    "plugins": ("plugins", "run"),
-}
-
-
 def _dispatch(args: argparse.Namespace) -> int:
     import importlib
 
-    module, function = RUNNERS[args.command]
-    runner = getattr(importlib.import_module(f"archlint.commands.{module}"), function)
+    command = COMMANDS[args.command]
+    runner = getattr(importlib.import_module(f"archlint.commands.{command.module}"), command.function)
     result: int = runner(args)
     return result

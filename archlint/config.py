@@ -140,7 +140,7 @@ def find_config(start: Path) -> Path | None:
         pyproject = folder / "pyproject.toml"
         if (
             pyproject.is_file()
-            and _mentions_archlint(pyproject)
+            and _may_hold_archlint_table(pyproject)
             and _archlint_table(_read_toml(pyproject)) is not None
         ):
             return pyproject
@@ -164,7 +164,7 @@ _TOOL_HEADER = re.compile(rb"^\s*\[\s*tool\s*\]", re.MULTILINE)
 _ARCHLINT_KEY = re.compile(rb"^\s*[\"']?archlint[\"']?\s*[.=]", re.MULTILINE)
 
 
-def _mentions_archlint(pyproject: Path) -> bool:
+def _may_hold_archlint_table(pyproject: Path) -> bool:
     """Whether the file could have a [tool.archlint] table: most pyproject.toml files a search
     passes have none (a project that merely depends on archlint, or names a script after it,
     included), and this spares importing a TOML parser and parsing them."""
