@@ -179,10 +179,12 @@ def test_check_fails_on_a_model_it_could_not_cost(tmp_path: Path, capsys: pytest
 def test_the_command_exits_with_mains_code_after_atexit_handlers_and_all_its_output(
     profile: str, tmp_path: Path
 ) -> None:
-    # The console script ends without interpreter teardown: nothing it owes may be lost.
+    # The console script ends without interpreter teardown: nothing it owes may be lost. It
+    # also runs with the cyclic garbage collector's thresholds raised: the handler reports them.
     model = save(conv_model(8, 8, 16, 3), tmp_path / "small.onnx")
     code = (
-        "import atexit, sys; atexit.register(lambda: print('atexit ran', file=sys.stderr)); "
+        "import atexit, gc, sys; "
+        "atexit.register(lambda: print('atexit ran', gc.get_threshold()[0] >= 100_000, file=sys.stderr)); "
         "from archlint.cli import run; run()"
     )
     ok = subprocess.run(
@@ -192,7 +194,7 @@ def test_the_command_exits_with_mains_code_after_atexit_handlers_and_all_its_out
     )
     assert ok.returncode == 0
     assert json.loads(ok.stdout)["schema"].startswith("archlint.analysis/")  # all of it, flushed
-    assert ok.stderr.strip() == "atexit ran"
+    assert ok.stderr.strip() == "atexit ran True"
     bad = subprocess.run(
         [sys.executable, "-c", code, "analyze", str(tmp_path / "missing.onnx")],
         capture_output=True,
@@ -201,7 +203,7 @@ def test_the_command_exits_with_mains_code_after_atexit_handlers_and_all_its_out
     assert bad.returncode == 2
     assert bad.stderr.splitlines() == [
         f"archlint: error: {tmp_path / 'missing.onnx'}: no such model file",
-        "atexit ran",
+        "atexit ran True",
     ]
 
 
