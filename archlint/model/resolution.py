@@ -20,6 +20,7 @@ proto is never modified.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -108,6 +109,7 @@ def resolve(work: onnx.ModelProto, given: Mapping[str, Array]) -> Resolved:
     while True:
         inferred, kept = _infer_with_values(work, known, as_initializers, facts)
         shapes, types = _static_shapes(inferred.graph, shapes, types)
+        _add_value_shapes(shapes, types, known)
         learned = 0
         # Operators behind a value onnx could not propagate, or behind a contrib operator, get
         # their shapes here, one by one, so that what follows them is resolved in this round.
@@ -156,6 +158,7 @@ def _infer_with_values(
     copy.ir_version = _inference_ir(work)
     graph = copy.graph
     kept = [i for i, fact in enumerate(facts) if not _computed(fact, known)]
+    read = _read_by(facts, kept, graph)
     del graph.node[:]
     graph.node.extend(facts[i].node for i in kept)  # copies of work's nodes
     inputs = [i for i in graph.input if i.name not in known]
@@ -163,11 +166,22 @@ def _infer_with_values(
     graph.input.extend(inputs)
     stored = {i.name for i in graph.initializer}
     for name, value in known.items():
-        if name not in stored:
+        if name not in stored and (read is None or name in read):
             if name not in as_initializers:
                 as_initializers[name] = numpy_helper.from_array(np.asarray(value), name)
             graph.initializer.append(as_initializers[name])
     return run_inference(copy), kept
+
+
+def _read_by(facts: Sequence[NodeFacts], kept: Sequence[int], graph: onnx.GraphProto) -> set[str] | None:
+    """The tensors inference can read a value of (None: any): the kept nodes' inputs and the
+    graph's outputs. A known value only folded nodes read (most of a ``Shape -> Gather ->
+    Concat`` chain) has no reader left: as an initializer it would only be copied, serialised,
+    parsed by inference and parsed back, and ``_assemble`` gives it its value info. A kept node
+    with a subgraph may read any outer value."""
+    if any(facts[i].control_flow for i in kept):
+        return None
+    return {name for i in kept for name in facts[i].inputs} | {o.name for o in graph.output}
 
 
 def _inference_ir(work: onnx.ModelProto) -> int:
@@ -219,6 +233,19 @@ def _static_shapes(
     for init in graph.initializer:
         shapes[init.name], types[init.name] = tuple(init.dims), init.data_type
     return shapes, types
+
+
+def _add_value_shapes(shapes: dict[str, Shape], types: dict[str, int], known: Mapping[str, Array]) -> None:
+    """The shape and type of each known value inference was not given (no kept node reads it)."""
+    for name, value in known.items():
+        if name not in shapes:
+            shapes[name] = value.shape
+            types[name] = _tensor_type(value.dtype)
+
+
+@functools.cache
+def _tensor_type(dtype: np.dtype[Any]) -> int:
+    return helper.np_dtype_to_tensor_dtype(dtype)
 
 
 def _settled(facts: Sequence[NodeFacts], shapes: Mapping[str, Shape], known: Mapping[str, Array]) -> bool:

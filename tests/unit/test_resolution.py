@@ -376,3 +376,35 @@ def test_a_chain_of_contrib_operators_is_declared_in_one_walk(tmp_path: Path, in
     graph = load_model(save(proto, tmp_path / "chain.onnx"), inputs={"x": (1, 64)}).graph
     assert all(graph.tensors[f"r{i}"].shape == (1, 64) for i in range(8))
     assert len(inferences) <= 2
+
+
+def test_inference_is_given_only_the_known_values_a_remaining_node_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archlint.model import resolution
+
+    given: list[set[str]] = []
+    infer = resolution.run_inference
+
+    def recording(proto: onnx.ModelProto) -> onnx.ModelProto:
+        given.append({init.name for init in proto.graph.initializer})
+        return infer(proto)
+
+    monkeypatch.setattr(resolution, "run_inference", recording)
+    # The exporters' shape chain: Shape -> Gather -> Unsqueeze -> Concat -> Reshape.
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"], axis=0),
+        helper.make_node("Unsqueeze", ["batch", "axes"], ["batch_1d"]),
+        helper.make_node("Concat", ["batch_1d", "minus_one"], ["target"], axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["y"]),
+    ]
+    zero = numpy_helper.from_array(np.array(0, dtype=np.int64), "zero")
+    inits = [zero, _ints("axes", [0]), _ints("minus_one", [-1])]
+    proto = model(nodes, [value("x", ["n", 4, 8])], [value("y", None)], inits)
+    graph = load_model(save(proto, tmp_path / "chain.onnx"), inputs={"x": (3, 4, 8)}).graph
+    assert graph.tensors["y"].shape == (3, 32)
+    # Only the Reshape's target is read by a node inference still has; the values only folded
+    # nodes read keep their shapes all the same.
+    assert given and all("target" in names and not names & {"shape", "batch", "batch_1d"} for names in given)
+    assert graph.tensors["shape"].shape == (3,) and graph.tensors["batch_1d"].shape == (1,)
