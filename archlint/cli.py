@@ -234,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
+    _read_model_ahead(args)
     try:
         return _dispatch(args)
     except ArchlintError as exc:
@@ -243,6 +244,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug: said in one line, told apart from findings and bad input
         return _internal_error(exc, args.debug or os.environ.get("ARCHLINT_DEBUG", "") not in ("", "0"))
+
+
+def _read_model_ahead(args: argparse.Namespace) -> None:
+    """Start reading the one model file the command names while it imports what it runs
+    (archlint/model/prefetch.py); several models are read by whoever checks each."""
+    models = getattr(args, "models", None) or [getattr(args, "model", None)]
+    if len(models) == 1 and isinstance(models[0], str):
+        from archlint.model import prefetch
+
+        prefetch.start(models[0])
 
 
 def _internal_error(exc: Exception, debug: bool) -> int:

@@ -17,7 +17,7 @@ import onnx
 from onnx import numpy_helper
 
 from archlint.errors import ModelLoadError
-from archlint.model import dtypes
+from archlint.model import dtypes, prefetch
 from archlint.model.graph import Dim, Graph, Model, Node, Tensor
 from archlint.model.proto_graph import DEFAULT_DOMAINS, may_have_subgraph
 
@@ -33,8 +33,12 @@ def read_proto(path: str | Path) -> onnx.ModelProto:
         raise ModelLoadError(f"{path}: a directory, not a model file (give the .onnx file in it)")
     if not file.is_file():
         raise ModelLoadError(f"{path}: no such model file")
+    read_ahead = prefetch.take(file)
     try:
-        proto = onnx.load(str(file), load_external_data=False)
+        if read_ahead is not None:
+            proto = onnx.load_model_from_string(read_ahead)
+        else:
+            proto = onnx.load(str(file), load_external_data=False)
     except Exception as exc:  # protobuf raises DecodeError, onnx raises its own types
         raise ModelLoadError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from exc
     if not proto.graph.node and not proto.graph.output:
