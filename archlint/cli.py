@@ -207,8 +207,8 @@ def collect_cycles_rarely() -> None:
     """Raise the cyclic garbage collector's thresholds for a one-shot command. What archlint
     builds (protos, arrays, records) is freed by reference counting; the collector, at its
     default of a pass per 700 new objects, walks them thousands of times while onnx and numpy
-    are imported and a graph is read: about 75 M instructions of an 8.1 G run on BERT, counted
-    with benchmarks/instructions.py. mypy runs with the same thresholds for the same reason."""
+    are imported and a graph is read: 77 M instructions of an 8.3 G ``analyze`` of a BERT
+    export, counted with callgrind. mypy runs with the same thresholds for the same reason."""
     gc.set_threshold(200_000, 30, 30)
 
 

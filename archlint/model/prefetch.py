@@ -4,7 +4,8 @@
 ml_dtypes registering its numpy loops), and reading the model file needs none of it. The command
 line names the file before anything heavy is imported, so a thread reads it then, and the loader
 parses the bytes once onnx is there. A file read releases the GIL: with a second core the read
-(a 100 MB model: 40-50 ms from the page cache, far longer from a cold disk) costs the run nothing.
+(a 100 MB model: 60-190 ms from the page cache in a fresh process, far longer from a cold disk)
+costs the run nothing.
 
 Only an ONNX file is read ahead; a model definition, a folder or a missing path is left to its
 loader, which says what is wrong. The bytes are used only if the file still has the size and
