@@ -284,7 +284,7 @@ def _assemble(
         if name not in stored and value.dtype.kind in "biuf":
             info = graph.value_info.add()
             info.name = name
-            set_static_type(info.type, helper.np_dtype_to_tensor_dtype(value.dtype), value.shape)
+            set_static_type(info.type, _tensor_type(value.dtype), value.shape)
     return final
 
 
